@@ -1,0 +1,107 @@
+// Data module: talks to the plugin's HTTP routes (see tb_sparsity_plugin/http_api.md).
+// No DOM here. Every failure becomes a `BackendError` with a message a person can read.
+//
+// URLs are relative: the dashboard's iframe document has its base at
+// `<tensorboard>/data/plugin/sparsity/`, so `./runs` reaches the plugin's `runs` route and
+// `--path_prefix` keeps working.
+
+export class BackendError extends Error {
+  /**
+   * @param {string} message readable text (what failed and why)
+   * @param {{status?: number|null, url?: string, kind?: string}} info
+   *   kind: "http" (the backend answered an error status), "network" (no answer),
+   *   "format" (the answer was not the JSON the contract promises)
+   */
+  constructor(message, { status = null, url = "", kind = "http" } = {}) {
+    super(message);
+    this.name = "BackendError";
+    this.status = status;
+    this.url = url;
+    this.kind = kind;
+  }
+}
+
+/** Builds `path?k=v&...` with every value URL-encoded (run names are data: anything goes). */
+export function routeUrl(path, params = {}) {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null) query.append(k, String(v));
+  }
+  const qs = query.toString();
+  return qs ? `./${path}?${qs}` : `./${path}`;
+}
+
+/**
+ * Fetches a route and parses its JSON. Errors of the backend (`{"error": "..."}` with a 4xx or
+ * 5xx status), network failures and bodies that are not JSON all throw `BackendError`.
+ */
+export async function fetchJson(url, { fetchImpl = globalThis.fetch, signal } = {}) {
+  let response;
+  try {
+    response = await fetchImpl(url, { signal, cache: "no-store", credentials: "same-origin" });
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new BackendError(`cannot reach TensorBoard (${url}): ${err && err.message ? err.message : err}`, {
+      url,
+      kind: "network",
+    });
+  }
+  let text = "";
+  try {
+    text = await response.text();
+  } catch (err) {
+    throw new BackendError(`reading the answer of ${url} failed: ${err && err.message ? err.message : err}`, {
+      status: response.status,
+      url,
+      kind: "network",
+    });
+  }
+  let body = null;
+  let parsed = false;
+  try {
+    body = JSON.parse(text);
+    parsed = true;
+  } catch (_) {
+    parsed = false;
+  }
+  if (!response.ok) {
+    const detail =
+      parsed && body && typeof body.error === "string"
+        ? body.error
+        : text.trim().slice(0, 300) || response.statusText || "no details";
+    throw new BackendError(`${url} failed with HTTP ${response.status}: ${detail}`, {
+      status: response.status,
+      url,
+      kind: "http",
+    });
+  }
+  if (!parsed) {
+    throw new BackendError(`${url} did not answer JSON (HTTP ${response.status}): ${text.trim().slice(0, 200)}`, {
+      status: response.status,
+      url,
+      kind: "format",
+    });
+  }
+  return body;
+}
+
+/** `GET runs` → the list of runs (`[{run, group, num_layers, schedule_source, last_step}]`). */
+export async function fetchRuns(options = {}) {
+  const url = routeUrl("runs");
+  const body = await fetchJson(url, options);
+  if (!body || !Array.isArray(body.runs)) {
+    throw new BackendError(`${url}: the answer has no "runs" list`, { url, kind: "format" });
+  }
+  return body.runs.filter((r) => r && typeof r.run === "string");
+}
+
+/** `GET run?run=NAME` → the full analysis of one run (model, layers, diagnostics). */
+export async function fetchRun(run, options = {}) {
+  const url = routeUrl("run", { run });
+  const body = await fetchJson(url, options);
+  if (!body || !Array.isArray(body.layers)) {
+    throw new BackendError(`${url}: the answer has no "layers" list`, { url, kind: "format" });
+  }
+  body.diagnostics = Array.isArray(body.diagnostics) ? body.diagnostics : [];
+  return body;
+}

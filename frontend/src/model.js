@@ -1,0 +1,407 @@
+// Pure view-model helpers: no DOM, no fetch. Everything the views draw is shaped here, so it
+// can be unit-tested with `node --test`. No schedule math: the backend's JSON already holds the
+// measured, expected and target curves; this module only lines them up for drawing.
+
+/** Run colours: distinct on white, colour-blind friendly first (Okabe-Ito + Tableau extras). */
+export const PALETTE = [
+  "#0072b2", // blue
+  "#d55e00", // vermillion
+  "#009e73", // green
+  "#cc79a7", // purple-pink
+  "#e69f00", // orange
+  "#56b4e9", // sky blue
+  "#7f3c8d", // violet
+  "#8c564b", // brown
+  "#4d4d4d", // dark grey
+  "#b8a200", // olive
+];
+
+/**
+ * A colour per run that never changes while the page lives: runs keep the colour they had in
+ * `previous`; new runs (in the given order) take the first palette colour not in use.
+ * @param {string[]} runNames
+ * @param {Map<string,string>} [previous]
+ * @returns {Map<string,string>}
+ */
+export function assignColors(runNames, previous = new Map()) {
+  const colors = new Map();
+  for (const name of runNames) {
+    if (previous.has(name)) colors.set(name, previous.get(name));
+  }
+  let cursor = 0;
+  for (const name of runNames) {
+    if (colors.has(name)) continue;
+    const used = new Set(colors.values());
+    let color = PALETTE.find((c) => !used.has(c));
+    if (color === undefined) {
+      color = PALETTE[cursor % PALETTE.length];
+      cursor += 1;
+    }
+    colors.set(name, color);
+  }
+  return colors;
+}
+
+/**
+ * Compiles the text of a filter box into a matcher. Empty text matches everything; the text is
+ * a case-insensitive regular expression; an invalid one matches everything and says why, so the
+ * list does not vanish while the user is typing `conv(`.
+ * @returns {{valid: boolean, error: string|null, test: (s: string) => boolean}}
+ */
+export function compileFilter(text) {
+  const source = (text || "").trim();
+  if (!source) return { valid: true, error: null, test: () => true };
+  try {
+    const re = new RegExp(source, "i");
+    return { valid: true, error: null, test: (s) => re.test(String(s)) };
+  } catch (err) {
+    const reason = err && err.message ? err.message : String(err);
+    return { valid: false, error: `invalid regular expression: ${reason}`, test: () => true };
+  }
+}
+
+const byText = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Groups runs by their `group` (the experiment directory). Groups sorted by name with the top
+ * level ("") first, runs sorted by name inside a group.
+ * @returns {{group: string, label: string, runs: object[]}[]}
+ */
+export function groupRuns(runs) {
+  const groups = new Map();
+  for (const run of runs) {
+    const group = typeof run.group === "string" ? run.group : "";
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group).push(run);
+  }
+  return [...groups.keys()]
+    .sort(byText)
+    .map((group) => ({
+      group,
+      label: group === "" ? "(top level)" : group,
+      runs: groups.get(group).slice().sort((a, b) => byText(a.run, b.run)),
+    }));
+}
+
+/**
+ * Lines the layers of several runs up by their `key`.
+ * @param {{run: string, color: string, data: object}[]} runDatas selected runs, in display order
+ * @returns {{key: string, name: string, names: string[], position: number|null,
+ *            params: number[], maxDeviation: number|null,
+ *            entries: {run: string, color: string, layer: object}[]}[]}
+ */
+export function lineUpLayers(runDatas) {
+  const rows = new Map();
+  for (const { run, color, data } of runDatas) {
+    if (!data || !Array.isArray(data.layers)) continue;
+    for (const layer of data.layers) {
+      if (!layer || typeof layer.key !== "string") continue;
+      let row = rows.get(layer.key);
+      if (!row) {
+        row = { key: layer.key, name: "", names: [], position: null, params: [], maxDeviation: null, entries: [] };
+        rows.set(layer.key, row);
+      }
+      const name = typeof layer.name === "string" && layer.name ? layer.name : layer.key;
+      if (!row.names.includes(name)) row.names.push(name);
+      if (Number.isFinite(layer.position) && (row.position === null || layer.position < row.position)) {
+        row.position = layer.position;
+      }
+      if (Number.isFinite(layer.params) && !row.params.includes(layer.params)) row.params.push(layer.params);
+      if (Number.isFinite(layer.max_abs_deviation)) {
+        row.maxDeviation = Math.max(row.maxDeviation ?? 0, layer.max_abs_deviation);
+      }
+      row.entries.push({ run, color, layer });
+    }
+  }
+  for (const row of rows.values()) row.name = row.names[0];
+  return [...rows.values()];
+}
+
+export const SORT_MODES = {
+  position: "model order",
+  name: "name",
+  deviation: "largest deviation",
+};
+
+/** Sorts lined-up layer rows: "name", "position" (model order) or "deviation" (largest first). */
+export function sortLayerRows(rows, mode) {
+  const out = rows.slice();
+  const byName = (a, b) => byText(a.name, b.name) || byText(a.key, b.key);
+  const byPosition = (a, b) => {
+    const pa = a.position ?? Infinity;
+    const pb = b.position ?? Infinity;
+    return pa !== pb ? (pa < pb ? -1 : 1) : byName(a, b);
+  };
+  if (mode === "name") out.sort(byName);
+  else if (mode === "deviation") {
+    out.sort((a, b) => {
+      const da = a.maxDeviation ?? -1;
+      const db = b.maxDeviation ?? -1;
+      return da !== db ? db - da : byPosition(a, b);
+    });
+  } else out.sort(byPosition);
+  return out;
+}
+
+/** Keeps the rows whose key or any of whose names match `matcher` (from `compileFilter`). */
+export function filterLayerRows(rows, matcher) {
+  return rows.filter((row) => matcher.test(row.key) || row.names.some((n) => matcher.test(n)));
+}
+
+export const SEVERITY_RANK = { error: 0, warning: 1, info: 2 };
+
+export function severityRank(severity) {
+  return SEVERITY_RANK[severity] ?? 3;
+}
+
+/**
+ * All diagnostics of the given runs, worst first (error > warning > info), then by run (in the
+ * given order), then run-level before layer-level, then by layer key.
+ * @param {{run: string, color: string, data: object}[]} runDatas
+ * @returns {{run: string, color: string, diagnostic: object, layerName: string|null}[]}
+ */
+export function collectDiagnostics(runDatas) {
+  const items = [];
+  runDatas.forEach(({ run, color, data }, runIndex) => {
+    if (!data || !Array.isArray(data.diagnostics)) return;
+    const names = new Map((data.layers || []).map((l) => [l.key, l.name || l.key]));
+    data.diagnostics.forEach((diagnostic, index) => {
+      if (!diagnostic || typeof diagnostic !== "object") return;
+      const layer = typeof diagnostic.layer === "string" ? diagnostic.layer : null;
+      items.push({
+        run,
+        color,
+        diagnostic,
+        layer,
+        layerName: layer === null ? null : names.get(layer) ?? layer,
+        runIndex,
+        index,
+      });
+    });
+  });
+  items.sort(
+    (a, b) =>
+      severityRank(a.diagnostic.severity) - severityRank(b.diagnostic.severity) ||
+      a.runIndex - b.runIndex ||
+      (a.layer === null ? 0 : 1) - (b.layer === null ? 0 : 1) ||
+      byText(a.layer ?? "", b.layer ?? "") ||
+      a.index - b.index,
+  );
+  return items.map(({ runIndex, index, ...rest }) => rest);
+}
+
+/** Short badge text for the diagnostic codes a layer header shows. */
+export const BADGE_LABELS = {
+  no_pruning_happened: "never pruned",
+  invalid_schedule: "invalid schedule",
+  frequency_exceeds_window: "frequency trap",
+  target_not_reached: "below target",
+  deviates_from_schedule: "off schedule",
+  unknown_schedule: "unknown schedule",
+  records_skipped: "records skipped",
+  m_by_n_schedule_ignored: "m:n sparsity",
+  no_schedule: "no schedule",
+};
+
+/** The diagnostics of one layer of one run, worst first. */
+export function layerDiagnostics(data, key) {
+  if (!data || !Array.isArray(data.diagnostics)) return [];
+  return data.diagnostics
+    .filter((d) => d && d.layer === key)
+    .slice()
+    .sort((a, b) => severityRank(a.severity) - severityRank(b.severity));
+}
+
+/** Badges of a layer in a run: one per distinct warning/error code, worst first. */
+export function layerBadges(data, key) {
+  const seen = new Set();
+  const badges = [];
+  for (const d of layerDiagnostics(data, key)) {
+    if (d.severity !== "error" && d.severity !== "warning") continue;
+    if (seen.has(d.code)) continue;
+    seen.add(d.code);
+    badges.push({ severity: d.severity, code: d.code, label: BADGE_LABELS[d.code] || String(d.code), message: d.message });
+  }
+  return badges;
+}
+
+function isSeries(series) {
+  return Array.isArray(series) && series.every((p) => Array.isArray(p) && p.length >= 2);
+}
+
+/**
+ * Aligns several `[[step, value], ...]` series on the union of their steps: the `data` array
+ * uPlot wants, `[steps, ys1, ys2, ...]`.
+ * `fills[i]` says what series i holds between its own points:
+ *   "none": null (uPlot draws across with `spanGaps`),
+ *   "hold": the last value (a step function: the effective expected curve).
+ * A series holds nothing before its first point or after its last one. A series that is
+ * `null` (no schedule) gives a column of nulls.
+ * @param {(Array<[number, number]>|null)[]} seriesList
+ * @param {("none"|"hold")[]} [fills]
+ */
+export function alignSeries(seriesList, fills = []) {
+  const stepSet = new Set();
+  for (const series of seriesList) {
+    if (!isSeries(series)) continue;
+    for (const [step] of series) if (Number.isFinite(step)) stepSet.add(step);
+  }
+  const steps = [...stepSet].sort((a, b) => a - b);
+  const index = new Map(steps.map((s, i) => [s, i]));
+  const columns = seriesList.map((series, i) => {
+    const column = new Array(steps.length).fill(null);
+    if (!isSeries(series) || series.length === 0) return column;
+    for (const [step, value] of series) {
+      if (index.has(step)) column[index.get(step)] = Number.isFinite(value) ? value : null;
+    }
+    if (fills[i] === "hold") {
+      const first = index.get(series[0][0]);
+      const last = index.get(series[series.length - 1][0]);
+      let held = null;
+      for (let j = first; j <= last; j++) {
+        if (column[j] === null) column[j] = held;
+        else held = column[j];
+      }
+    }
+    return column;
+  });
+  return [steps, ...columns];
+}
+
+/** The point of a step series in effect at `step`: the last `[s, v]` with `s <= step`, or null. */
+export function pointAt(series, step) {
+  if (!isSeries(series) || series.length === 0 || !(step >= series[0][0])) return null;
+  let lo = 0;
+  let hi = series.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (series[mid][0] <= step) lo = mid;
+    else hi = mid - 1;
+  }
+  return { step: series[lo][0], value: series[lo][1] };
+}
+
+/**
+ * What the hover legend of a layer (or the model) shows at `step`, per run:
+ * the measured value in effect (the last logged point at or before `step`, and the step it was
+ * logged at), the expected value at `step`, and the difference measured − expected taken at the
+ * measured point's own step (apples to apples).
+ * @param {{run: string, color: string, measured: Array|null, expected: Array|null}[]} entries
+ */
+export function hoverValues(entries, step) {
+  return entries.map(({ run, color, measured, expected }) => {
+    const m = pointAt(measured, step);
+    const e = pointAt(expected, step);
+    const eAtM = m ? pointAt(expected, m.step) : null;
+    return {
+      run,
+      color,
+      measured: m ? m.value : null,
+      measuredStep: m ? m.step : null,
+      expected: e ? e.value : null,
+      difference: m && eAtM ? m.value - eAtM.value : null,
+    };
+  });
+}
+
+/** 0.8715 → "87.2%" (null → "—"). */
+export function formatPercent(value, digits = 1) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "—";
+  return `${(value * 100).toFixed(digits)}%`;
+}
+
+/** A difference of fractions in percentage points: -0.012 → "−1.2 pt", 0 → "±0.0 pt". */
+export function formatPoints(diff, digits = 1) {
+  if (diff === null || diff === undefined || !Number.isFinite(diff)) return "—";
+  const text = Math.abs(diff * 100).toFixed(digits);
+  if (Number(text) === 0) return `±${text} pt`;
+  return `${diff < 0 ? "\u2212" : "+"}${text} pt`;
+}
+
+/** 1234567 → "1,234,567" (null → "?"). */
+export function formatCount(n) {
+  if (n === null || n === undefined || !Number.isFinite(n)) return "?";
+  return Math.round(n).toLocaleString("en-US");
+}
+
+/** 1234567 → "1.23M", 288 → "288": for tight headers. */
+export function formatCompactCount(n) {
+  if (n === null || n === undefined || !Number.isFinite(n)) return "?";
+  const abs = Math.abs(n);
+  if (abs >= 1e9) return `${+(n / 1e9).toPrecision(3)}B`;
+  if (abs >= 1e6) return `${+(n / 1e6).toPrecision(3)}M`;
+  if (abs >= 1e4) return `${+(n / 1e3).toPrecision(3)}k`;
+  return formatCount(n);
+}
+
+export const WEIGHTING_LABELS = {
+  params: "weighted by weight count",
+  mean: "plain mean of layers",
+};
+
+/** The sentence the model chart states about how runs were averaged. */
+export function weightingText(runDatas) {
+  const kinds = new Set(runDatas.map((r) => r.data && r.data.model && r.data.model.weighting).filter(Boolean));
+  if (kinds.size === 0) return "";
+  if (kinds.size === 1) return WEIGHTING_LABELS[[...kinds][0]] || String([...kinds][0]);
+  return runDatas
+    .filter((r) => r.data && r.data.model && r.data.model.weighting)
+    .map((r) => `${r.run}: ${WEIGHTING_LABELS[r.data.model.weighting] || r.data.model.weighting}`)
+    .join("; ");
+}
+
+/** Compact summary of one layer in one run, for the chart header. */
+export function layerSummary(layer) {
+  const hasSchedule = Array.isArray(layer.expected) && layer.expected.length > 0;
+  return {
+    measured: Number.isFinite(layer.final_sparsity) ? layer.final_sparsity : null,
+    expected: hasSchedule && Number.isFinite(layer.expected_final_sparsity) ? layer.expected_final_sparsity : null,
+    target: Number.isFinite(layer.target_sparsity) ? layer.target_sparsity : null,
+    step: Number.isFinite(layer.final_step) ? layer.final_step : null,
+    deviation: Number.isFinite(layer.max_abs_deviation) ? layer.max_abs_deviation : null,
+    hasSchedule,
+  };
+}
+
+/** The x range [min, max] covered by uPlot-aligned data, or null when empty. */
+export function dataRange(data) {
+  const xs = data && data[0];
+  if (!xs || xs.length === 0) return null;
+  return [xs[0], xs[xs.length - 1]];
+}
+
+function pct(v) {
+  return Number.isFinite(v) ? `${+(v * 100).toFixed(2)}%` : "?";
+}
+
+/** A one-line description of a schedule from its JSON (text only, no math). */
+export function describeSchedule(schedule) {
+  if (!schedule || typeof schedule !== "object") return "no schedule";
+  const name = String(schedule.class_name || "unknown schedule");
+  const c = schedule.config && typeof schedule.config === "object" ? schedule.config : {};
+  const window_ =
+    Number.isFinite(c.begin_step) ? `steps ${c.begin_step}\u2013${c.end_step === -1 ? "end" : c.end_step ?? "?"}` : null;
+  const every = Number.isFinite(c.frequency) ? `every ${c.frequency} steps` : null;
+  let what = null;
+  if (name === "PolynomialDecay") {
+    what = `${pct(c.initial_sparsity)} \u2192 ${pct(c.final_sparsity)}${Number.isFinite(c.power) ? `, power ${c.power}` : ""}`;
+  } else if (name === "ConstantSparsity") {
+    what = pct(c.target_sparsity);
+  }
+  return [name, what, window_, every].filter(Boolean).join(", ");
+}
+
+/** The step of the last point of a series, or null. */
+export function lastStep(series) {
+  return isSeries(series) && series.length ? series[series.length - 1][0] : null;
+}
+
+/** Values of each entry at its own last measured step (what the chart header shows at rest). */
+export function finalValues(entries) {
+  return entries.map((entry) => {
+    const step = lastStep(entry.measured);
+    return step === null
+      ? { run: entry.run, color: entry.color, measured: null, measuredStep: null, expected: null, difference: null }
+      : hoverValues([entry], step)[0];
+  });
+}

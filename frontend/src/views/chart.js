@@ -1,0 +1,163 @@
+// Sparsity charts drawn with uPlot (vendored, see frontend/scripts/vendor.mjs).
+// A chart shows, per run: measured (solid steps), expected (dashed steps) and, for layers,
+// the schedule's continuous target (faint). Y is sparsity in percent, fixed to 0-100 % so charts
+// compare at a glance. Dragging zooms the steps; a double click zooms back out. The zoom is kept
+// across data refreshes.
+import uPlot from "../vendor/uPlot.esm.js";
+import { alignSeries, dataRange } from "../model.js";
+
+const CURSOR_SYNC_KEY = "tb-sparsity-steps";
+
+function withAlpha(hex, alpha) {
+  const m = /^#([0-9a-f]{6})$/i.exec(hex || "");
+  if (!m) return hex;
+  const n = parseInt(m[1], 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+const stepped = uPlot.paths && uPlot.paths.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined;
+
+function seriesOptions(line) {
+  const base = { label: `${line.run} ${line.kind}`, spanGaps: true, scale: "y" };
+  if (line.kind === "measured") {
+    return {
+      ...base,
+      stroke: line.color,
+      width: 2,
+      paths: stepped,
+      points: {
+        // Logged points as dots while they are few enough to tell apart.
+        show: (u, si) => u.data[si].reduce((n, v) => (v === null ? n : n + 1), 0) <= 60,
+        size: 5,
+        fill: line.color,
+        stroke: line.color,
+      },
+    };
+  }
+  if (line.kind === "expected") {
+    return { ...base, stroke: line.color, width: 1.5, dash: [6, 4], paths: stepped, points: { show: false } };
+  }
+  // target: the continuous schedule, faint.
+  return { ...base, stroke: withAlpha(line.color, 0.35), width: 1, points: { show: false } };
+}
+
+function percentTicks(u, values) {
+  return values.map((v) => `${Math.round(v * 100)}%`);
+}
+
+/**
+ * lines: [{run, color, kind: "measured"|"expected"|"target", series: [[step, value]]|null}]
+ */
+export function chartData(lines) {
+  return alignSeries(
+    lines.map((l) => l.series),
+    lines.map((l) => (l.kind === "expected" ? "hold" : "none")),
+  );
+}
+
+function signature(lines) {
+  return lines.map((l) => `${l.run}\u0000${l.kind}\u0000${l.color}`).join("\u0001");
+}
+
+/**
+ * A chart bound to a container. `onCursor(step|null)` is called on hover (step of the data
+ * point under the cursor, in any chart of the page: cursors are synchronised) and on leave.
+ */
+export class SparsityChart {
+  constructor(container, { height = 170, onCursor = () => {} } = {}) {
+    this.container = container;
+    this.height = height;
+    this.onCursor = onCursor;
+    this.plot = null;
+    this.signature = null;
+    this.zoom = null; // [min, max] of x while the user has zoomed in
+    this.range = null;
+    this.applying = false;
+  }
+
+  width() {
+    return Math.max(200, Math.floor(this.container.clientWidth || 320));
+  }
+
+  /** Draws `lines`; keeps the user's zoom (or `zoom` passed in, when the chart is new). */
+  update(lines, zoom = undefined) {
+    if (zoom !== undefined) this.zoom = zoom;
+    const data = chartData(lines);
+    this.range = dataRange(data);
+    this.container.dataset.seriesCount = String(lines.length);
+    this.container.dataset.runs = [...new Set(lines.map((l) => l.run))].length;
+    const sig = signature(lines);
+    if (this.plot && sig === this.signature) {
+      this.applying = true;
+      this.plot.setData(data, true);
+      this.applying = false;
+    } else {
+      if (this.plot) this.plot.destroy();
+      this.signature = sig;
+      this.plot = this.create(lines, data);
+    }
+    this.restoreZoom();
+  }
+
+  restoreZoom() {
+    if (!this.plot || !this.zoom || !this.range) return;
+    const [min, max] = this.zoom;
+    if (max <= this.range[0] || min >= this.range[1]) {
+      this.zoom = null; // zoomed into a range the data no longer has
+      return;
+    }
+    this.applying = true;
+    this.plot.setScale("x", { min, max });
+    this.applying = false;
+  }
+
+  create(lines, data) {
+    const self = this;
+    const options = {
+      width: this.width(),
+      height: this.height,
+      legend: { show: false },
+      padding: [8, 10, 0, 0],
+      cursor: {
+        sync: { key: CURSOR_SYNC_KEY, setSeries: false },
+        drag: { x: true, y: false, setScale: true },
+        points: { size: 6 },
+      },
+      scales: {
+        x: { time: false, range: (u, min, max) => (min === max ? [min - 1, max + 1] : [min, max]) },
+        y: { range: [0, 1] },
+      },
+      axes: [
+        { label: "step", labelSize: 16, size: 32, font: "11px sans-serif", labelFont: "11px sans-serif", grid: { stroke: "#eceff1" } },
+        { values: percentTicks, size: 44, font: "11px sans-serif", splits: [0, 0.25, 0.5, 0.75, 1], grid: { stroke: "#eceff1" } },
+      ],
+      series: [{ label: "step" }, ...lines.map(seriesOptions)],
+      hooks: {
+        setCursor: [
+          (u) => {
+            const idx = u.cursor.idx;
+            self.onCursor(idx === null || idx === undefined || u.cursor.left < 0 ? null : u.data[0][idx]);
+          },
+        ],
+        setScale: [
+          (u, key) => {
+            if (key !== "x" || self.applying || !self.range) return;
+            const { min, max } = u.scales.x;
+            const full = min <= self.range[0] && max >= self.range[1];
+            self.zoom = full ? null : [min, max];
+          },
+        ],
+      },
+    };
+    return new uPlot(options, data, this.container);
+  }
+
+  resize() {
+    if (this.plot) this.plot.setSize({ width: this.width(), height: this.height });
+  }
+
+  destroy() {
+    if (this.plot) this.plot.destroy();
+    this.plot = null;
+  }
+}

@@ -1,0 +1,65 @@
+// The diagnostics panel: every diagnostic of the selected runs, worst first; a click leads to
+// the layer's chart (or, for run-level diagnostics, to the run).
+import { el, replaceChildren, swatch } from "./dom.js";
+
+const SEVERITY_LABELS = { error: "error", warning: "warning", info: "info" };
+
+/**
+ * @param {HTMLElement} container
+ * @param {{items: object[], onSelect: (item: object) => void, activeId: string|null}} props
+ *   items from model.collectDiagnostics
+ */
+export function renderDiagnostics(container, { items, onSelect, activeId }) {
+  const counts = { error: 0, warning: 0, info: 0 };
+  for (const item of items) if (item.diagnostic.severity in counts) counts[item.diagnostic.severity] += 1;
+  const summary = el(
+    "div",
+    { class: "diag-summary" },
+    el("h2", { text: "Diagnostics" }),
+    ["error", "warning", "info"].map((s) =>
+      counts[s] ? el("span", { class: `badge badge-${s}`, text: `${counts[s]} ${s}${counts[s] === 1 ? "" : "s"}` }) : null,
+    ),
+  );
+  if (items.length === 0) {
+    replaceChildren(container, summary, el("p", { class: "muted small", text: "No diagnostics for the selected runs: every layer follows its schedule." }));
+    return;
+  }
+  const list = el(
+    "ol",
+    { class: "diag-list" },
+    items.map((item) => {
+      const d = item.diagnostic;
+      const id = diagnosticId(item);
+      const severity = SEVERITY_LABELS[d.severity] ? d.severity : "info";
+      const where = item.layer === null ? "whole run" : item.layerName === item.layer ? item.layer : `${item.layerName} (${item.layer})`;
+      return el(
+        "li",
+        {},
+        el(
+          "button",
+          {
+            class: `diag-item diag-${severity}${activeId === id ? " active" : ""}`,
+            attrs: { type: "button", title: item.layer === null ? "show this run" : "show this layer's chart" },
+            dataset: { layer: item.layer ?? "", run: item.run, code: String(d.code ?? "") },
+            on: { click: () => onSelect(item) },
+          },
+          el(
+            "div",
+            { class: "diag-head" },
+            el("span", { class: `badge badge-${severity}`, text: severity }),
+            swatch(item.color),
+            el("span", { class: "diag-run", text: item.run }),
+            el("span", { class: "diag-where", text: where }),
+          ),
+          el("div", { class: "diag-message", text: String(d.message ?? d.code ?? "") }),
+          el("div", { class: "diag-code", text: String(d.code ?? "") }),
+        ),
+      );
+    }),
+  );
+  replaceChildren(container, summary, list);
+}
+
+export function diagnosticId(item) {
+  return `${item.run}\u0000${item.layer ?? ""}\u0000${item.diagnostic.code}`;
+}

@@ -1,0 +1,67 @@
+// Whole-page and banner messages: loading, empty logdir, backend errors, runs without schedule.
+import { el } from "./dom.js";
+
+export const PRUNING_SNIPPET = [
+  "model.fit(x, y, epochs=10, callbacks=[",
+  "    tfmot.sparsity.keras.UpdatePruningStep(),",
+  '    tfmot.sparsity.keras.PruningSummaries(log_dir="logs/run1"),',
+  "])",
+].join("\n");
+
+export const SPARSITY_SUMMARIES_SNIPPET = [
+  "from tb_sparsity_plugin import SparsitySummaries",
+  "",
+  "callbacks=[tfmot.sparsity.keras.UpdatePruningStep(),",
+  '           tfmot.sparsity.keras.PruningSummaries(log_dir="logs/run1"),',
+  '           SparsitySummaries(log_dir="logs/run1/metrics")]',
+].join("\n");
+
+export function loadingMessage() {
+  return el("div", { class: "state state-loading", attrs: { role: "status" } }, el("div", { class: "spinner" }), el("p", { text: "Loading sparsity data\u2026" }));
+}
+
+export function emptyMessage() {
+  return el(
+    "div",
+    { class: "state state-empty" },
+    el("h2", { text: "No pruning data in this logdir yet" }),
+    el("p", {
+      text: "The Sparsity tab draws the mask sparsity that TensorFlow Model Optimization logs while it prunes. Train a model wrapped with tfmot.sparsity.keras.prune_low_magnitude with these two callbacks:",
+    }),
+    el("pre", { class: "code" }, el("code", { text: PRUNING_SNIPPET })),
+    el("p", {}, "and point TensorBoard at the parent directory: ", el("code", { text: "tensorboard --logdir logs" }), ". Runs appear here as soon as the first epoch starts (this page re-reads the logs every 30 seconds)."),
+    el("p", { class: "muted small" }, "For the expected curve of each layer's schedule, also log the model config with ", el("code", { text: "SparsitySummaries" }), " from tb_sparsity_plugin (see the README)."),
+  );
+}
+
+export function errorMessage(error, onRetry) {
+  return el(
+    "div",
+    { class: "state state-error", attrs: { role: "alert" } },
+    el("h2", { text: "The sparsity data could not be loaded" }),
+    el("p", { class: "error-text", text: error && error.message ? error.message : String(error) }),
+    el("p", { class: "muted small", text: "Check the terminal that runs TensorBoard for details, then retry." }),
+    el("button", { class: "button", attrs: { type: "button" }, text: "Retry", on: { click: onRetry } }),
+  );
+}
+
+/** A banner above the charts (a refresh failed, one run failed) that keeps what is drawn. */
+export function banner(kind, text, detail = null) {
+  return el("div", { class: `banner banner-${kind}`, attrs: { role: kind === "error" ? "alert" : "note" } }, el("strong", { text }), detail ? el("span", { text: ` ${detail}` }) : null);
+}
+
+/** The note for runs that have no schedule on record. */
+export function noScheduleNote(runs) {
+  return el(
+    "div",
+    { class: "banner banner-info no-schedule-note" },
+    el("strong", { text: runs.length === 1 ? "No schedule on record for " : "No schedule on record for these runs: " }),
+    el("span", { class: "run-list-inline", text: runs.join(", ") }),
+    el("span", { text: ". Only measured sparsity is drawn. To get the expected curve, keep the " }),
+    el("code", { text: "train" }),
+    el("span", { text: " run that PruningSummaries writes next to " }),
+    el("code", { text: "metrics" }),
+    el("span", { text: " (it holds the model config with each layer's schedule), or log with SparsitySummaries:" }),
+    el("pre", { class: "code" }, el("code", { text: SPARSITY_SUMMARIES_SNIPPET })),
+  );
+}

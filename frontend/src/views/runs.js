@@ -1,0 +1,73 @@
+// The run list: a colour per run, a check box per run, grouped by `group`.
+import { groupRuns } from "../model.js";
+import { el, replaceChildren, swatch } from "./dom.js";
+
+const SOURCE_NOTES = {
+  none: "no schedule",
+  keras_model_config: "schedule from model config",
+  sparsity_summaries: "schedule from SparsitySummaries",
+};
+
+/**
+ * Fills `container` with the run list.
+ * @param {HTMLElement} container
+ * @param {{runs: object[], colors: Map<string,string>, isSelected: (run: string) => boolean,
+ *          errors: Map<string, Error>, onToggle: (run: string, on: boolean) => void,
+ *          onToggleMany: (runs: string[], on: boolean) => void, highlighted: string|null}} props
+ */
+export function renderRunList(container, props) {
+  const { runs, colors, isSelected, errors, onToggle, onToggleMany, highlighted } = props;
+  if (runs.length === 0) {
+    replaceChildren(container, el("p", { class: "muted small", text: "No run matches the filter." }));
+    return;
+  }
+  const groups = groupRuns(runs).map(({ group, label, runs: groupRuns_ }) => {
+    const names = groupRuns_.map((r) => r.run);
+    const selected = names.filter((n) => isSelected(n)).length;
+    const groupBox = el("input", {
+      attrs: { type: "checkbox", "aria-label": `select all runs of ${label}` },
+      on: { change: (e) => onToggleMany(names, e.target.checked) },
+    });
+    groupBox.checked = selected === names.length;
+    groupBox.indeterminate = selected > 0 && selected < names.length;
+    return el(
+      "section",
+      { class: "run-group", dataset: { group } },
+      el("label", { class: "run-group-title", attrs: { title: label } }, groupBox, el("span", { text: label })),
+      el(
+        "ul",
+        { class: "run-items" },
+        groupRuns_.map((run) => {
+          const box = el("input", {
+            attrs: { type: "checkbox" },
+            on: { change: (e) => onToggle(run.run, e.target.checked) },
+          });
+          box.checked = isSelected(run.run);
+          const meta = [];
+          if (Number.isFinite(run.num_layers)) meta.push(`${run.num_layers} layer${run.num_layers === 1 ? "" : "s"}`);
+          if (Number.isFinite(run.last_step)) meta.push(`step ${run.last_step}`);
+          if (SOURCE_NOTES[run.schedule_source] && run.schedule_source === "none") meta.push(SOURCE_NOTES.none);
+          const error = errors.get(run.run);
+          const shortName = run.group && run.run.startsWith(`${run.group}/`) ? run.run.slice(run.group.length + 1) : run.run;
+          return el(
+            "li",
+            {
+              class: `run-item${highlighted === run.run ? " highlight" : ""}${error ? " has-error" : ""}`,
+              dataset: { run: run.run },
+            },
+            el(
+              "label",
+              { attrs: { title: `${run.run}${SOURCE_NOTES[run.schedule_source] ? ` (${SOURCE_NOTES[run.schedule_source]})` : ""}` } },
+              box,
+              swatch(colors.get(run.run) || "#999"),
+              el("span", { class: "run-name", text: shortName }),
+            ),
+            el("div", { class: "run-meta", text: meta.join(" · ") }),
+            error ? el("div", { class: "run-error", text: error.message }) : null,
+          );
+        }),
+      ),
+    );
+  });
+  replaceChildren(container, groups);
+}

@@ -1,0 +1,63 @@
+"""tb-sparsity-plugin: measured vs expected sparsity of tfmot pruning runs in TensorBoard."""
+
+import os
+
+import setuptools
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The oldest TensorBoard we claim to support; CI tests it next to the newest.
+OLDEST_TENSORBOARD = "2.16.0"
+
+setuptools.setup(
+    name="tb-sparsity-plugin",
+    version="0.1.0",
+    description="TensorBoard plugin: measured vs expected sparsity of tfmot pruning runs",
+    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read()
+    if os.path.exists(os.path.join(HERE, "README.md"))
+    else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    # The dashboard's sources live in frontend/src and are installed as
+    # tb_sparsity_plugin/static: one copy in the repository, no node needed to install.
+    packages=["tb_sparsity_plugin", "tb_sparsity_plugin.static"],
+    package_dir={"tb_sparsity_plugin.static": "frontend/src"},
+    package_data={
+        "tb_sparsity_plugin": ["http_api.md"],
+        "tb_sparsity_plugin.static": ["*.js", "*.css", "views/*.js", "vendor/*"],
+    },
+    install_requires=[
+        "tensorboard>=%s" % OLDEST_TENSORBOARD,
+        "numpy",
+        "werkzeug",
+    ],
+    extras_require={
+        "keras": ["tensorflow>=2.16", "tf-keras", "tensorflow-model-optimization>=0.8"],
+        "demo": [
+            "tensorflow>=2.16",
+            "tf-keras",
+            "tensorflow-model-optimization>=0.8",
+            "scikit-learn",
+        ],
+        "test": [
+            "tensorflow>=2.16",
+            "tf-keras",
+            "tensorflow-model-optimization>=0.8",
+            "scikit-learn",
+            "pytest",
+            "hypothesis",
+            "playwright",
+            "tbparse",
+            "pandas",
+            "psutil",
+        ],
+    },
+    entry_points={
+        "tensorboard_plugins": [
+            "sparsity = tb_sparsity_plugin.plugin:SparsityPlugin",
+        ],
+        "console_scripts": [
+            "tb-sparsity = tb_sparsity_plugin.cli:main",
+        ],
+    },
+)

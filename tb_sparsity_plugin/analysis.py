@@ -1,0 +1,378 @@
+"""The analysis: expected curves, deviations, model-level sparsity and diagnostics.
+
+Pure functions from reader.RunData (or a schedule config) to the JSON documents the HTTP
+routes and the command line serve. No HTTP, no TensorBoard, no TensorFlow here.
+"""
+
+import math
+
+import numpy as np
+
+from tb_sparsity_plugin import reader as reader_lib
+from tb_sparsity_plugin import schedules
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+# Without a weight count the quantisation step is unknown; 2 % covers weights of 50+ entries.
+UNKNOWN_COUNT_TOLERANCE = 0.02
+DUPLICATE_REASON = "duplicate step (later record kept)"
+
+
+def pct(value):
+    return "%.1f%%" % (100.0 * value) if value is not None else "n/a"
+
+
+def diagnostic(code, severity, layer, message):
+    return {"code": code, "severity": severity, "layer": layer, "message": message}
+
+
+def tolerance(layer):
+    """How far measured may sit from the effective curve: one quantisation step."""
+    if not layer.params:
+        return UNKNOWN_COUNT_TOLERANCE
+    block = 1
+    if isinstance(layer.block_size, (list, tuple)) and all(
+        isinstance(b, int) and b > 0 for b in layer.block_size
+    ):
+        block = int(np.prod(layer.block_size))
+    return block / layer.params + 1e-6
+
+
+def held_values(series, steps):
+    """Value of a [[step, value]] series held at each of `steps` (NaN before its first)."""
+    if not series:
+        return np.full(len(steps), np.nan)
+    xs = np.fromiter((p[0] for p in series), dtype=np.float64, count=len(series))
+    ys = np.fromiter((p[1] for p in series), dtype=np.float64, count=len(series))
+    idx = np.searchsorted(xs, np.asarray(steps, dtype=np.float64), side="right") - 1
+    out = np.where(idx >= 0, ys[np.maximum(idx, 0)], np.nan)
+    return out
+
+
+def _divisor_at_most(n, limit):
+    for d in range(min(n, limit), 0, -1):
+        if n % d == 0:
+            return d
+    return 1
+
+
+def _steps_phrase(first_steps, total, last):
+    """"steps 36 and 136" / "12 steps (5, 10, …, 60)"."""
+    if total <= 4:
+        words = [str(s) for s in first_steps[:total]]
+        if total == 1:
+            return "step %s" % words[0]
+        return "steps %s and %s" % (", ".join(words[:-1]), words[-1])
+    return "%d steps (%d, %d, …, %d)" % (total, first_steps[0], first_steps[1], last)
+
+
+def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
+    """Diagnostics of a schedule on its own (and against the training length if known)."""
+    out = []
+    if schedule.class_name == "PolynomialDecay" and not schedule.open_ended:
+        window = schedule.end_step - schedule.begin_step
+        first_steps = schedule.pruning_steps(schedule.end_step, limit=4)
+        if not first_steps:
+            out.append(diagnostic(
+                "frequency_exceeds_window", "warning", layer,
+                "frequency %d with a %d-step window (steps %d to %d): no training step is a "
+                "pruning step, so the mask never changes." % (
+                    schedule.frequency, window, schedule.begin_step, schedule.end_step)))
+        else:
+            total = (schedule.end_step - first_steps[0]) // schedule.frequency + 1
+            last_p = first_steps[0] + (total - 1) * schedule.frequency
+            frozen = float(schedule.effective([last_p], params)[0])
+            wanted = float(schedule.target([schedule.end_step])[0])
+            wanted_q = float(schedules.quantise([wanted], params)[0]) if params else wanted
+            # Below the final target even after quantisation (or by 0.05 points unquantised).
+            short = frozen < wanted_q - (1e-9 if params else 5e-4)
+            if last_p < schedule.end_step and short:
+                good = _divisor_at_most(window, schedule.frequency)
+                out.append(diagnostic(
+                    "frequency_exceeds_window", "warning", layer,
+                    "frequency %d with a %d-step window (steps %d to %d): pruning happens at "
+                    "%s only, so the mask freezes at %s from step %d instead of reaching %s "
+                    "at step %d. A frequency that divides the window (e.g. %d) or end_step "
+                    "%d fixes it." % (
+                        schedule.frequency, window, schedule.begin_step, schedule.end_step,
+                        _steps_phrase(first_steps, total, last_p), pct(frozen), last_p,
+                        pct(wanted_q), schedule.end_step, good, last_p + schedule.frequency)))
+    if last_p_none(schedule, last_step):
+        first = schedule.pruning_steps(1 << 62, limit=1)
+        out.append(diagnostic(
+            "no_pruning_happened", "error", layer,
+            "training ran to step %d but the first pruning step is %s: the mask never "
+            "changes." % (last_step, first[0] if first else "never")))
+    return out
+
+
+def last_p_none(schedule, last_step):
+    if last_step is None or last_step <= 0:
+        return False
+    return int(schedule.last_pruning_step([last_step])[0]) < 0
+
+
+def _final_target(schedule, params):
+    """The sparsity the schedule ends at, quantised when the weight count is known."""
+    value = schedule.final_sparsity
+    return float(schedules.quantise([value], params)[0]) if params else value
+
+
+def analyze_layer(layer, run_last_step, run_source):
+    """The layer's JSON document and its diagnostics."""
+    key = layer.key
+    diags = []
+    measured = layer.measured
+    doc = {
+        "key": key,
+        "name": layer.name,
+        "tag": layer.tag,
+        "weight": layer.weight,
+        "position": layer.position,
+        "layer_class": layer.layer_class,
+        "schedule": layer.schedule if isinstance(layer.schedule, dict) else None,
+        "params": layer.params,
+        "measured": measured,
+        "weight_zeros": layer.weight_zeros,
+        "threshold": layer.threshold,
+        "expected": None,
+        "target": None,
+        "final_step": measured[-1][0] if measured else None,
+        "final_sparsity": measured[-1][1] if measured else None,
+        "expected_final_sparsity": None,
+        "target_sparsity": None,
+        "max_abs_deviation": None,
+    }
+    schedule = None
+    if layer.sparsity_m_by_n:
+        m_by_n = layer.sparsity_m_by_n
+        diags.append(diagnostic(
+            "m_by_n_schedule_ignored", "info", key,
+            "m:n structured sparsity %s: tfmot sets the mask once at step 1 and ignores the "
+            "pruning schedule, so no schedule curve is drawn." % (m_by_n,)))
+    elif layer.schedule is not None:
+        parsed = schedules.parse_schedule(layer.schedule)
+        if isinstance(parsed, schedules.Problem):
+            severity = "error" if parsed.code == "invalid_schedule" else "warning"
+            diags.append(diagnostic(parsed.code, severity, key, parsed.message))
+        else:
+            schedule = parsed
+
+    if schedule is not None:
+        last = max(run_last_step or 0, doc["final_step"] or 0)
+        doc["expected"] = schedule.effective_points(last, layer.params)
+        doc["target"] = schedule.target_points(last)
+        final_target = _final_target(schedule, layer.params)
+        doc["target_sparsity"] = final_target
+        doc["expected_final_sparsity"] = (
+            float(schedule.effective([doc["final_step"]], layer.params)[0])
+            if measured else None)
+        tol = tolerance(layer)
+        if measured:
+            steps = np.array([p[0] for p in measured], dtype=np.int64)
+            values = np.array([p[1] for p in measured])
+            expected = schedule.effective(steps, layer.params)
+            dev = np.abs(values - expected)
+            worst = int(np.argmax(dev))
+            doc["max_abs_deviation"] = float(dev[worst])
+            if dev[worst] > tol:
+                diags.append(diagnostic(
+                    "deviates_from_schedule", "warning", key,
+                    "at step %d the mask is %s sparse but the schedule gives %s there "
+                    "(difference %s, more than the %s one quantisation step allows)." % (
+                        steps[worst], pct(values[worst]), pct(expected[worst]),
+                        pct(dev[worst]), pct(tol))))
+        sched_diags = schedule_diagnostics(schedule, run_last_step, key, layer.params)
+        diags.extend(sched_diags)
+        # Where will it end? The last record if it is the final state, else the schedule's
+        # effective value at the last training step.
+        end_step = max(run_last_step or 0, doc["final_step"] or 0)
+        if measured and doc["final_step"] == end_step:
+            final_value, verb = doc["final_sparsity"], "ends at"
+        else:
+            final_value = float(schedule.effective([end_step], layer.params)[0])
+            verb = "will stop at"
+        codes = {d["code"] for d in sched_diags}
+        if final_value < final_target - tol and "no_pruning_happened" not in codes and end_step > 0:
+            if "frequency_exceeds_window" in codes:
+                why = "the pruning frequency skips the end of the window"
+            elif not schedule.open_ended and end_step < schedule.end_step:
+                why = "training ended at step %d, before end_step %d" % (
+                    end_step, schedule.end_step)
+            else:
+                why = "the mask is below what the schedule prescribes"
+            diags.append(diagnostic(
+                "target_not_reached", "warning", key,
+                "%s %s %s at step %d, below the schedule's final target %s: %s." % (
+                    doc["name"], verb, pct(final_value), end_step, pct(final_target), why)))
+    if measured and len(measured) > 1 and all(v == 0.0 for _, v in measured):
+        if not any(d["code"] == "no_pruning_happened" for d in diags):
+            diags.append(diagnostic(
+                "no_pruning_happened", "error", key,
+                "the mask never changed: all %d records up to step %d are 0%% sparse." % (
+                    len(measured), measured[-1][0])))
+    return doc, diags
+
+
+def model_series(layer_docs, field, weights):
+    """Whole-model series: the (weighted) mean of every layer's held value at each step.
+
+    Only steps where every layer has a value are kept.
+    """
+    series = [d[field] for d in layer_docs]
+    if not series or any(not s for s in series):
+        return None
+    steps = np.unique(np.concatenate([[p[0] for p in s] for s in series]))
+    held = np.vstack([held_values(s, steps) for s in series])
+    ok = ~np.isnan(held).any(axis=0)
+    w = np.asarray(weights, dtype=np.float64)
+    values = (held[:, ok] * w[:, None]).sum(axis=0) / w.sum()
+    return [[int(s), float(v)] for s, v in zip(steps[ok].tolist(), values.tolist())]
+
+
+def analyze_run(data):
+    """The document of the `run` route for one reader.RunData."""
+    last_step = max((l.measured[-1][0] for l in data.layers if l.measured), default=0)
+    training_last = data.training_last_step
+    run_last = max(last_step, training_last or 0)
+    layer_docs, diags = [], []
+    for layer in data.layers:
+        doc, layer_diags = analyze_layer(layer, run_last, data.source)
+        layer_docs.append(doc)
+        diags.extend(layer_diags)
+
+    if data.source == reader_lib.SOURCE_NONE and data.layers:
+        diags.append(diagnostic(
+            "no_schedule", "info", None,
+            "No schedule found for this run: showing measured sparsity only. Log with "
+            "tb_sparsity_plugin.SparsitySummaries, or keep the Keras TensorBoard callback's "
+            "'train' run (it holds the model config) next to 'metrics'."))
+    if data.source != reader_lib.SOURCE_OWN and data.layers and last_step < run_last:
+        diags.append(diagnostic(
+            "final_state_not_logged", "info", None,
+            "PruningSummaries logs at the start of each epoch: the last record is step %d, "
+            "but training ran to step %d (%s). The expected curve shows where the schedule "
+            "ends; log with SparsitySummaries to record the final state." % (
+                last_step, run_last, data.training_last_step_source)))
+    elif data.source != reader_lib.SOURCE_OWN and data.layers and training_last is None:
+        diags.append(diagnostic(
+            "final_state_not_logged", "info", None,
+            "PruningSummaries logs at the start of each epoch, so the state after the last "
+            "epoch (after step %d) is not on record. Log with SparsitySummaries to record "
+            "it." % last_step))
+    damaged = {k: v for k, v in data.skipped.items() if k != DUPLICATE_REASON}
+    if damaged:
+        diags.append(diagnostic(
+            "records_skipped", "warning", None,
+            "skipped %d damaged records: %s." % (
+                sum(damaged.values()),
+                ", ".join("%s × %d" % (k, v) for k, v in sorted(damaged.items())))))
+    if data.skipped.get(DUPLICATE_REASON):
+        diags.append(diagnostic(
+            "duplicate_steps", "info", None,
+            "%d records repeat a step already logged (two event files, or a restart from a "
+            "checkpoint); the record read last is shown." % data.skipped[DUPLICATE_REASON]))
+    for problem in data.problems:
+        diags.append(diagnostic("model_config_unusable", "warning", None, problem + "."))
+
+    params = [d["params"] for d in layer_docs]
+    if params and all(params):
+        weighting, weights = "params", params
+    else:
+        weighting, weights = "mean", [1] * len(layer_docs)
+    model_measured = model_series(layer_docs, "measured", weights) or []
+    model_expected = model_series(layer_docs, "expected", weights)
+    targets = [d["target_sparsity"] for d in layer_docs]
+    target = (
+        float(np.dot(targets, weights) / np.sum(weights))
+        if targets and all(t is not None for t in targets) else None)
+    position = {d["key"]: i for i, d in enumerate(layer_docs)}
+    diags.sort(key=lambda d: (SEVERITY_ORDER[d["severity"]],
+                              position.get(d["layer"], -1), d["code"]))
+    return {
+        "run": data.run,
+        "group": data.group,
+        "schedule_source": data.source,
+        "last_step": last_step,
+        "training_last_step": training_last,
+        "model": {
+            "measured": model_measured,
+            "expected": model_expected,
+            "weighting": weighting,
+            "final_sparsity": model_measured[-1][1] if model_measured else None,
+            "target_sparsity": target,
+        },
+        "layers": layer_docs,
+        "diagnostics": diags,
+    }
+
+
+def analyze_schedule(schedule_json, max_step, params=None):
+    """The document of the `schedule` route: curves and diagnostics of a typed-in schedule."""
+    parsed = schedules.parse_schedule(schedule_json)
+    if isinstance(parsed, schedules.Problem):
+        severity = "error" if parsed.code == "invalid_schedule" else "warning"
+        return {
+            "schedule": schedule_json, "max_step": max_step, "pruning_steps": [],
+            "expected": None, "target": None,
+            "diagnostics": [diagnostic(parsed.code, severity, None, parsed.message)],
+        }
+    diags = schedule_diagnostics(parsed, max_step, None, params)
+    final = float(parsed.effective([max_step], params)[0])
+    wanted = _final_target(parsed, params)
+    if final < wanted - (1.0 / params if params else 1e-6) and not any(
+            d["code"] == "no_pruning_happened" for d in diags):
+        diags.append(diagnostic(
+            "target_not_reached", "warning", None,
+            "after %d training steps the mask holds %s, below the final target %s." % (
+                max_step, pct(final), pct(wanted))))
+    return {
+        "schedule": parsed.to_json(),
+        "max_step": max_step,
+        "pruning_steps": parsed.pruning_steps(max_step, limit=1000),
+        "expected": parsed.effective_points(max_step, params),
+        "target": parsed.target_points(max_step),
+        "diagnostics": diags,
+    }
+
+
+def state_at(run_doc, step=None):
+    """Per-layer values at `step` (default: the run's last step), whole model first.
+
+    Each row: key, name, params, step, measured, expected, target, deviation, threshold.
+    Measured/expected/threshold are the values held at `step` (the last record <= step).
+    """
+    if step is None:
+        step = max(run_doc["last_step"], run_doc.get("training_last_step") or 0)
+
+    def at(series):
+        if not series:
+            return None
+        value = held_values(series, [step])[0]
+        return None if math.isnan(value) else float(value)
+
+    def target_at(doc):
+        sched = schedules.parse_schedule(doc["schedule"]) if doc.get("schedule") else None
+        if sched is None or isinstance(sched, schedules.Problem):
+            return None
+        return float(sched.target([step])[0])
+
+    rows = []
+    for doc in run_doc["layers"]:
+        measured, expected = at(doc["measured"]), at(doc["expected"])
+        rows.append({
+            "key": doc["key"], "name": doc["name"], "params": doc["params"], "step": step,
+            "measured": measured, "expected": expected, "target": target_at(doc),
+            "deviation": (measured - expected) if None not in (measured, expected) else None,
+            "threshold": at(doc["threshold"]),
+        })
+    model = run_doc["model"]
+    m_measured, m_expected = at(model["measured"]), at(model["expected"])
+    model_row = {
+        "key": "(model)", "name": "whole model (%s)" % (
+            "weighted by weight count" if model["weighting"] == "params" else "plain mean"),
+        "params": sum(r["params"] for r in rows) if rows and all(r["params"] for r in rows) else None,
+        "step": step, "measured": m_measured, "expected": m_expected, "target": None,
+        "deviation": (m_measured - m_expected) if None not in (m_measured, m_expected) else None,
+        "threshold": None,
+    }
+    return [model_row] + rows

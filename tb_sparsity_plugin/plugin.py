@@ -1,0 +1,276 @@
+"""The TensorBoard plugin: thin HTTP routes over reader.py and analysis.py.
+
+Each `*_route` parses the request and answers through `http_util.Respond`; the work is
+done by `*_impl` methods that return plain data (the command line uses the same
+analysis). Routes are documented in http_api.md.
+"""
+
+import logging
+import os
+import threading
+import time
+
+from werkzeug import wrappers
+
+from tensorboard import errors
+from tensorboard import plugin_util
+from tensorboard.backend import http_util
+from tensorboard.context import RequestContext
+from tensorboard.plugins import base_plugin
+
+from tb_sparsity_plugin import analysis
+from tb_sparsity_plugin import metadata
+from tb_sparsity_plugin import reader as reader_lib
+from tb_sparsity_plugin import schedules
+
+logger = logging.getLogger(__name__)
+
+MAX_PARAM_LENGTH = 1000
+MAX_STEP = 10_000_000
+IS_ACTIVE_TTL_SECONDS = 10.0
+STATIC_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain",
+    ".map": "application/json",
+}
+
+
+def static_dir():
+    """The dashboard's files: the installed copy, else frontend/src of a source checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(here, "static")
+    if os.path.isfile(os.path.join(installed, "index.js")):
+        return installed
+    return os.path.join(os.path.dirname(here), "frontend", "src")
+
+
+class SparsityPlugin(base_plugin.TBPlugin):
+    plugin_name = metadata.PLUGIN_NAME
+
+    def __init__(self, context):
+        self._provider = context.data_provider
+        self._reader = reader_lib.Reader(self._provider) if self._provider else None
+        self._static_dir = os.path.realpath(static_dir())
+        self._active_lock = threading.Lock()
+        self._active = (0.0, False)
+
+    # -- TensorBoard's plugin interface ---------------------------------------------
+
+    def get_plugin_apps(self):
+        return {
+            "/index.js": self.index_js_route,
+            "/static/*": self.static_route,
+            "/runs": self.runs_route,
+            "/run": self.run_route,
+            "/schedule": self.schedule_route,
+        }
+
+    def data_plugin_names(self):
+        # Our own summaries activate the tab at no cost; PruningSummaries' scalars need
+        # is_active() below.
+        return (metadata.PLUGIN_NAME,)
+
+    def is_active(self):
+        """Whether any run holds tfmot sparsity tags (cached: called on every listing)."""
+        if self._reader is None:
+            return False
+        with self._active_lock:
+            checked_at, active = self._active
+        if active or time.monotonic() - checked_at < IS_ACTIVE_TTL_SECONDS:
+            return active
+        try:
+            active = self._reader.has_sparsity_data(RequestContext(), "")
+        except Exception:  # a listing failure must not break TensorBoard's plugin list
+            logger.warning("sparsity: is_active listing failed", exc_info=True)
+            active = False
+        with self._active_lock:
+            self._active = (time.monotonic(), active)
+        return active
+
+    def frontend_metadata(self):
+        return base_plugin.FrontendMetadata(
+            es_module_path="/index.js", tab_name=metadata.TAB_NAME
+        )
+
+    # -- implementations (plain data) ------------------------------------------------
+
+    def _require_reader(self):
+        if self._reader is None:
+            raise errors.FailedPreconditionError("TensorBoard gave the plugin no data provider")
+        return self._reader
+
+    def runs_impl(self, ctx, experiment_id):
+        runs = self._require_reader().list_runs(ctx, experiment_id)
+        return {
+            "runs": [
+                {
+                    "run": r.run,
+                    "group": r.group,
+                    "num_layers": r.num_layers,
+                    "schedule_source": r.source,
+                    "last_step": r.last_step,
+                }
+                for r in runs
+            ]
+        }
+
+    def run_impl(self, ctx, experiment_id, run):
+        data = self._require_reader().read_run(ctx, experiment_id, run)
+        if data is None:
+            raise errors.NotFoundError("no sparsity data for run %r" % run)
+        return analysis.analyze_run(data)
+
+    def schedule_impl(self, class_name, config, max_step, params=None):
+        return analysis.analyze_schedule(
+            {"class_name": class_name, "config": config}, max_step, params
+        )
+
+    # -- routes ------------------------------------------------------------------------
+
+    @wrappers.Request.application
+    def runs_route(self, request):
+        return self._json(request, lambda ctx, eid: self.runs_impl(ctx, eid))
+
+    @wrappers.Request.application
+    def run_route(self, request):
+        def impl(ctx, eid):
+            run = _single(request, "run")
+            return self.run_impl(ctx, eid, run)
+
+        return self._json(request, impl)
+
+    @wrappers.Request.application
+    def schedule_route(self, request):
+        def impl(ctx, eid):
+            class_name = _single(request, "class_name")
+            if class_name not in schedules.KNOWN_CLASSES:
+                raise errors.InvalidArgumentError(
+                    "class_name: must be one of %s" % ", ".join(schedules.KNOWN_CLASSES)
+                )
+            max_step = _integer(request, "max_step", 1, MAX_STEP)
+            params = _integer(request, "params", 1, 10**12, required=False)
+            config = {}
+            allowed = set(schedules.REQUIRED[class_name]) | set(schedules.DEFAULTS[class_name])
+            for key in request.args:
+                if key in ("class_name", "max_step", "params"):
+                    continue
+                if key not in allowed:
+                    raise errors.InvalidArgumentError(
+                        "%s: not a %s config key (use %s)"
+                        % (_shorten(key), class_name, ", ".join(sorted(allowed)))
+                    )
+                config[key] = _number(request, key)
+            return self.schedule_impl(class_name, config, max_step, params)
+
+        return self._json(request, impl)
+
+    @wrappers.Request.application
+    def index_js_route(self, request):
+        return self._static_file(request, "index.js")
+
+    @wrappers.Request.application
+    def static_route(self, request):
+        # request.path is ".../data/plugin/sparsity/static/<path>" (already URL-decoded).
+        path = request.path.split("/static/", 1)[-1] if "/static/" in request.path else ""
+        return self._static_file(request, path)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _json(self, request, impl):
+        """Run `impl(ctx, experiment_id)`; answer JSON, errors as JSON with 4xx."""
+        try:
+            ctx = plugin_util.context(request.environ)
+            eid = plugin_util.experiment_id(request.environ)
+            body = impl(ctx, eid)
+            return http_util.Respond(request, body, "application/json")
+        except errors.PublicError as e:
+            return http_util.Respond(
+                request, {"error": str(e)}, "application/json", code=e.http_code
+            )
+        except Exception as e:  # a bug, not bad input: say so rather than a bare 500 page
+            logger.exception("sparsity plugin: %s failed", request.path)
+            return http_util.Respond(
+                request,
+                {"error": "internal error in the sparsity plugin: %s" % type(e).__name__},
+                "application/json",
+                code=500,
+            )
+
+    def _static_file(self, request, relpath):
+        resolved = self._resolve_static(relpath)
+        if resolved is None:
+            return http_util.Respond(
+                request, {"error": "not found"}, "application/json", code=404
+            )
+        ext = os.path.splitext(resolved)[1].lower()
+        with open(resolved, "rb") as f:
+            content = f.read()
+        return http_util.Respond(request, content, STATIC_TYPES[ext])
+
+    def _resolve_static(self, relpath):
+        """The real path of a file inside the static dir, or None (traversal, unknown type)."""
+        if not relpath or len(relpath) > 300 or "\x00" in relpath or "\\" in relpath:
+            return None
+        if relpath.startswith("/") or ":" in relpath:
+            return None
+        parts = relpath.split("/")
+        if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+            return None
+        if os.path.splitext(relpath)[1].lower() not in STATIC_TYPES:
+            return None
+        candidate = os.path.realpath(os.path.join(self._static_dir, *parts))
+        if os.path.commonpath([candidate, self._static_dir]) != self._static_dir:
+            return None
+        return candidate if os.path.isfile(candidate) else None
+
+
+def _shorten(text, limit=80):
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _single(request, name, required=True):
+    values = request.args.getlist(name)
+    if not values:
+        if required:
+            raise errors.InvalidArgumentError("%s: missing parameter" % name)
+        return None
+    if len(values) > 1:
+        raise errors.InvalidArgumentError("%s: given %d times, expected once" % (name, len(values)))
+    value = values[0]
+    if len(value) > MAX_PARAM_LENGTH:
+        raise errors.InvalidArgumentError(
+            "%s: longer than %d characters" % (name, MAX_PARAM_LENGTH)
+        )
+    if "\x00" in value:
+        raise errors.InvalidArgumentError("%s: contains a NUL character" % name)
+    return value
+
+
+def _number(request, name):
+    text = _single(request, name)
+    try:
+        value = float(text)
+    except ValueError:
+        raise errors.InvalidArgumentError("%s: not a number: %r" % (name, _shorten(text)))
+    if value != value or value in (float("inf"), float("-inf")):
+        raise errors.InvalidArgumentError("%s: must be finite" % name)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _integer(request, name, lowest, highest, required=True):
+    text = _single(request, name, required)
+    if text is None:
+        return None
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise errors.InvalidArgumentError("%s: not an integer: %r" % (name, _shorten(text)))
+    if not lowest <= value <= highest:
+        raise errors.InvalidArgumentError("%s: must be in [%d, %d]" % (name, lowest, highest))
+    return value
+
+

@@ -1,0 +1,561 @@
+"""From TensorBoard's data provider to runs, pruned layers, series and schedules.
+
+Everything is read through `tensorboard.data.provider.DataProvider`, so the plugin works
+with both of TensorBoard's loaders and every logdir TensorBoard can read. No event-file
+parsing and no multiplexer here.
+
+Where the schedule comes from, in this order:
+  (a) the plugin's own config summary, written by `SparsitySummaries` (metadata.py);
+  (b) the Keras model config (`keras` tag, plugin `graph_keras_model`) of a sibling run in
+      the same directory (`exp/train` for `exp/metrics`), matched by wrapper name;
+  (c) none: measured data only.
+
+Damaged records cost only themselves: a point that is not a finite sparsity in [0, 1] is
+dropped and counted in `RunData.skipped`; a tag that cannot be read at all is dropped and
+named there.
+"""
+
+import collections
+import dataclasses
+import json
+import math
+import posixpath
+import re
+import threading
+
+from tensorboard.data import provider
+
+from tb_sparsity_plugin import metadata
+
+SCALARS_PLUGIN = "scalars"
+KERAS_MODEL_PLUGIN = "graph_keras_model"
+KERAS_MODEL_TAG = "keras"
+
+# tfmot's PruningSummaries: "<wrapper>/mask:0/sparsity" and "<wrapper>/threshold:0/threshold"
+# (a wrapper with several pruned weights names its masks mask, mask_1, ...).
+TFMOT_SPARSITY_TAG = re.compile(r"^(?P<wrapper>.+)/(?P<mask>mask(?:_\d+)?):0/sparsity$")
+WRAPPER_PREFIX = "prune_low_magnitude_"
+SOURCE_OWN = "sparsity_summaries"
+SOURCE_KERAS = "keras_model_config"
+SOURCE_NONE = "none"
+
+# Ask the provider for every point it keeps; ingestion already caps a series
+# (--samples_per_plugin, 1000 scalars by default).
+ALL_POINTS = 1_000_000
+
+
+@dataclasses.dataclass
+class LayerData:
+    """One pruned weight of one run, as logged."""
+
+    tag: str
+    wrapper: str
+    name: str  # readable: wrapped layer's name, plus the weight when it is not the first
+    weight: str  # "kernel", "recurrent_kernel", ... ("" when unknown)
+    key: str  # lines the same layer up across runs
+    position: int | None  # wrapper's index in the flattened model config
+    layer_class: str | None
+    params: int | None
+    schedule: dict | None  # {"class_name", "config"} as logged, not validated
+    block_size: list | None = None
+    sparsity_m_by_n: list | None = None
+    measured: list = dataclasses.field(default_factory=list)  # [[step, value]]
+    threshold: list = dataclasses.field(default_factory=list)
+    weight_zeros: list | None = None
+
+
+@dataclasses.dataclass
+class RunData:
+    run: str
+    group: str
+    source: str
+    layers: list
+    training_last_step: int | None = None
+    training_last_step_source: str | None = None
+    skipped: dict = dataclasses.field(default_factory=dict)  # reason -> count
+    problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    run: str
+    group: str
+    num_layers: int
+    source: str
+    last_step: int
+
+
+def run_group(run):
+    """The experiment directory of a run: "exp" for "exp/metrics", "" at the top."""
+    return posixpath.dirname(run.replace("\\", "/"))
+
+
+def readable_name(wrapper):
+    base = wrapper.rsplit("/", 1)[-1]
+    return base[len(WRAPPER_PREFIX):] if base.startswith(WRAPPER_PREFIX) else base
+
+
+def clean_series(points, skipped, lower=0.0, upper=1.0):
+    """Sorted, one point per step (the record read last wins), finite and in range.
+
+    `points` are (step, value) pairs in the provider's order. Dropped points are counted
+    in `skipped` by reason.
+    """
+    by_step = {}
+    for step, value in points:
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            skipped["non-finite value"] = skipped.get("non-finite value", 0) + 1
+            continue
+        if lower is not None and not lower <= value <= upper:
+            skipped["value outside [0, 1]"] = skipped.get("value outside [0, 1]", 0) + 1
+            continue
+        if step in by_step:
+            skipped["duplicate step (later record kept)"] = (
+                skipped.get("duplicate step (later record kept)", 0) + 1
+            )
+        by_step[int(step)] = float(value)
+    return [[s, by_step[s]] for s in sorted(by_step)]
+
+
+# -- Keras model config ---------------------------------------------------------------
+
+
+def _input_shape(layer_json):
+    for holder in (layer_json, layer_json.get("config") or {}):
+        build = holder.get("build_config") if isinstance(holder, dict) else None
+        if isinstance(build, dict) and isinstance(build.get("input_shape"), list):
+            return build["input_shape"]
+        if isinstance(holder, dict) and isinstance(holder.get("batch_input_shape"), list):
+            return holder["batch_input_shape"]
+    return None
+
+
+def _prod(values):
+    out = 1
+    for v in values:
+        if not isinstance(v, int) or v <= 0:
+            return None
+        out *= v
+    return out
+
+
+def kernel_params(layer_json, wrapper_json=None):
+    """Number of entries of the pruned kernel, from a Keras layer config, or None.
+
+    Covers the layers whose pruned weight is unambiguous: Dense, Conv*, Conv*Transpose,
+    DepthwiseConv*, Embedding.
+    """
+    try:
+        cls = layer_json.get("class_name")
+        cfg = layer_json.get("config") or {}
+        shape = _input_shape(layer_json) or (_input_shape(wrapper_json) if wrapper_json else None)
+        if cls == "Embedding":
+            return _prod([cfg["input_dim"], cfg["output_dim"]])
+        if not shape or not isinstance(shape[-1], int):
+            return None
+        channels_first = cfg.get("data_format") == "channels_first"
+        in_ch = shape[1] if channels_first else shape[-1]
+        if cls == "Dense":
+            return _prod([in_ch, cfg["units"]])
+        kernel = cfg.get("kernel_size")
+        if isinstance(kernel, int):
+            kernel = [kernel]
+        if re.fullmatch(r"Conv[123]D", cls or ""):
+            groups = cfg.get("groups", 1) or 1
+            if in_ch % groups:
+                return None
+            return _prod(list(kernel) + [in_ch // groups, cfg["filters"]])
+        if re.fullmatch(r"Conv[123]DTranspose", cls or ""):
+            return _prod(list(kernel) + [cfg["filters"], in_ch])
+        if re.fullmatch(r"DepthwiseConv[12]D", cls or ""):
+            return _prod(list(kernel) + [in_ch, cfg.get("depth_multiplier", 1)])
+    except (KeyError, TypeError, AttributeError, IndexError):
+        return None
+    return None
+
+
+def wrappers_in_model_config(model_json):
+    """{wrapper name: info} for every PruneLowMagnitude wrapper, in model order.
+
+    Position counts every layer of the (depth-first flattened) model config, so the same
+    architecture gives the same positions whatever Keras' name suffixes are.
+    """
+    found = collections.OrderedDict()
+    counter = [0]
+
+    def walk(layers):
+        if not isinstance(layers, list):
+            return
+        for layer in layers:
+            if not isinstance(layer, dict):
+                continue
+            cls = layer.get("class_name")
+            cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+            if cls in ("Sequential", "Functional", "Model") and isinstance(cfg.get("layers"), list):
+                walk(cfg["layers"])
+                continue
+            if cls == "InputLayer":
+                continue
+            position = counter[0]
+            counter[0] += 1
+            if cls != "PruneLowMagnitude" or not isinstance(cfg.get("name"), str):
+                continue
+            inner = cfg.get("layer") if isinstance(cfg.get("layer"), dict) else {}
+            found[cfg["name"]] = {
+                "position": position,
+                "layer_class": inner.get("class_name"),
+                "layer_name": (inner.get("config") or {}).get("name"),
+                "schedule": cfg.get("pruning_schedule"),
+                "block_size": cfg.get("block_size"),
+                "params": kernel_params(inner, layer),
+            }
+
+    if isinstance(model_json, dict):
+        cfg = model_json.get("config")
+        if isinstance(cfg, dict):
+            walk(cfg.get("layers"))
+    return found
+
+
+# -- the reader -----------------------------------------------------------------------
+
+
+class Reader:
+    """Reads runs from a data provider; caches each run until its data changes."""
+
+    def __init__(self, data_provider):
+        self._provider = data_provider
+        self._lock = threading.Lock()
+        self._cache = {}  # (experiment_id, run) -> (fingerprint, RunData)
+        self._model_cache = {}  # (experiment_id, run) -> (fingerprint, model json | error)
+
+    # listing ---------------------------------------------------------------------
+
+    def _listing(self, ctx, experiment_id):
+        scalars = self._provider.list_scalars(
+            ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN
+        )
+        own = self._provider.list_tensors(
+            ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
+        )
+        return scalars or {}, own or {}
+
+    def list_runs(self, ctx, experiment_id):
+        """RunSummary for every run holding sparsity data, sorted by run name."""
+        scalars, own = self._listing(ctx, experiment_id)
+        out = []
+        for run in sorted(set(scalars) | set(own)):
+            tags = scalars.get(run, {})
+            if run in own and metadata.CONFIG_TAG in own[run]:
+                data = self.read_run(ctx, experiment_id, run, listing=(scalars, own))
+                if data is None:
+                    continue
+                out.append(
+                    RunSummary(run, data.group, len(data.layers), data.source, _last_step(data))
+                )
+                continue
+            sparsity_tags = [t for t in tags if TFMOT_SPARSITY_TAG.match(t)]
+            if not sparsity_tags:
+                continue
+            data = self.read_run(ctx, experiment_id, run, listing=(scalars, own))
+            if data is None:
+                continue
+            out.append(RunSummary(run, data.group, len(data.layers), data.source, _last_step(data)))
+        return out
+
+    def has_sparsity_data(self, ctx, experiment_id):
+        scalars, own = self._listing(ctx, experiment_id)
+        if any(metadata.CONFIG_TAG in tags for tags in own.values()):
+            return True
+        return any(TFMOT_SPARSITY_TAG.match(t) for tags in scalars.values() for t in tags)
+
+    # one run ---------------------------------------------------------------------
+
+    def read_run(self, ctx, experiment_id, run, listing=None):
+        """RunData for `run`, or None when it holds no sparsity data."""
+        scalars, own = listing or self._listing(ctx, experiment_id)
+        tags = scalars.get(run, {})
+        own_tags = own.get(run, {})
+        has_own = metadata.CONFIG_TAG in own_tags
+        if not has_own and not any(TFMOT_SPARSITY_TAG.match(t) for t in tags):
+            return None
+        group = run_group(run)
+        siblings = self._sibling_fingerprint(scalars, group)
+        fingerprint = (
+            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items())),
+            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items())),
+            siblings,
+        )
+        key = (experiment_id, run)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and hit[0] == fingerprint:
+            return hit[1]
+        if has_own:
+            data = self._read_own(ctx, experiment_id, run, group, tags)
+        else:
+            data = self._read_tfmot(ctx, experiment_id, run, group, tags, scalars)
+        with self._lock:
+            self._cache[key] = (fingerprint, data)
+        return data
+
+    @staticmethod
+    def _sibling_fingerprint(scalars, group):
+        out = []
+        for run, tags in scalars.items():
+            if run_group(run) == group:
+                out.append((run, max((m.max_step for m in tags.values()), default=-1),
+                            max((m.max_wall_time for m in tags.values()), default=-1)))
+        return tuple(sorted(out))
+
+    def _read_scalar_tags(self, ctx, experiment_id, run, tag_list, skipped):
+        """{tag: [(step, value)]} for the tags; unreadable tags are dropped and counted."""
+        if not tag_list:
+            return {}
+        try:
+            result = self._provider.read_scalars(
+                ctx,
+                experiment_id=experiment_id,
+                plugin_name=SCALARS_PLUGIN,
+                downsample=ALL_POINTS,
+                run_tag_filter=provider.RunTagFilter(runs=[run], tags=tag_list),
+            )
+            series = result.get(run, {})
+        except Exception:  # a damaged tag breaks the batch: retry tag by tag
+            series = {}
+            for tag in tag_list:
+                try:
+                    one = self._provider.read_scalars(
+                        ctx,
+                        experiment_id=experiment_id,
+                        plugin_name=SCALARS_PLUGIN,
+                        downsample=ALL_POINTS,
+                        run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
+                    )
+                    series.update(one.get(run, {}))
+                except Exception:
+                    reason = "unreadable series (not a scalar?)"
+                    skipped[reason] = skipped.get(reason, 0) + 1
+        return {
+            tag: [(d.step, d.value) for d in data] for tag, data in series.items()
+        }
+
+    def _read_own(self, ctx, experiment_id, run, group, tags):
+        skipped = {}
+        problems = []
+        weights = []
+        try:
+            tensors = self._provider.read_tensors(
+                ctx,
+                experiment_id=experiment_id,
+                plugin_name=metadata.PLUGIN_NAME,
+                downsample=1,
+                run_tag_filter=provider.RunTagFilter(runs=[run], tags=[metadata.CONFIG_TAG]),
+            )
+            datum = tensors.get(run, {}).get(metadata.CONFIG_TAG, [])[-1]
+            raw = datum.numpy.item() if hasattr(datum.numpy, "item") else datum.numpy
+            weights = metadata.decode_config(raw)
+        except Exception as e:  # not ours, or damaged: fall back to tfmot's tags
+            problems.append("the plugin's config summary could not be read (%s)" % e)
+            scalars = self._provider.list_scalars(
+                ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN
+            )
+            return self._read_tfmot(ctx, experiment_id, run, group, tags, scalars, problems)
+
+        wanted = []
+        for w in weights:
+            for name in ("mask_sparsity", "weight_sparsity", "threshold"):
+                tag = w["tags"].get(name)
+                if isinstance(tag, str) and tag in tags:
+                    wanted.append(tag)
+        series = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped)
+        layers = []
+        firsts = set()
+        for w in weights:
+            mask_tag = w["tags"].get("mask_sparsity")
+            if not isinstance(mask_tag, str):
+                continue
+            wrapper = str(w.get("wrapper") or mask_tag)
+            weight = str(w.get("weight") or "")
+            position = w.get("position") if isinstance(w.get("position"), int) else None
+            layer_class = w.get("layer_class") if isinstance(w.get("layer_class"), str) else None
+            first = wrapper not in firsts
+            firsts.add(wrapper)
+            base = str(w.get("layer") or readable_name(wrapper))
+            name = base if first else "%s/%s" % (base, weight)
+            if position is not None and layer_class:
+                key = "%d:%s" % (position, layer_class) + ("" if first else "/" + weight)
+            else:
+                key = name
+            params = w.get("params")
+            params = params if isinstance(params, int) and params > 0 else None
+            zeros_tag = w["tags"].get("weight_sparsity")
+            layers.append(
+                LayerData(
+                    tag=mask_tag,
+                    wrapper=wrapper,
+                    name=name,
+                    weight=weight,
+                    key=key,
+                    position=position,
+                    layer_class=layer_class,
+                    params=params,
+                    schedule=w.get("schedule"),
+                    block_size=w.get("block_size"),
+                    sparsity_m_by_n=w.get("sparsity_m_by_n"),
+                    measured=clean_series(series.get(mask_tag, []), skipped),
+                    threshold=clean_series(
+                        series.get(w["tags"].get("threshold"), []), {}, lower=None
+                    ),
+                    weight_zeros=(
+                        clean_series(series.get(zeros_tag, []), skipped)
+                        if zeros_tag in series
+                        else None
+                    ),
+                )
+            )
+        data = RunData(run, group, SOURCE_OWN, layers, skipped=skipped, problems=problems)
+        # SparsitySummaries logs at train end, so its last step is the last training step.
+        last = max((l.measured[-1][0] for l in layers if l.measured), default=None)
+        data.training_last_step = last
+        data.training_last_step_source = "SparsitySummaries' last record" if last is not None else None
+        return data
+
+    def _read_tfmot(self, ctx, experiment_id, run, group, tags, scalars, problems=None):
+        skipped = {}
+        problems = list(problems or [])
+        sparsity_tags = {}
+        for tag in tags:
+            m = TFMOT_SPARSITY_TAG.match(tag)
+            if m:
+                threshold_tag = "%s/%s:0/threshold" % (
+                    m.group("wrapper"),
+                    m.group("mask").replace("mask", "threshold", 1),
+                )
+                sparsity_tags[tag] = (m.group("wrapper"), threshold_tag if threshold_tag in tags else None)
+        wanted = list(sparsity_tags) + [t for _, t in sparsity_tags.values() if t]
+        series = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped)
+
+        wrappers, config_problem = self._model_wrappers(ctx, experiment_id, run, group, scalars)
+        if config_problem:
+            problems.append(config_problem)
+        source = SOURCE_KERAS if wrappers else SOURCE_NONE
+        layers = []
+        for tag, (wrapper, threshold_tag) in sparsity_tags.items():
+            info = None
+            if wrappers:
+                info = wrappers.get(wrapper) or wrappers.get(wrapper.rsplit("/", 1)[-1])
+            name = readable_name(wrapper)
+            if info and isinstance(info.get("layer_name"), str):
+                name = info["layer_name"]
+            mask = TFMOT_SPARSITY_TAG.match(tag).group("mask")
+            if mask != "mask":
+                name = "%s/%s" % (name, mask)
+            position = info["position"] if info else None
+            layer_class = info["layer_class"] if info else None
+            if position is not None and isinstance(layer_class, str):
+                key = "%d:%s" % (position, layer_class) + ("" if mask == "mask" else "/" + mask)
+            else:
+                key = name
+            layers.append(
+                LayerData(
+                    tag=tag,
+                    wrapper=wrapper,
+                    name=name,
+                    weight="",
+                    key=key,
+                    position=position,
+                    layer_class=layer_class if isinstance(layer_class, str) else None,
+                    params=info["params"] if info and mask == "mask" else None,
+                    schedule=info["schedule"] if info else None,
+                    block_size=info["block_size"] if info else None,
+                    measured=clean_series(series.get(tag, []), skipped),
+                    threshold=clean_series(series.get(threshold_tag, []), {}, lower=None),
+                )
+            )
+        layers.sort(key=lambda l: (l.position if l.position is not None else 1 << 60, l.name))
+        if wrappers:
+            unmatched = [l.tag for l in layers if l.schedule is None]
+            if unmatched:
+                problems.append(
+                    "no wrapper in the Keras model config matches %s" % ", ".join(unmatched[:5])
+                )
+        data = RunData(run, group, source, layers, skipped=skipped, problems=problems)
+        data.training_last_step, data.training_last_step_source = _training_last_step(
+            scalars, group
+        )
+        return data
+
+    def _model_wrappers(self, ctx, experiment_id, run, group, scalars):
+        """(wrappers from a sibling run's Keras model config, problem sentence or None)."""
+        try:
+            listing = self._provider.list_blob_sequences(
+                ctx, experiment_id=experiment_id, plugin_name=KERAS_MODEL_PLUGIN
+            ) or {}
+        except Exception as e:
+            return {}, "the Keras model config could not be listed (%s)" % e
+        candidates = [r for r in listing if run_group(r) == group and KERAS_MODEL_TAG in listing[r]]
+        # The Keras TensorBoard callback writes the model to "<exp>/train".
+        candidates.sort(key=lambda r: (posixpath.basename(r) != "train", r != run, r))
+        problem = None
+        for candidate in candidates:
+            meta = listing[candidate][KERAS_MODEL_TAG]
+            fingerprint = (meta.max_step, meta.max_wall_time)
+            key = (experiment_id, candidate)
+            with self._lock:
+                hit = self._model_cache.get(key)
+            if hit and hit[0] == fingerprint:
+                model = hit[1]
+            else:
+                model = self._read_model_json(ctx, experiment_id, candidate)
+                with self._lock:
+                    self._model_cache[key] = (fingerprint, model)
+            if isinstance(model, str):
+                problem = "the Keras model config in run %r is unusable: %s" % (candidate, model)
+                continue
+            wrappers = wrappers_in_model_config(model)
+            if wrappers:
+                return wrappers, None
+            problem = "the Keras model config in run %r has no PruneLowMagnitude wrapper" % candidate
+        return {}, problem
+
+    def _read_model_json(self, ctx, experiment_id, run):
+        """The model config as a dict, or a string saying what is wrong with it."""
+        try:
+            seqs = self._provider.read_blob_sequences(
+                ctx,
+                experiment_id=experiment_id,
+                plugin_name=KERAS_MODEL_PLUGIN,
+                downsample=1,
+                run_tag_filter=provider.RunTagFilter(runs=[run], tags=[KERAS_MODEL_TAG]),
+            )
+            data = seqs.get(run, {}).get(KERAS_MODEL_TAG, [])
+            if not data or not data[-1].values:
+                return "no model config recorded"
+            raw = self._provider.read_blob(ctx, blob_key=data[-1].values[0].blob_key)
+            model = json.loads(raw)
+        except Exception as e:
+            return "%s: %s" % (type(e).__name__, e)
+        if not isinstance(model, dict):
+            return "not a JSON object"
+        return model
+
+
+def _training_last_step(scalars, group):
+    """The last training step from a sibling run's `evaluation_*_vs_iterations` tags.
+
+    Keras' TensorBoard callback logs them at each epoch end with step = iterations.
+    """
+    best = None
+    for run, tags in scalars.items():
+        if run_group(run) != group:
+            continue
+        for tag, meta in tags.items():
+            if tag.startswith("evaluation_") and tag.endswith("_vs_iterations"):
+                if best is None or meta.max_step > best[0]:
+                    best = (int(meta.max_step), "%s in run %r" % (tag, run))
+    return best if best else (None, None)
+
+
+def _last_step(data):
+    return max((l.measured[-1][0] for l in data.layers if l.measured), default=0)

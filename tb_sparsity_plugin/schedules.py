@@ -1,0 +1,269 @@
+"""tfmot's pruning schedules, evaluated with numpy only.
+
+Two curves per schedule:
+
+- the *target*: the sparsity the schedule asks for at a step (`schedule(step)[1]` in tfmot);
+- the *effective* curve: what the mask actually holds after step t. tfmot updates the mask
+  only on pruning steps (`should_prune`), the first training step is 1, so the value after t
+  is the target at the last pruning step p <= t (0 before the first one), frozen after
+  `end_step`. With a weight count n it is quantised like tfmot does:
+  k = max(round(n * (1 - s)), 1) weights kept, sparsity 1 - k / n.
+
+Targets are computed in float32 because tfmot computes them in float32; that keeps the
+quantised curve exact where round() sits on a .5 boundary.
+
+Nothing here raises on a bad config: `parse_schedule` returns a Schedule or a Problem.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+KNOWN_CLASSES = ("PolynomialDecay", "ConstantSparsity")
+
+# The defaults of tfmot's constructors, for configs that leave keys out.
+DEFAULTS = {
+    "PolynomialDecay": {"power": 3, "frequency": 100},
+    "ConstantSparsity": {"end_step": -1, "frequency": 100},
+}
+REQUIRED = {
+    "PolynomialDecay": ("initial_sparsity", "final_sparsity", "begin_step", "end_step"),
+    "ConstantSparsity": ("target_sparsity", "begin_step"),
+}
+INTEGER_KEYS = ("begin_step", "end_step", "frequency")
+FLOAT_KEYS = ("initial_sparsity", "final_sparsity", "target_sparsity", "power")
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """Why a schedule config cannot be evaluated. `code` is a diagnostic code."""
+
+    code: str  # "unknown_schedule" | "invalid_schedule"
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    class_name: str
+    begin_step: int
+    end_step: int  # -1: open-ended (ConstantSparsity only)
+    frequency: int
+    initial_sparsity: float = 0.0
+    final_sparsity: float = 0.0  # the target at and after end_step
+    power: float = 3.0
+
+    @property
+    def open_ended(self):
+        return self.end_step == -1
+
+    def config(self):
+        if self.class_name == "ConstantSparsity":
+            return {
+                "target_sparsity": self.final_sparsity,
+                "begin_step": self.begin_step,
+                "end_step": self.end_step,
+                "frequency": self.frequency,
+            }
+        return {
+            "initial_sparsity": self.initial_sparsity,
+            "final_sparsity": self.final_sparsity,
+            "power": self.power,
+            "begin_step": self.begin_step,
+            "end_step": self.end_step,
+            "frequency": self.frequency,
+        }
+
+    def to_json(self):
+        return {"class_name": self.class_name, "config": self.config()}
+
+    # -- the curves -------------------------------------------------------------------
+
+    def target(self, steps):
+        """The sparsity the schedule asks for at each step (float64 array)."""
+        steps = np.asarray(steps, dtype=np.float64)
+        if self.class_name == "ConstantSparsity":
+            return np.full(steps.shape, np.float32(self.final_sparsity), dtype=np.float64)
+        span = np.float32(self.end_step - self.begin_step)
+        p = (steps - self.begin_step).astype(np.float32) / span
+        p = np.clip(p, np.float32(0.0), np.float32(1.0)).astype(np.float32)
+        # tfmot: (initial - final) is a Python float, cast to float32 as one constant.
+        scale = np.float32(self.initial_sparsity - self.final_sparsity)
+        final = np.float32(self.final_sparsity)
+        # TensorFlow's scalar float32 pow matches pow in double rounded to float32 (within
+        # one float32 ulp in rare cases); numpy's float32 pow differs more often.
+        base = (np.float32(1.0) - p).astype(np.float64)
+        decay = np.power(base, float(np.float32(self.power))).astype(np.float32)
+        return (scale * decay + final).astype(np.float32).astype(np.float64)
+
+    def should_prune(self, steps):
+        steps = np.asarray(steps, dtype=np.int64)
+        in_range = steps >= self.begin_step
+        if not self.open_ended:
+            in_range &= steps <= self.end_step
+        return in_range & (np.mod(steps - self.begin_step, self.frequency) == 0)
+
+    def last_pruning_step(self, steps):
+        """For each step t, the last pruning step p with 1 <= p <= t, or -1 if none."""
+        steps = np.asarray(steps, dtype=np.int64)
+        upper = steps if self.open_ended else np.minimum(steps, self.end_step)
+        n = np.floor_divide(upper - self.begin_step, self.frequency)
+        p = self.begin_step + n * self.frequency
+        valid = (upper >= self.begin_step) & (p >= 1)
+        # begin_step 0 is never a training step; the first pruning step is then `frequency`.
+        return np.where(valid, p, -1)
+
+    def pruning_steps(self, max_step, limit=None):
+        """The pruning steps in [1, max_step] (at most `limit` of them, from the start)."""
+        last = max_step if self.open_ended else min(max_step, self.end_step)
+        first = self.begin_step if self.begin_step >= 1 else self.begin_step + self.frequency
+        if last < first:
+            return []
+        count = (last - first) // self.frequency + 1
+        if limit is not None:
+            count = min(count, limit)
+        return [int(first + i * self.frequency) for i in range(count)]
+
+    def effective(self, steps, params=None):
+        """Sparsity the mask holds after each step (0 before the first pruning step)."""
+        p = self.last_pruning_step(steps)
+        values = np.where(p >= 0, self.target(np.maximum(p, 0)), 0.0)
+        return quantise(values, params) if params else values
+
+    # -- drawing points ---------------------------------------------------------------
+
+    def effective_points(self, last_step, params=None):
+        """[[step, value]] at each change of the effective curve, plus `last_step`.
+
+        Drawn as a step function these reproduce the curve exactly. The number of points is
+        bounded by the number of pruning steps in range; for very long runs with frequent
+        pruning the steps are thinned to the first ~2000 changes of value, which still draws
+        exactly at chart resolution because unchanged steps are dropped first.
+        """
+        last_step = int(max(last_step, 0))
+        steps = self.pruning_steps(last_step)
+        if len(steps) > 4000:  # thin evenly, keeping first and last
+            idx = np.unique(np.linspace(0, len(steps) - 1, 4000).round().astype(int))
+            steps = [steps[i] for i in idx]
+        pts = [[0, 0.0]]
+        if steps:
+            values = self.effective(steps, params)
+            for step, value in zip(steps, values.tolist()):
+                if value != pts[-1][1]:
+                    pts.append([int(step), float(value)])
+        if pts[-1][0] != last_step:
+            pts.append([last_step, pts[-1][1]])
+        return pts
+
+    def target_points(self, last_step, samples=200):
+        last_step = int(max(last_step, 0))
+        grid = np.unique(np.linspace(0, last_step, samples).round().astype(np.int64))
+        marks = [self.begin_step]
+        if not self.open_ended:
+            marks.append(self.end_step)
+        grid = np.unique(np.concatenate([grid, [m for m in marks if 0 <= m <= last_step]]))
+        return [[int(s), float(v)] for s, v in zip(grid.tolist(), self.target(grid).tolist())]
+
+
+def quantise(values, params):
+    """The sparsity tfmot reaches on a weight of `params` entries asked for `values`."""
+    n = np.float32(params)
+    s = np.asarray(values, dtype=np.float32)
+    kept = np.maximum(np.round(n * (np.float32(1.0) - s)), np.float32(1.0))
+    return 1.0 - kept.astype(np.float64) / float(params)
+
+
+def _number(config, key, integer):
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError("%s must be a number, got %r" % (key, config[key]))
+    if not math.isfinite(value):
+        raise ValueError("%s must be finite, got %r" % (key, value))
+    if integer:
+        if value != int(value):
+            raise ValueError("%s must be an integer, got %r" % (key, value))
+        if abs(value) > 2**53:
+            raise ValueError("%s is out of range: %r" % (key, value))
+        return int(value)
+    return float(value)
+
+
+def parse_schedule(schedule_json):
+    """A Schedule from `{"class_name", "config"}`, or a Problem saying why not."""
+    if not isinstance(schedule_json, dict):
+        return Problem("invalid_schedule", "the schedule is not an object: %r" % (schedule_json,))
+    class_name = schedule_json.get("class_name")
+    config = schedule_json.get("config")
+    if class_name not in KNOWN_CLASSES:
+        return Problem(
+            "unknown_schedule",
+            "schedule class %r is not one the plugin can evaluate (%s); showing measured "
+            "sparsity only" % (class_name, " or ".join(KNOWN_CLASSES)),
+        )
+    if not isinstance(config, dict):
+        return Problem("invalid_schedule", "%s has no config object" % class_name)
+    merged = dict(DEFAULTS[class_name])
+    merged.update(config)
+    missing = [k for k in REQUIRED[class_name] if k not in merged]
+    if missing:
+        return Problem("invalid_schedule", "%s config lacks %s" % (class_name, ", ".join(missing)))
+    try:
+        values = {}
+        for key in INTEGER_KEYS:
+            values[key] = _number(merged, key, integer=True)
+        for key in FLOAT_KEYS:
+            if key in merged:
+                values[key] = _number(merged, key, integer=False)
+    except ValueError as e:
+        return Problem("invalid_schedule", "%s: %s" % (class_name, e))
+
+    begin, end, frequency = values["begin_step"], values["end_step"], values["frequency"]
+    reasons = []
+    if frequency <= 0:
+        reasons.append("frequency must be > 0 (it is %d)" % frequency)
+    if begin < 0:
+        reasons.append("begin_step must be >= 0 (it is %d)" % begin)
+    if class_name == "PolynomialDecay":
+        if end == -1:
+            reasons.append("end_step cannot be -1 for PolynomialDecay")
+        elif end == begin:
+            reasons.append(
+                "end_step equals begin_step (%d): the decay divides by end_step - begin_step = 0"
+                % begin
+            )
+        sparsities = ("initial_sparsity", "final_sparsity")
+    else:
+        sparsities = ("target_sparsity",)
+    if end != -1 and end < begin:
+        reasons.append("end_step %d is before begin_step %d" % (end, begin))
+    if end < -1:
+        reasons.append("end_step must be -1 or >= 0 (it is %d)" % end)
+    for key in sparsities:
+        if not 0.0 <= values[key] < 1.0:
+            reasons.append("%s must be in [0, 1) (it is %g)" % (key, values[key]))
+    if class_name == "PolynomialDecay" and "power" in values and values["power"] < 0:
+        reasons.append("power must be >= 0 (it is %g)" % values["power"])
+    if reasons:
+        return Problem("invalid_schedule", "%s: %s" % (class_name, "; ".join(reasons)))
+
+    if class_name == "ConstantSparsity":
+        return Schedule(
+            class_name,
+            begin,
+            end,
+            frequency,
+            initial_sparsity=values["target_sparsity"],
+            final_sparsity=values["target_sparsity"],
+        )
+    return Schedule(
+        class_name,
+        begin,
+        end,
+        frequency,
+        initial_sparsity=values["initial_sparsity"],
+        final_sparsity=values["final_sparsity"],
+        power=values.get("power", 3.0),
+    )
