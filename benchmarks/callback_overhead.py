@@ -95,9 +95,9 @@ def fit_once(variant, x, y, args, logdir, log_timer):
 
         callback.log = timed_log
         callbacks.append(callback)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, callbacks=callbacks, verbose=0)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def run(args):
@@ -106,6 +106,7 @@ def run(args):
     y = rng.integers(0, 10, size=args.samples)
     steps = int(np.ceil(len(x) / args.batch_size)) * args.epochs
     times = {v: [] for v, _ in VARIANTS}
+    cpu_times = {v: [] for v, _ in VARIANTS}
     log_times = []  # seconds inside SparsitySummaries.log, per measured variant-c fit
     log_calls = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,14 +115,18 @@ def run(args):
         for rep in range(args.repeats):
             for variant in order[rep % 3:] + order[:rep % 3]:
                 timer = []
-                elapsed = fit_once(variant, x, y, args, os.path.join(tmp, "%s%d" % (variant, rep)), timer)
+                elapsed, cpu = fit_once(variant, x, y, args, os.path.join(tmp, "%s%d" % (variant, rep)), timer)
                 times[variant].append(elapsed)
+                cpu_times[variant].append(cpu)
                 if variant == "c":
                     log_times.append(sum(timer))
                     log_calls = len(timer)
-                print("  rep %d %s: %.2f s" % (rep + 1, variant, elapsed), flush=True)
+                print("  rep %d %s: %.2f s wall, %.2f s CPU" % (rep + 1, variant, elapsed, cpu), flush=True)
     med = {v: statistics.median(t) for v, t in times.items()}
-    return {"times": times, "median": med, "log_time": statistics.median(log_times), "log_calls": log_calls, "steps": steps,
+    cpu_med = {v: statistics.median(t) for v, t in cpu_times.items()}
+    return {"times": times, "median": med, "cpu_times": cpu_times, "cpu_median": cpu_med,
+            "cpu_ratios": {"b/a": cpu_med["b"] / cpu_med["a"], "c/a": cpu_med["c"] / cpu_med["a"],
+                           "c/b": cpu_med["c"] / cpu_med["b"]}, "log_time": statistics.median(log_times), "log_calls": log_calls, "steps": steps,
             "ratios": {"b/a": med["b"] / med["a"], "c/a": med["c"] / med["a"], "c/b": med["c"] / med["b"]}}
 
 
@@ -135,26 +140,27 @@ def markdown(result, args, machine):
         "Model: the demo's MNIST ConvNet (Conv2D 32, Conv2D 64, Dense 256, Dense 10, all pruned "
         "with PolynomialDecay 0 -> 0.875, frequency 10), random 28x28 inputs, %d samples, batch %d, "
         "%d epoch(s) = %d training steps per fit, `verbose=0`. %d repetitions per variant, "
-        "interleaved, after one unmeasured warm-up fit; times are `model.fit` wall times."
+        "interleaved, after one unmeasured warm-up fit. Wall: `model.fit` wall time; CPU: the "
+        "process's CPU time (all threads) during `model.fit`, less disturbed by other load."
         % (args.samples, args.batch_size, args.epochs, result["steps"], args.repeats),
         "",
         "Machine: %s, %s cores; Python %s, TensorFlow %s, tfmot %s (%s)." % (
             machine["cpu"], machine["cores"], machine["python"], machine["tensorflow"],
             machine["tfmot"], machine["platform"]),
         "",
-        "| variant | callbacks | median fit time (s) | all runs (s) |",
-        "| --- | --- | ---: | --- |",
+        "| variant | callbacks | median wall (s) | median CPU (s) | all runs, wall (s) |",
+        "| --- | --- | ---: | ---: | --- |",
     ]
     for v, label in VARIANTS:
-        lines.append("| %s | %s | %.3f | %s |" % (
-            v, label, med[v], ", ".join("%.2f" % t for t in result["times"][v])))
+        lines.append("| %s | %s | %.3f | %.3f | %s |" % (
+            v, label, med[v], result["cpu_median"][v], ", ".join("%.2f" % t for t in result["times"][v])))
     lines += [
         "",
-        "| ratio | value |",
-        "| --- | ---: |",
+        "| ratio | wall | CPU |",
+        "| --- | ---: | ---: |",
     ]
     for name in ("b/a", "c/a", "c/b"):
-        lines.append("| %s | %.3f |" % (name, result["ratios"][name]))
+        lines.append("| %s | %.3f | %.3f |" % (name, result["ratios"][name], result["cpu_ratios"][name]))
     lines += [
         "",
         "Time spent inside `SparsitySummaries.log` per fit (median): %.1f ms, %.2f %% of the "

@@ -53,7 +53,11 @@ class SparsityPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context):
         self._provider = context.data_provider
-        self._reader = reader_lib.Reader(self._provider) if self._provider else None
+        self._reader = (
+            reader_lib.Reader(self._provider, logdir=getattr(context, "logdir", None))
+            if self._provider
+            else None
+        )
         self._static_dir = os.path.realpath(static_dir())
         self._active_lock = threading.Lock()
         self._active = (0.0, False)

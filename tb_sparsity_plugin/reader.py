@@ -26,6 +26,7 @@ import threading
 from tensorboard.data import provider
 
 from tb_sparsity_plugin import metadata
+from tb_sparsity_plugin import recovery
 
 SCALARS_PLUGIN = "scalars"
 KERAS_MODEL_PLUGIN = "graph_keras_model"
@@ -223,8 +224,11 @@ def wrappers_in_model_config(model_json):
 class Reader:
     """Reads runs from a data provider; caches each run until its data changes."""
 
-    def __init__(self, data_provider):
+    def __init__(self, data_provider, logdir=None):
         self._provider = data_provider
+        # With a local logdir, damaged event files are scanned so that the records both of
+        # TensorBoard's loaders drop after a damaged record are recovered and reported.
+        self._damage = recovery.DamageScanner(logdir)
         self._lock = threading.Lock()
         self._cache = {}  # (experiment_id, run) -> (fingerprint, RunData)
         self._model_cache = {}  # (experiment_id, run) -> (fingerprint, model json | error)
@@ -285,6 +289,7 @@ class Reader:
             tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items())),
             tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items())),
             siblings,
+            self._damage.fingerprint(run),
         )
         key = (experiment_id, run)
         with self._lock:
@@ -336,9 +341,33 @@ class Reader:
                 except Exception:
                     reason = "unreadable series (not a scalar?)"
                     skipped[reason] = skipped.get(reason, 0) + 1
-        return {
-            tag: [(d.step, d.value) for d in data] for tag, data in series.items()
-        }
+        out = {tag: [(d.step, d.value) for d in data] for tag, data in series.items()}
+        return self._add_recovered(run, tag_list, out, skipped)
+
+    def _add_recovered(self, run, tag_list, series, skipped):
+        """Add the points of records TensorBoard's loaders dropped after file damage.
+
+        They go before the provider's points, so on a shared step the provider's record
+        (read last by clean_series) wins.
+        """
+        damage, events = self._damage.scan_run(run)
+        for reason, count in damage.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+        wanted = set(tag_list)
+        recovered = {}
+        for event in events:
+            for value in event.summary.value:
+                if value.tag not in wanted:
+                    continue
+                number = recovery.scalar_of(value)
+                if number is None:
+                    reason = "unreadable series (not a scalar?)"
+                    skipped[reason] = skipped.get(reason, 0) + 1
+                    continue
+                recovered.setdefault(value.tag, []).append((event.step, number))
+        for tag, points in recovered.items():
+            series[tag] = points + series.get(tag, [])
+        return series
 
     def _read_own(self, ctx, experiment_id, run, group, tags):
         skipped = {}

@@ -90,10 +90,7 @@ class Schedule:
         # tfmot: (initial - final) is a Python float, cast to float32 as one constant.
         scale = np.float32(self.initial_sparsity - self.final_sparsity)
         final = np.float32(self.final_sparsity)
-        # TensorFlow's scalar float32 pow matches pow in double rounded to float32 (within
-        # one float32 ulp in rare cases); numpy's float32 pow differs more often.
-        base = (np.float32(1.0) - p).astype(np.float64)
-        decay = np.power(base, float(np.float32(self.power))).astype(np.float32)
+        decay = _float32_pow(np.float32(1.0) - p, self.power)
         return (scale * decay + final).astype(np.float32).astype(np.float64)
 
     def should_prune(self, steps):
@@ -141,10 +138,13 @@ class Schedule:
         exactly at chart resolution because unchanged steps are dropped first.
         """
         last_step = int(max(last_step, 0))
-        steps = self.pruning_steps(last_step)
+        steps = self.pruning_steps(last_step, limit=4001)
         if len(steps) > 4000:  # thin evenly, keeping first and last
-            idx = np.unique(np.linspace(0, len(steps) - 1, 4000).round().astype(int))
-            steps = [steps[i] for i in idx]
+            # Never list every pruning step: a step near 2**53 would mean ~10**15 of them.
+            last = last_step if self.open_ended else min(last_step, self.end_step)
+            count = (last - steps[0]) // self.frequency + 1
+            idx = np.unique(np.linspace(0, count - 1, 4000).round().astype(np.int64))
+            steps = (steps[0] + idx * self.frequency).tolist()
         pts = [[0, 0.0]]
         if steps:
             values = self.effective(steps, params)
@@ -163,6 +163,17 @@ class Schedule:
             marks.append(self.end_step)
         grid = np.unique(np.concatenate([grid, [m for m in marks if 0 <= m <= last_step]]))
         return [[int(s), float(v)] for s, v in zip(grid.tolist(), self.target(grid).tolist())]
+
+
+def _float32_pow(base, power):
+    """float32 `tf.math.pow` on a scalar: pow in double, rounded to float32.
+
+    That is exact against tfmot's schedule objects called eagerly. Inside a tf.function
+    Grappler may rewrite pow and division, which moves the last float32 bit now and then;
+    it matters only where n * (1 - s) sits on a .5 rounding boundary (one weight).
+    """
+    base = np.asarray(base, dtype=np.float32)
+    return np.power(base.astype(np.float64), float(np.float32(power))).astype(np.float32)
 
 
 def quantise(values, params):

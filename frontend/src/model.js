@@ -291,8 +291,9 @@ export function pointAt(series, step) {
 export function hoverValues(entries, step) {
   return entries.map(({ run, color, measured, expected }) => {
     const m = pointAt(measured, step);
-    const e = pointAt(expected, step);
+    const e = pointWithin(expected, step);
     const eAtM = m ? pointAt(expected, m.step) : null;
+    const ends = [lastStep(measured), lastStep(expected)].filter((s) => s !== null);
     return {
       run,
       color,
@@ -300,8 +301,15 @@ export function hoverValues(entries, step) {
       measuredStep: m ? m.step : null,
       expected: e ? e.value : null,
       difference: m && eAtM ? m.value - eAtM.value : null,
+      ended: ends.length > 0 && step > Math.max(...ends),
     };
   });
+}
+
+/** Like `pointAt`, but null past the series' last point (a curve ends where its run ends). */
+export function pointWithin(series, step) {
+  const last = lastStep(series);
+  return last === null || step > last ? null : pointAt(series, step);
 }
 
 /** 0.8715 → "87.2%" (null → "—"). */
@@ -339,15 +347,43 @@ export const WEIGHTING_LABELS = {
   mean: "plain mean of layers",
 };
 
-/** The sentence the model chart states about how runs were averaged. */
-export function weightingText(runDatas) {
-  const kinds = new Set(runDatas.map((r) => r.data && r.data.model && r.data.model.weighting).filter(Boolean));
-  if (kinds.size === 0) return "";
-  if (kinds.size === 1) return WEIGHTING_LABELS[[...kinds][0]] || String([...kinds][0]);
-  return runDatas
-    .filter((r) => r.data && r.data.model && r.data.model.weighting)
-    .map((r) => `${r.run}: ${WEIGHTING_LABELS[r.data.model.weighting] || r.data.model.weighting}`)
-    .join("; ");
+/**
+ * The sentence the model chart states about how each run's layers were averaged: one phrase
+ * when all runs agree, else the most common one with the exceptions named.
+ */
+export function weightingText(runDatas, labels = new Map()) {
+  const withKind = runDatas.filter((r) => r.data && r.data.model && r.data.model.weighting);
+  if (withKind.length === 0) return "";
+  const label = (kind) => WEIGHTING_LABELS[kind] || String(kind);
+  const counts = new Map();
+  for (const r of withKind) counts.set(r.data.model.weighting, (counts.get(r.data.model.weighting) || 0) + 1);
+  const [common] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]; // ties: first seen
+  const others = withKind.filter((r) => r.data.model.weighting !== common);
+  if (others.length === 0) return label(common);
+  const byKind = new Map();
+  for (const r of others) {
+    const kind = r.data.model.weighting;
+    if (!byKind.has(kind)) byKind.set(kind, []);
+    byKind.get(kind).push(labels.get(r.run) || r.run);
+  }
+  const exceptions = [...byKind.entries()].map(([kind, runs]) => `${label(kind)} for ${runs.join(", ")}`);
+  return `${label(common)} (${exceptions.join("; ")})`;
+}
+
+/**
+ * Short labels for runs in tight places: when every run ends with the same last path part
+ * (tfmot's `<experiment>/metrics`), that part is dropped ("poly/metrics" -> "poly").
+ * @returns {Map<string,string>}
+ */
+export function runLabels(names) {
+  const labels = new Map(names.map((n) => [n, n]));
+  if (names.length === 0 || !names.every((n) => n.includes("/"))) return labels;
+  const tail = names[0].slice(names[0].lastIndexOf("/"));
+  if (!names.every((n) => n.endsWith(tail) && n.length > tail.length)) return labels;
+  const short = names.map((n) => n.slice(0, n.length - tail.length));
+  if (new Set(short).size !== short.length) return labels;
+  names.forEach((n, i) => labels.set(n, short[i]));
+  return labels;
 }
 
 /** Compact summary of one layer in one run, for the chart header. */
@@ -401,7 +437,7 @@ export function finalValues(entries) {
   return entries.map((entry) => {
     const step = lastStep(entry.measured);
     return step === null
-      ? { run: entry.run, color: entry.color, measured: null, measuredStep: null, expected: null, difference: null }
+      ? { run: entry.run, color: entry.color, measured: null, measuredStep: null, expected: null, difference: null, ended: false }
       : hoverValues([entry], step)[0];
   });
 }

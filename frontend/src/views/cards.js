@@ -1,7 +1,7 @@
 // A chart card: a compact header (title, facts, badges), a readout table (per run: measured,
 // expected, difference; at the hovered step, or at each run's last logged step at rest) and
 // the chart itself.
-import { finalValues, formatPercent, formatPoints, hoverValues } from "../model.js";
+import { finalValues, formatPercent, formatPoints, hoverValues, pointWithin } from "../model.js";
 import { SparsityChart } from "./chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 
@@ -23,8 +23,8 @@ export class ChartCard {
   }
 
   /**
-   * @param {{header: Node[], footer?: Node[], entries: {run, color, measured, expected, target,
-   *          note?, tooltip?}[]}} props
+   * @param {{header: Node[], footer?: Node[], entries: {run, label?, color, measured, expected, target,
+   *          finalTarget?, tooltip?}[]}} props
    */
   update({ header, footer = [], entries }, zoom = undefined) {
     replaceChildren(this.header, header);
@@ -62,13 +62,20 @@ export class ChartCard {
     const atRest = this.hoverStep === null;
     const values = atRest ? finalValues(this.entries) : hoverValues(this.entries, this.hoverStep);
     const anyExpected = this.entries.some((e) => e.expected);
+    const anyTarget = this.entries.some((e) => e.target || Number.isFinite(e.finalTarget));
     const head = el(
       "tr",
       {},
       el("th", { class: "col-run", text: atRest ? "last logged" : `step ${this.hoverStep}` }),
       el("th", { text: "measured" }),
-      el("th", { text: "expected" }),
+      el("th", { text: "expected", attrs: { title: "what the schedule makes tfmot apply at this step" } }),
       el("th", { text: "\u0394", attrs: { title: "measured minus expected, at the measured point's step" } }),
+      anyTarget
+        ? el("th", {
+            text: atRest ? "final target" : "target",
+            attrs: { title: atRest ? "the sparsity the schedule ends at" : "the schedule's continuous target at this step" },
+          })
+        : null,
     );
     const rows = values.map((v, i) => {
       const entry = this.entries[i];
@@ -78,17 +85,22 @@ export class ChartCard {
         v.difference === null ? "" : Math.abs(v.difference) >= 0.005 ? (v.difference < 0 ? " diff-neg" : " diff-pos") : " diff-ok";
       return el(
         "tr",
-        { dataset: { run: v.run }, attrs: { title: entry.tooltip || null } },
-        el("td", { class: "col-run" }, swatch(v.color), el("span", { class: "run-label", text: v.run })),
+        {
+          class: v.ended ? "ended" : "",
+          dataset: { run: v.run },
+          attrs: { title: v.ended ? `${entry.tooltip || v.run} (the run ends before this step)` : entry.tooltip || null },
+        },
+        el("td", { class: "col-run" }, el("div", { class: "run-cell" }, swatch(v.color), el("span", { class: "run-label", text: entry.label || v.run }))),
         el("td", { class: "num measured" }, formatPercent(v.measured), el("span", { class: "step-note", text: stepNote })),
         el("td", {
           class: "num expected",
-          text: entry.expected ? formatPercent(v.expected) : "no schedule",
+          text: entry.expected ? (v.ended ? "ended" : formatPercent(v.expected)) : "no schedule",
         }),
         el("td", { class: `num diff${diffClass}`, text: entry.expected ? formatPoints(v.difference) : "" }),
+        anyTarget ? el("td", { class: "num target", text: formatPercent(atRest ? entry.finalTarget : targetAt(entry, this.hoverStep)) }) : null,
       );
     });
-    if (!anyExpected) head.lastChild.textContent = "";
+    if (!anyExpected) head.children[3].textContent = "";
     replaceChildren(this.readout, el("table", { class: "readout-table" }, el("thead", {}, head), el("tbody", {}, rows)));
   }
 
@@ -100,6 +112,11 @@ export class ChartCard {
     this.chart.destroy();
     this.root.remove();
   }
+}
+
+function targetAt(entry, step) {
+  const p = pointWithin(entry.target, step);
+  return p ? p.value : null;
 }
 
 /** Badge element for a diagnostic of a layer in a run. */

@@ -145,6 +145,7 @@ export class SparsityChart {
             const { min, max } = u.scales.x;
             const full = min <= self.range[0] && max >= self.range[1];
             self.zoom = full ? null : [min, max];
+            self.container.dataset.zoom = self.zoom ? `${Math.round(min)}-${Math.round(max)}` : "";
           },
         ],
       },

@@ -1,0 +1,727 @@
+"""The sparsity plugin against TensorBoard's own Time Series tab, on synthetic pruning logdirs.
+
+    python -m benchmarks [--sizes small,medium,large] [--loaders false,true] [--repeat N]
+                         [--browser/--no-browser] [--out docs/benchmarks.md]
+                         [--workdir /tmp/tb_sparsity_bench]
+
+For every size x loader (`--load_fast=false`: Python loader, `true`: Rust data server) it
+starts two real TensorBoard processes on the same generated logdir (benchmarks/synthetic.py):
+W with the plugin, N without it (benchmarks/tb_launcher.py), waits until both have ingested
+everything, then measures, side by side and interleaved (the order alternates every
+repetition), medians over `--repeat` repetitions:
+
+  (a) data   plugin: GET runs + GET run?run=R for every run (all the dashboard fetches);
+             scalars: what the Time Series tab fetches for the same `mask:0/sparsity` tags:
+             GET timeseries/tags, then one POST timeseries/timeSeries per tag
+             (`requests=[{"plugin": "scalars", "tag": T}]`, all runs). Sequential requests
+             over one keep-alive connection. Also the first ("cold") plugin fetch after
+             ingestion, and TensorBoard's best case: all tags in one batched POST.
+  (b) browser  headless Chromium, a fresh browser context per load: time from navigation
+             start until the Sparsity tab has drawn every chart (all layer cards and the
+             whole-model card hold a uPlot canvas, then one animation frame) vs until the
+             Time Series tab, filtered to `mask:0/sparsity`, lists every matching card and
+             every card in the viewport has its data (data-table rows, no spinner) and a
+             canvas, then one animation frame. Time Series loads cards lazily (only those in
+             view), the Sparsity tab draws all of them: the comparison favours Time Series.
+  (c) memory resident set size (process + children, e.g. the Rust data server) of W after
+             serving (a) and (b) vs N after serving the same Time Series requests.
+  (d) the CLI-vs-tbparse and Keras callback overhead ratios, read from the other benchmark
+             modules' outputs when present (benchmarks/cli_vs_tbparse.py,
+             benchmarks/callback_overhead.py).
+
+Results of each size x loader are kept as JSON under WORKDIR/results, and the markdown
+table is written from all results of the requested sizes and loaders.
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+
+from benchmarks import synthetic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAUNCHER = os.path.join(ROOT, "benchmarks", "tb_launcher.py")
+DEFAULT_WORKDIR = "/tmp/tb_sparsity_bench"
+DEFAULT_OUT = os.path.join(ROOT, "docs", "benchmarks.md")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TAG_FILTER = "mask:0/sparsity"
+TARGETS = {"data": 0.5, "browser": 1.0, "memory": 1.10, "cli": 0.5}
+EID = "defaultExperimentId"
+
+
+def log(*args):
+    print(time.strftime("[%H:%M:%S]"), *args, flush=True)
+
+
+# -- machine -----------------------------------------------------------------------------
+
+
+def machine_description():
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_gb = int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    import tensorboard
+
+    chromium = None
+    if os.path.exists(CHROMIUM):
+        try:
+            chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True,
+                                      timeout=30).stdout.strip()
+        except Exception:
+            pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": round(mem_gb, 1) if mem_gb else None,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "tensorboard": tensorboard.__version__,
+        "chromium": chromium,
+    }
+
+
+# -- TensorBoard processes ---------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    """Sequential HTTP requests over one keep-alive connection."""
+
+    def __init__(self, port, timeout=600):
+        self.port = port
+        self.timeout = timeout
+        self.conn = None
+
+    def request(self, method, path, body=None, headers=None):
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                resp = self.conn.getresponse()
+                data = resp.read()
+                return resp.status, data
+            except (http.client.HTTPException, ConnectionError, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def get_json(self, path):
+        status, data = self.request("GET", path)
+        if status != 200:
+            raise RuntimeError("GET %s: HTTP %d %s" % (path, status, data[:200]))
+        return json.loads(data)
+
+    def post_form_json(self, path, fields):
+        body = urllib.parse.urlencode(fields)
+        status, data = self.request(
+            "POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        if status != 200:
+            raise RuntimeError("POST %s: HTTP %d %s" % (path, status, data[:200]))
+        return json.loads(data)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class TensorBoardProcess:
+    def __init__(self, logdir, load_fast, with_plugin, log_path):
+        self.port = free_port()
+        self.with_plugin = with_plugin
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        paths = [p for p in paths if os.path.realpath(p) != os.path.realpath(ROOT)]
+        if with_plugin:
+            paths.insert(0, ROOT)
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        self.log_file = open(log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, LAUNCHER, "with" if with_plugin else "without",
+             "--logdir", logdir, "--port", str(self.port), "--host", "127.0.0.1",
+             "--load_fast", load_fast],
+            stdout=self.log_file, stderr=subprocess.STDOUT, env=env, cwd="/",
+            start_new_session=True,
+        )
+        self.client = Client(self.port)
+        self.started = time.monotonic()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def rss_bytes(self):
+        """Resident set size of the process and all its children."""
+        import psutil
+
+        try:
+            top = psutil.Process(self.proc.pid)
+            procs = [top] + top.children(recursive=True)
+        except psutil.NoSuchProcess:
+            return None
+        total = 0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def stop(self):
+        self.client.close()
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)  # our own session: TB + data server
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(30)
+        self.log_file.close()
+
+
+def ingestion_complete(tb, size):
+    """Whether TensorBoard serves the last record of every run (checked via Time Series)."""
+    spec = synthetic.SIZES[size]
+    last_layer = "prune_low_magnitude_dense_%d" % (spec["layers"] - 1) if spec["layers"] > 1 \
+        else "prune_low_magnitude_dense"
+    last_step = (spec["steps"] - 1) * synthetic.STEPS_PER_EPOCH
+    checks = [
+        (last_layer + "/threshold:0/threshold", "metrics", last_step),
+        ("epoch_loss", "train", spec["steps"] - 1),
+        ("evaluation_loss_vs_iterations", "validation", spec["steps"] * synthetic.STEPS_PER_EPOCH),
+    ]
+    try:
+        body = tb.client.post_form_json(
+            "/experiment/%s/data/plugin/timeseries/timeSeries" % EID,
+            {"requests": json.dumps([{"plugin": "scalars", "tag": t} for t, _, _ in checks])},
+        )
+    except Exception:
+        return False
+    for (tag, sub, step), resp in zip(checks, body):
+        series = resp.get("runToSeries") or {}
+        for i in range(spec["runs"]):
+            points = series.get("exp_%d/%s" % (i, sub)) or []
+            if not points or points[-1]["step"] != step:
+                return False
+    return True
+
+
+def wait_ingested(servers, size, timeout):
+    deadline = time.monotonic() + timeout
+    pending = list(servers)
+    while pending:
+        for tb in list(pending):
+            if not tb.alive():
+                raise RuntimeError("TensorBoard exited (see its log)")
+            if ingestion_complete(tb, size):
+                tb.ingest_seconds = time.monotonic() - tb.started
+                pending.remove(tb)
+        if pending:
+            if time.monotonic() > deadline:
+                raise RuntimeError("ingestion not complete after %d s" % timeout)
+            time.sleep(2)
+
+
+# -- (a) data ------------------------------------------------------------------------------
+
+
+def sparsity_tags(size):
+    spec = synthetic.SIZES[size]
+    names = ["dense"] + ["dense_%d" % j for j in range(1, spec["layers"])]
+    return sorted("prune_low_magnitude_%s/mask:0/sparsity" % n for n in names)
+
+
+def fetch_plugin(tb):
+    """Everything the Sparsity dashboard fetches; returns (seconds, bytes, runs body)."""
+    t = time.perf_counter()
+    status, data = tb.client.request("GET", "/data/plugin/sparsity/runs")
+    if status != 200:
+        raise RuntimeError("sparsity/runs: HTTP %d" % status)
+    runs = json.loads(data)
+    total = len(data)
+    for r in runs["runs"]:
+        status, body = tb.client.request(
+            "GET", "/data/plugin/sparsity/run?" + urllib.parse.urlencode({"run": r["run"]}))
+        if status != 200:
+            raise RuntimeError("sparsity/run %s: HTTP %d" % (r["run"], status))
+        total += len(body)
+    return time.perf_counter() - t, total, runs
+
+
+def fetch_timeseries(tb, tags, batched=False):
+    """What the Time Series tab fetches for `tags`; returns (seconds, bytes)."""
+    t = time.perf_counter()
+    status, data = tb.client.request("GET", "/experiment/%s/data/plugin/timeseries/tags" % EID)
+    if status != 200:
+        raise RuntimeError("timeseries/tags: HTTP %d" % status)
+    total = len(data)
+    path = "/experiment/%s/data/plugin/timeseries/timeSeries" % EID
+    groups = [tags] if batched else [[t_] for t_ in tags]
+    for group in groups:
+        body = urllib.parse.urlencode(
+            {"requests": json.dumps([{"plugin": "scalars", "tag": t_} for t_ in group])})
+        status, data = tb.client.request(
+            "POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        if status != 200:
+            raise RuntimeError("timeseries/timeSeries: HTTP %d" % status)
+        total += len(data)
+    return time.perf_counter() - t, total
+
+
+def check_plugin_runs(runs_body, size):
+    expected = synthetic.expected_runs(size)
+    got = {r["run"]: r for r in runs_body["runs"]}
+    problems = []
+    for run, last in expected.items():
+        r = got.get(run)
+        if r is None:
+            problems.append("%s missing" % run)
+        elif r["last_step"] != last or r["schedule_source"] != "keras_model_config":
+            problems.append("%s: last_step %s, schedule_source %s" % (
+                run, r["last_step"], r["schedule_source"]))
+    return problems
+
+
+# -- (b) browser ---------------------------------------------------------------------------
+
+SPARSITY_DONE_JS = """(layers) => {
+  for (const frame of document.querySelectorAll('iframe')) {
+    if (!(frame.src || '').includes('name=sparsity')) continue;
+    const doc = frame.contentDocument;
+    if (!doc || !doc.body) return false;
+    const cards = doc.querySelectorAll('.layer-card');
+    if (cards.length < layers) return false;
+    for (const card of cards) if (!card.querySelector('canvas')) return false;
+    const model = doc.querySelector('.model-card');
+    if (model && !model.querySelector('canvas')) return false;
+    const ready = doc.body.dataset.chartsDrawn;  // the signal asked of the dashboard
+    if (ready !== undefined && Number(ready) < layers) return false;
+    return performance.now();
+  }
+  return false;
+}"""
+
+TIMESERIES_DONE_JS = """(layers) => {
+  const cards = [...document.querySelectorAll('scalar-card')];
+  if (cards.length === 0) return false;
+  const header = document.body.innerText.match(/Tags matching filter\\s*(\\d+)\\s*card/);
+  if (!header || Number(header[1]) < layers) return false;
+  const h = window.innerHeight;
+  let inView = 0;
+  for (const card of cards) {
+    const r = card.getBoundingClientRect();
+    if (r.bottom <= 0 || r.top >= h || r.height === 0) continue;
+    inView++;
+    if (card.querySelector('mat-spinner, mat-progress-spinner, mat-progress-bar')) return false;
+    if (!card.querySelector('tb-data-table-content-row')) return false;
+    if (!card.querySelector('line-chart canvas, line-chart svg')) return false;
+  }
+  return inView > 0 ? performance.now() : false;
+}"""
+
+
+class Browser:
+    def __init__(self):
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+    def time_page(self, url, done_js, layers, timeout_s):
+        """ms from navigation start until done_js(layers) holds (None on timeout)."""
+        context = self.browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+            handle = page.wait_for_function(
+                done_js, arg=layers, polling="raf", timeout=timeout_s * 1000)
+            done = handle.json_value()
+            # one more frame so the last chart is painted
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+            return float(done)
+        except Exception as e:  # timeout or a page error: recorded as missing
+            log("    browser: %s: %s" % (url, str(e).splitlines()[0][:200]))
+            return None
+        finally:
+            context.close()
+
+    def close(self):
+        self.browser.close()
+        self._pw.stop()
+
+
+def sparsity_url(port):
+    return "http://127.0.0.1:%d/#sparsity" % port
+
+
+def timeseries_url(port):
+    return "http://127.0.0.1:%d/?%s#timeseries" % (
+        port, urllib.parse.urlencode({"tagFilter": TAG_FILTER}))
+
+
+# -- one size x loader ---------------------------------------------------------------------
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def bench_one(size, loader, logdir, args):
+    spec = synthetic.SIZES[size]
+    tags = sparsity_tags(size)
+    result = {"size": size, "loader": loader, "spec": spec, "repeat": args.repeat,
+              "browser": bool(args.browser), "when": datetime.datetime.now().isoformat(timespec="seconds")}
+    logs = os.path.join(args.workdir, "logs")
+    os.makedirs(logs, exist_ok=True)
+    log("%s, load_fast=%s: starting TensorBoard with and without the plugin" % (size, loader))
+    w = TensorBoardProcess(logdir, loader, True, os.path.join(logs, "%s_%s_with.log" % (size, loader)))
+    n = TensorBoardProcess(logdir, loader, False, os.path.join(logs, "%s_%s_without.log" % (size, loader)))
+    browser = None
+    try:
+        wait_ingested([w, n], size, args.ingest_timeout)
+        result["ingest_seconds"] = {"with": w.ingest_seconds, "without": n.ingest_seconds}
+        log("  ingested (%.0f s with, %.0f s without)" % (w.ingest_seconds, n.ingest_seconds))
+
+        # (a) first plugin fetch after ingestion: nothing cached yet
+        cold, cold_bytes, runs = fetch_plugin(w)
+        problems = check_plugin_runs(runs, size)
+        if problems:
+            raise RuntimeError("plugin runs route is wrong: %s" % "; ".join(problems[:5]))
+        result["plugin_cold_s"] = cold
+        result["plugin_bytes"] = cold_bytes
+        log("  plugin cold fetch %.3f s (%.1f MB)" % (cold, cold_bytes / 1e6))
+
+        if args.browser:
+            browser = Browser()
+
+        # memory baseline: N serves what the Time Series tab asks for, then is measured
+        for _ in range(args.repeat):
+            fetch_timeseries(n, tags)
+            if browser:
+                browser.time_page(timeseries_url(n.port), TIMESERIES_DONE_JS, len(tags), args.browser_timeout)
+        result["rss_without"] = n.rss_bytes()
+        n.stop()
+
+        # (a) interleaved
+        plugin_t, ts_t, batched_t = [], [], []
+        for rep in range(args.repeat):
+            order = ["plugin", "ts", "batched"]
+            order = order[rep % 3:] + order[:rep % 3]
+            for what in order:
+                if what == "plugin":
+                    plugin_t.append(fetch_plugin(w)[0])
+                elif what == "ts":
+                    t, b = fetch_timeseries(w, tags)
+                    ts_t.append(t)
+                    result["timeseries_bytes"] = b
+                else:
+                    batched_t.append(fetch_timeseries(w, tags, batched=True)[0])
+        result.update(plugin_s=plugin_t, timeseries_s=ts_t, timeseries_batched_s=batched_t)
+        log("  data: plugin %.3f s, Time Series %.3f s (batched %.3f s)" % (
+            median(plugin_t), median(ts_t), median(batched_t)))
+
+        # (b) interleaved
+        if browser:
+            sp, ts = [], []
+            for rep in range(args.repeat):
+                pair = [("sp", sparsity_url(w.port), SPARSITY_DONE_JS),
+                        ("ts", timeseries_url(w.port), TIMESERIES_DONE_JS)]
+                if rep % 2:
+                    pair.reverse()
+                for what, url, js in pair:
+                    ms = browser.time_page(url, js, len(tags), args.browser_timeout)
+                    (sp if what == "sp" else ts).append(ms)
+            result.update(browser_sparsity_ms=sp, browser_timeseries_ms=ts)
+            log("  browser: Sparsity %s ms, Time Series %s ms" % (median(sp), median(ts)))
+
+        result["rss_with"] = w.rss_bytes()
+        log("  memory: with %.0f MB, without %.0f MB" % (
+            result["rss_with"] / 1e6, result["rss_without"] / 1e6))
+    finally:
+        if browser:
+            browser.close()
+        w.stop()
+        n.stop()
+    return result
+
+
+# -- other benchmarks ----------------------------------------------------------------------
+
+
+def _first_ratio(text, patterns):
+    for pattern in patterns:
+        m = re.search(pattern, text, re.IGNORECASE | re.MULTILINE)
+        if m:
+            return float(m.group(1))
+    return None
+
+
+def other_results():
+    """Ratios from the CLI-vs-tbparse and callback-overhead benchmarks' output files."""
+    out = []
+    cli_files = []
+    try:
+        from benchmarks import cli_vs_tbparse  # noqa: F401
+
+        for name in ("DEFAULT_OUTPUT", "DEFAULT_OUT", "OUTPUT"):
+            if isinstance(getattr(cli_vs_tbparse, name, None), str):
+                cli_files.append(getattr(cli_vs_tbparse, name))
+    except Exception:
+        pass
+    cli_files += [os.path.join(ROOT, "docs", f) for f in
+                  ("benchmark_cli.md", "benchmark_cli_vs_tbparse.md", "cli_vs_tbparse.md")]
+    for path in cli_files:
+        if os.path.exists(path):
+            text = open(path, encoding="utf-8").read()
+            value = _first_ratio(text, [
+                r"^\|[^|\n]*(?:cli\s*/\s*tbparse|ratio)[^|\n]*\|\s*([0-9]+(?:\.[0-9]+)?)\s*\|",
+                r"cli\s*/\s*tbparse[^0-9\n]*([0-9]+\.[0-9]+)",
+                r"ratio[^0-9\n]*([0-9]+\.[0-9]+)",
+            ])
+            out.append({"name": "CLI report / tbparse (same logdir)", "ratio": value,
+                        "target": TARGETS["cli"], "source": os.path.relpath(path, ROOT)})
+            break
+    else:
+        out.append({"name": "CLI report / tbparse (same logdir)", "ratio": None,
+                    "target": TARGETS["cli"], "source": "benchmarks/cli_vs_tbparse.py (no output yet)"})
+    path = os.path.join(ROOT, "docs", "benchmark_callback.md")
+    try:
+        from benchmarks import callback_overhead
+
+        path = getattr(callback_overhead, "DEFAULT_OUTPUT", path)
+    except Exception:
+        pass
+    if os.path.exists(path):
+        text = open(path, encoding="utf-8").read()
+        for key, label in (("c/a", "training with SparsitySummaries / without sparsity logging"),
+                           ("c/b", "training with SparsitySummaries / with tfmot's PruningSummaries")):
+            value = _first_ratio(text, [r"^\|\s*%s\s*\|\s*([0-9.]+)\s*\|" % re.escape(key)])
+            out.append({"name": label, "ratio": value, "target": None,
+                        "source": os.path.relpath(path, ROOT)})
+    else:
+        out.append({"name": "Keras callback training overhead", "ratio": None, "target": None,
+                    "source": "benchmarks/callback_overhead.py (no output yet)"})
+    return out
+
+
+# -- markdown ------------------------------------------------------------------------------
+
+
+def _f(value, fmt="%.3f"):
+    return "n/a" if value is None else fmt % value
+
+
+def _met(value, target):
+    if value is None or target is None:
+        return ""
+    return " ✅" if value <= target else " ❌"
+
+
+def rows_for(result):
+    """Table rows (measure, plugin side, TensorBoard side, ratio, target) of one result."""
+    rows = []
+    p, t = median(result.get("plugin_s", [])), median(result.get("timeseries_s", []))
+    b = median(result.get("timeseries_batched_s", []))
+    rows.append(("data, warm (s)", p, t, ratio(p, t), TARGETS["data"], "%.3f"))
+    rows.append(("data, first fetch (s)", result.get("plugin_cold_s"), t,
+                 ratio(result.get("plugin_cold_s"), t), TARGETS["data"], "%.3f"))
+    rows.append(("data vs one batched timeSeries POST (s)", p, b, ratio(p, b), None, "%.3f"))
+    if result.get("browser"):
+        sp, ts = median(result.get("browser_sparsity_ms", [])), median(result.get("browser_timeseries_ms", []))
+        rows.append(("tab drawn (ms)", sp, ts, ratio(sp, ts), TARGETS["browser"], "%.0f"))
+    mw, mn = result.get("rss_with"), result.get("rss_without")
+    rows.append(("TensorBoard RSS (MB)", mw / 1e6 if mw else None, mn / 1e6 if mn else None,
+                 ratio(mw, mn), TARGETS["memory"], "%.0f"))
+    return rows
+
+
+def markdown_table(results):
+    lines = [
+        "| size (runs × layers × steps) | loader | measure | plugin | TensorBoard | ratio | target |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        s = r["spec"]
+        label = "%s (%d × %d × %d)" % (r["size"], s["runs"], s["layers"], s["steps"])
+        loader = "Rust (`--load_fast=true`)" if r["loader"] == "true" else "Python (`--load_fast=false`)"
+        for name, a, b, q, target, fmt in rows_for(r):
+            lines.append("| %s | %s | %s | %s | %s | %s%s | %s |" % (
+                label, loader, name, _f(a, fmt), _f(b, fmt), _f(q, "%.2f"), _met(q, target),
+                "≤ %.2f" % target if target is not None else ""))
+    return "\n".join(lines)
+
+
+def raw_table(results):
+    lines = ["| size | loader | ingest (s, with / without) | plugin JSON (MB) | Time Series JSON (MB) "
+             "| plugin warm runs (s) | Time Series runs (s) | Sparsity tab runs (ms) | Time Series tab runs (ms) |",
+             "| --- | --- | --- | ---: | ---: | --- | --- | --- | --- |"]
+    for r in results:
+        ing = r.get("ingest_seconds", {})
+        lines.append("| %s | %s | %s / %s | %.1f | %.1f | %s | %s | %s | %s |" % (
+            r["size"], r["loader"], _f(ing.get("with"), "%.0f"), _f(ing.get("without"), "%.0f"),
+            r.get("plugin_bytes", 0) / 1e6, r.get("timeseries_bytes", 0) / 1e6,
+            ", ".join("%.2f" % v for v in r.get("plugin_s", [])),
+            ", ".join("%.2f" % v for v in r.get("timeseries_s", [])),
+            ", ".join(_f(v, "%.0f") for v in r.get("browser_sparsity_ms", [])),
+            ", ".join(_f(v, "%.0f") for v in r.get("browser_timeseries_ms", []))))
+    return "\n".join(lines)
+
+
+def write_markdown(path, results, machine, command, others, notes_path=None):
+    lines = [
+        "# Benchmarks",
+        "",
+        "The Sparsity tab against TensorBoard's own Time Series tab on synthetic tfmot pruning",
+        "logdirs (benchmarks/synthetic.py), with both of TensorBoard's loaders. Generated by",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        "Machine: %s, %s cores, %s GB RAM; %s; Python %s, TensorBoard %s; %s. The machine was "
+        "shared with other jobs while measuring: read the ratios (both sides measured side by "
+        "side, interleaved), not the absolute times." % (
+            machine["cpu"], machine["cores"], machine["ram_gb"], machine["os"], machine["python"],
+            machine["tensorboard"], machine["chromium"] or "no Chromium"),
+        "",
+        "## Results",
+        "",
+        "Medians of %s repetitions. Ratios are plugin / TensorBoard; ✅ meets the target, ❌ misses it."
+        % ", ".join(sorted({str(r["repeat"]) for r in results})),
+        "",
+        markdown_table(results),
+        "",
+        "Other benchmarks (their own modules and pages):",
+        "",
+        "| measure | ratio | target | source |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for o in others:
+        lines.append("| %s | %s%s | %s | %s |" % (
+            o["name"], _f(o["ratio"], "%.2f"), _met(o["ratio"], o["target"]),
+            "≤ %.2f" % o["target"] if o["target"] is not None else "", o["source"]))
+    lines += ["", "## What is measured", "", __doc__.split("\n\n", 2)[2].split("Results of each")[0].rstrip(), "",
+              "Sizes: " + ", ".join("%s = %d runs × %d pruned layers × %d logged steps" % (
+                  k, v["runs"], v["layers"], v["steps"]) for k, v in synthetic.SIZES.items()),
+              "(each run also has `train` and `validation` runs, like Keras writes). TensorBoard keeps at most "
+              "1000 points per scalar series (`--samples_per_plugin` default), so the large size serves 1000 "
+              "of its 2000 steps on both sides.", "",
+              "## All repetitions", "", raw_table(results), ""]
+    if notes_path and os.path.exists(notes_path):
+        lines += [open(notes_path, encoding="utf-8").read().rstrip(), ""]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+
+
+# -- entry point ---------------------------------------------------------------------------
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="small,medium,large")
+    p.add_argument("--loaders", default="false,true")
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--out", default=DEFAULT_OUT)
+    p.add_argument("--workdir", default=DEFAULT_WORKDIR)
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse results already in WORKDIR/results instead of measuring again")
+    p.add_argument("--notes", default=os.path.join(ROOT, "benchmarks", "NOTES.md"),
+                   help="markdown appended to the page (profiles, findings)")
+    p.add_argument("--ingest-timeout", type=int, default=3600)
+    p.add_argument("--browser-timeout", type=int, default=600)
+    args = p.parse_args(argv)
+    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    args.loaders = [s.strip() for s in args.loaders.split(",") if s.strip()]
+    for s in args.sizes:
+        if s not in synthetic.SIZES:
+            p.error("unknown size %r (one of %s)" % (s, ", ".join(synthetic.SIZES)))
+    for lf in args.loaders:
+        if lf not in ("false", "true"):
+            p.error("--loaders: false and/or true")
+    if args.browser and not os.path.exists(CHROMIUM):
+        log("no %s: --no-browser" % CHROMIUM)
+        args.browser = False
+    return args
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    results_dir = os.path.join(args.workdir, "results")
+    os.makedirs(results_dir, exist_ok=True)
+    machine = machine_description()
+    log("machine: %(cpu)s, %(cores)s cores, %(ram_gb)s GB; TensorBoard %(tensorboard)s" % machine)
+    results = []
+    for size in args.sizes:
+        logdir = synthetic.cached_logdir(args.workdir, size, processes=2, log=log)
+        for loader in args.loaders:
+            path = os.path.join(results_dir, "%s_%s.json" % (size, loader))
+            if args.reuse and os.path.exists(path):
+                with open(path) as f:
+                    results.append(json.load(f))
+                continue
+            result = bench_one(size, loader, logdir, args)
+            result["machine"] = machine
+            with open(path, "w") as f:
+                json.dump(result, f, indent=1)
+            results.append(result)
+    others = other_results()
+    command = "python -m benchmarks " + " ".join(argv) if argv else "python -m benchmarks"
+    write_markdown(args.out, results, machine, command, others, args.notes)
+    print(markdown_table(results))
+    log("written to %s" % args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

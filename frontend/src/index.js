@@ -1,0 +1,44 @@
+// Entry point of the Sparsity tab. TensorBoard loads this module in an iframe whose document
+// base is `<tensorboard>/data/plugin/sparsity/` and calls `render()`.
+// The plugin serves this file as `index.js` and every other file of frontend/src/ as
+// `static/<path>`, so sibling modules live under `./static/`. Relative URLs in import() and
+// `new URL(..., import.meta.url)` resolve against this module's own URL
+// (`.../data/plugin/sparsity/index.js`).
+
+function addStylesheet(path) {
+  // A <link> made from JS: TensorBoard's CSP allows styles from 'self', not inline scripts.
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = new URL(path, import.meta.url).href;
+  document.head.appendChild(link);
+  return new Promise((resolve) => {
+    link.addEventListener("load", resolve, { once: true });
+    link.addEventListener("error", resolve, { once: true }); // draw anyway, unstyled
+  });
+}
+
+function say(text) {
+  const p = document.createElement("p");
+  p.className = "boot-message";
+  p.textContent = text;
+  document.body.replaceChildren(p);
+  return p;
+}
+
+export async function render() {
+  document.body.classList.add("sparsity-dashboard");
+  say("Loading the Sparsity dashboard\u2026");
+  let dashboard;
+  try {
+    // Loaded here, not with a static import, so a missing file shows a message, not a blank tab.
+    [dashboard] = await Promise.all([
+      import(new URL("./static/dashboard.js", import.meta.url).href),
+      addStylesheet("./static/vendor/uPlot.min.css"),
+      addStylesheet("./static/style.css"),
+    ]);
+  } catch (err) {
+    say(`The Sparsity dashboard could not load its code: ${err && err.message ? err.message : err}. Reinstall tb-sparsity-plugin and reload.`).setAttribute("role", "alert");
+    throw err;
+  }
+  return dashboard.renderDashboard(document.body);
+}

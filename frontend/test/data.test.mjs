@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import test from "node:test";
+
+import { BackendError, fetchJson, fetchRun, fetchRuns, routeUrl } from "../src/data.js";
+
+function fakeFetch(status, body, { contentType = "application/json" } = {}) {
+  const calls = [];
+  const impl = async (url, init) => {
+    calls.push({ url, init });
+    return new Response(typeof body === "string" ? body : JSON.stringify(body), {
+      status,
+      headers: { "Content-Type": contentType },
+    });
+  };
+  impl.calls = calls;
+  return impl;
+}
+
+test("routeUrl is relative and encodes run names", () => {
+  assert.equal(routeUrl("runs"), "./runs");
+  assert.equal(routeUrl("run", { run: "a b/metrics" }), "./run?run=a+b%2Fmetrics");
+  assert.equal(routeUrl("run", { run: "<img src=x onerror=alert(1)>&x=1#h" }), "./run?run=%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E%26x%3D1%23h");
+  assert.equal(routeUrl("run", { run: null }), "./run");
+});
+
+test("fetchRuns returns the run list", async () => {
+  const impl = fakeFetch(200, { runs: [{ run: "a/metrics", group: "a" }, { bogus: 1 }] });
+  const runs = await fetchRuns({ fetchImpl: impl });
+  assert.deepEqual(runs, [{ run: "a/metrics", group: "a" }]);
+  assert.equal(impl.calls[0].url, "./runs");
+});
+
+test("fetchRun asks for the run and fills in missing diagnostics", async () => {
+  const impl = fakeFetch(200, { run: "x", layers: [] });
+  const data = await fetchRun("x/metrics", { fetchImpl: impl });
+  assert.deepEqual(data.diagnostics, []);
+  assert.equal(impl.calls[0].url, "./run?run=x%2Fmetrics");
+});
+
+test("backend errors carry the backend's message and status", async () => {
+  const impl = fakeFetch(404, { error: "no sparsity data for run 'x/metrics'" });
+  await assert.rejects(fetchRun("x/metrics", { fetchImpl: impl }), (err) => {
+    assert.ok(err instanceof BackendError);
+    assert.equal(err.status, 404);
+    assert.equal(err.kind, "http");
+    assert.match(err.message, /HTTP 404: no sparsity data for run 'x\/metrics'/);
+    return true;
+  });
+});
+
+test("a 500 with an HTML body still gives a readable error", async () => {
+  const impl = fakeFetch(500, "<html><body>Internal Server Error</body></html>", { contentType: "text/html" });
+  await assert.rejects(fetchRuns({ fetchImpl: impl }), (err) => {
+    assert.equal(err.status, 500);
+    assert.match(err.message, /HTTP 500/);
+    assert.match(err.message, /Internal Server Error/);
+    return true;
+  });
+});
+
+test("a 200 that is not JSON, or JSON without runs, is a format error", async () => {
+  await assert.rejects(fetchRuns({ fetchImpl: fakeFetch(200, "<!doctype html>") }), (err) => err.kind === "format");
+  await assert.rejects(fetchRuns({ fetchImpl: fakeFetch(200, { nope: [] }) }), (err) => err.kind === "format");
+  await assert.rejects(fetchRun("r", { fetchImpl: fakeFetch(200, { run: "r" }) }), (err) => err.kind === "format");
+});
+
+test("a network failure is a network error", async () => {
+  const impl = async () => {
+    throw new TypeError("Failed to fetch");
+  };
+  await assert.rejects(fetchJson("./runs", { fetchImpl: impl }), (err) => {
+    assert.ok(err instanceof BackendError);
+    assert.equal(err.kind, "network");
+    assert.match(err.message, /Failed to fetch/);
+    return true;
+  });
+});

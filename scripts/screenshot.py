@@ -1,0 +1,113 @@
+"""Screenshot of the Sparsity dashboard, as a user sees it in TensorBoard.
+
+    python scripts/screenshot.py LOGDIR [--out docs/dashboard.png]
+
+Starts a real `tensorboard` on LOGDIR (the plugin must be installed: `pip install -e .`),
+opens its Sparsity tab in headless Chromium (Debian's `chromium`, driven by Playwright),
+waits until every layer chart is drawn and saves the page. The README's screenshot is made with
+
+    python demo/mnist_pruning.py --quick --logdir logs && python scripts/screenshot.py logs
+"""
+
+import argparse
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port():
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def tensorboard(logdir, log_path):
+    port = free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", "127.0.0.1",
+             "--port", str(port), "--reload_interval", "2"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+        try:
+            url = "http://127.0.0.1:%d" % port
+            deadline = time.time() + 120
+            while True:
+                if proc.poll() is not None:
+                    raise SystemExit("tensorboard exited; see %s" % log_path)
+                try:
+                    with urllib.request.urlopen(url + "/data/plugin/sparsity/runs", timeout=5) as r:
+                        if b'"run"' in r.read():
+                            break
+                except OSError:
+                    pass
+                if time.time() > deadline:
+                    raise SystemExit("tensorboard lists no sparsity run after 120 s; see %s" % log_path)
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def sparsity_frame(page, url, timeout_ms=60_000):
+    """Opens TensorBoard's Sparsity tab and returns the dashboard's frame once it is drawn."""
+    page.goto(url + "/#sparsity")
+    iframe = page.wait_for_selector('iframe[src*="plugin_entry.html?name=sparsity"]', timeout=timeout_ms)
+    frame = iframe.content_frame()
+    frame.wait_for_selector(".layer-card canvas", timeout=timeout_ms)
+    return frame
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("logdir")
+    p.add_argument("--out", default=os.path.join(ROOT, "docs", "dashboard.png"))
+    p.add_argument("--width", type=int, default=1440)
+    p.add_argument("--height", type=int, default=1400)
+    p.add_argument("--runs", help="regex of the runs to select (default: all)")
+    args = p.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        raise SystemExit("%s not found: apt-get install -y chromium" % CHROMIUM)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    log_path = os.path.join(os.path.dirname(os.path.abspath(args.out)), ".tensorboard-screenshot.log")
+    with tensorboard(os.path.abspath(args.logdir), log_path) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": args.width, "height": args.height})
+            frame = sparsity_frame(page, url)
+            if args.runs:
+                frame.fill(".sidebar input.filter >> nth=0", args.runs)
+            page.wait_for_timeout(1500)  # let charts settle after the last fetch
+            page.screenshot(path=args.out)
+        finally:
+            browser.close()
+    with contextlib.suppress(OSError):
+        os.remove(log_path)
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The backend against the oldest TensorBoard setup.py claims (OLDEST_TENSORBOARD), in a
+# separate venv without TensorFlow: route tests on synthetic logdirs and real `tensorboard`
+# processes (both loaders), i.e. the hostile-input suites minus the browser.
+#
+#   scripts/test_oldest_tensorboard.sh [VENV_DIR]     (default: .venv-oldest-tb)
+#
+# TB_VERSION overrides the version under test (e.g. TB_VERSION=2.17.1).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-python3}"
+OLDEST="$(sed -n 's/^OLDEST_TENSORBOARD = "\(.*\)"/\1/p' "$ROOT/setup.py")"
+VERSION="${TB_VERSION:-$OLDEST}"
+VENV="${1:-$ROOT/.venv-oldest-tb}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --upgrade pip
+# TensorBoard 2.16 needs numpy < 2 (it uses np.string_ etc. in its tensor utilities);
+# werkzeug and protobuf as TensorBoard 2.16 declares them.
+"$VENV/bin/pip" install -q "tensorboard==$VERSION" "numpy<2" "werkzeug" "pytest" "hypothesis"
+"$VENV/bin/pip" install -q --no-deps -e "$ROOT"
+"$VENV/bin/python" -c "import tensorboard, numpy; print('tensorboard', tensorboard.__version__, 'numpy', numpy.__version__)"
+
+cd "$ROOT"
+# No TensorFlow here: the suites below build their logdirs with TensorBoard's own writer.
+exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider \
+  tests/test_hostile_logdirs.py tests/test_hostile_requests.py -m "not browser" "${@:2}"

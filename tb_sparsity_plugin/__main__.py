@@ -1,0 +1,8 @@
+"""`python -m tb_sparsity_plugin`: the `tb-sparsity` command line (see cli.py)."""
+
+import sys
+
+from tb_sparsity_plugin.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Damaged event files: what TensorBoard's loaders skip, and the readable records after it.
+
+Both of TensorBoard's loaders stop reading an event file at its first damaged record (a
+flipped byte fails the record's CRC; the Python loader then retries the same record for
+ever, the Rust loader gives up on the file), so every record *after* the damage is lost,
+silently. This module scans the event files of one run directory the way the TFRecord
+format allows (length, length CRC, payload, payload CRC), resynchronises after damage on
+the next offset where both CRCs hold, and returns
+
+- what was damaged (damaged regions, and an incomplete record at the end of a file, which
+  is also what a writer that is still appending leaves for a moment), and
+- the events found after the first damaged region of each file: the records the loaders
+  never deliver. The reader merges their sparsity points into the provider's series.
+
+Only local directories are scanned (a logdir with `://` is left to TensorBoard). Results are
+cached per file by (size, mtime) and extended incrementally when a file grows, so each byte
+is checked once. Pure Python (TensorBoard's own CRC32C): no TensorFlow.
+"""
+
+import dataclasses
+import glob
+import os
+import struct
+import threading
+
+from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+HEADER = 12  # uint64 length + uint32 masked CRC of the length
+FOOTER = 4  # uint32 masked CRC of the payload
+MAX_RECORD = 64 << 20  # a length beyond this is damage, not a record
+MAX_RESYNC = 16 << 20  # bytes searched for the next good record after damage
+
+REASON_DAMAGED = "damaged event-file record (failed checksum; later records recovered)"
+REASON_INCOMPLETE = "incomplete record at the end of an event file (truncated, or still being written)"
+
+
+@dataclasses.dataclass
+class FileScan:
+    size: int = 0
+    mtime_ns: int = 0
+    offset: int = 0  # where scanning resumes: the first byte not yet part of a good record
+    damaged: int = 0  # damaged regions so far
+    incomplete: bool = False  # the bytes after `offset` are a partial record
+    recovered: list = dataclasses.field(default_factory=list)  # serialized events after damage
+
+
+def _record_at(data, pos):
+    """Length of a good record starting at `pos`: >0 good, 0 incomplete, -1 damaged."""
+    if pos + HEADER > len(data):
+        return 0
+    header = data[pos:pos + 8]
+    (crc,) = struct.unpack("<I", data[pos + 8:pos + 12])
+    if masked_crc32c(header) != crc:
+        return -1
+    (length,) = struct.unpack("<Q", header)
+    if length > MAX_RECORD:
+        return -1
+    end = pos + HEADER + length + FOOTER
+    if end > len(data):
+        return 0
+    (crc,) = struct.unpack("<I", data[end - FOOTER:end])
+    if masked_crc32c(data[pos + HEADER:end - FOOTER]) != crc:
+        return -1
+    return end - pos
+
+
+def _resync(data, pos):
+    """The next offset after `pos` where a good record starts, or None."""
+    limit = min(len(data), pos + MAX_RESYNC)
+    candidate = pos + 1
+    while candidate + HEADER <= limit:
+        # A plausible length has its 5 high bytes zero (< 16 MiB): jump to the next such.
+        zeros = data.find(b"\x00\x00\x00\x00\x00", candidate + 3, limit)
+        if zeros < 0:
+            return None
+        candidate = max(candidate, zeros - 3)
+        if _record_at(data, candidate) > 0:
+            return candidate
+        candidate += 1
+    return None
+
+
+def scan_file(path, previous=None):
+    """A FileScan of `path`, continuing `previous` when the file only grew."""
+    st = os.stat(path)
+    if previous and previous.size == st.st_size and previous.mtime_ns == st.st_mtime_ns:
+        return previous
+    if previous and st.st_size > previous.size:
+        scan = dataclasses.replace(previous, recovered=list(previous.recovered))
+    else:
+        scan = FileScan()
+    with open(path, "rb") as f:
+        f.seek(scan.offset)
+        data = f.read(st.st_size - scan.offset)
+    pos = 0
+    scan.incomplete = False
+    while pos < len(data):
+        length = _record_at(data, pos)
+        if length > 0:
+            if scan.damaged:
+                scan.recovered.append(data[pos + HEADER:pos + length - FOOTER])
+            pos += length
+            continue
+        if length == 0:  # a partial record at the end: wait for the writer
+            scan.incomplete = True
+            break
+        nxt = _resync(data, pos)
+        scan.damaged += 1
+        if nxt is None:  # garbage to the end (or a partial record after the damage)
+            pos = len(data)
+            break
+        pos = nxt
+    scan.offset += pos
+    scan.size, scan.mtime_ns = st.st_size, st.st_mtime_ns
+    return scan
+
+
+class DamageScanner:
+    """Scans the event files of run directories under a local logdir (thread-safe)."""
+
+    def __init__(self, logdir):
+        self._logdir = logdir if logdir and "://" not in logdir else None
+        self._lock = threading.Lock()
+        self._scans = {}  # path -> FileScan
+
+    def _files(self, run):
+        if self._logdir is None:
+            return []
+        run_dir = os.path.normpath(os.path.join(self._logdir, run))
+        root = os.path.normpath(self._logdir)
+        if run_dir != root and not run_dir.startswith(root + os.sep):
+            return []
+        return sorted(glob.glob(os.path.join(glob.escape(run_dir), "*tfevents*")))
+
+    def fingerprint(self, run):
+        """Cheap (path, size, mtime) tuple of the run's event files."""
+        out = []
+        for path in self._files(run):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            out.append((path, st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    def scan_run(self, run):
+        """(skipped {reason: count}, [Event] recovered after damage, in file order)."""
+        skipped, events = {}, []
+        for path in self._files(run):
+            with self._lock:
+                previous = self._scans.get(path)
+            try:
+                scan = scan_file(path, previous)
+            except OSError:
+                continue
+            with self._lock:
+                self._scans[path] = scan
+            if scan.damaged:
+                skipped[REASON_DAMAGED] = skipped.get(REASON_DAMAGED, 0) + scan.damaged
+            if scan.incomplete:
+                skipped[REASON_INCOMPLETE] = skipped.get(REASON_INCOMPLETE, 0) + 1
+            for raw in scan.recovered:
+                try:
+                    events.append(event_pb2.Event.FromString(raw))
+                except Exception:  # a record with a valid CRC but not an Event
+                    skipped[REASON_DAMAGED] = skipped.get(REASON_DAMAGED, 0) + 1
+        return skipped, events
+
+
+def scalar_of(value):
+    """The float of a recovered Summary.Value (tensor or legacy simple_value), or None."""
+    if value.HasField("tensor"):
+        try:
+            from tensorboard.util import tensor_util
+
+            array = tensor_util.make_ndarray(value.tensor)
+            if array.size != 1 or array.dtype.kind not in "fiu":
+                return None
+            return float(array.reshape(()))
+        except Exception:
+            return None
+    if value.WhichOneof("value") == "simple_value":
+        return float(value.simple_value)
+    return None

@@ -1,0 +1,56 @@
+"""The benchmark keeps working: small size, one loader, two repetitions, no timing assertions."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+pytest.importorskip("psutil")
+
+
+def test_synthetic_logdir_matches_tfmot_layout(tmp_path):
+    from benchmarks import synthetic
+
+    info = synthetic.generate(str(tmp_path), runs=1, layers=3, steps=5)
+    assert info["events"] == 1 + 5 * (2 * 3 + 5)
+    for sub in ("metrics", "train", "validation"):
+        files = os.listdir(tmp_path / "exp_0" / sub)
+        assert len(files) == 1 and files[0].startswith("events.out.tfevents.")
+    # The effective step function: 0 before the first pruning step, quantised after.
+    schedule = {"class_name": "PolynomialDecay", "config": {
+        "initial_sparsity": 0.0, "final_sparsity": 0.875, "power": 3,
+        "begin_step": 36, "end_step": 184, "frequency": 100}}
+    assert synthetic.effective_sparsity(35, schedule, 1000) == 0.0
+    assert synthetic.effective_sparsity(200, schedule, 1000) == pytest.approx(0.845, abs=1e-3)
+
+
+def test_benchmark_small_produces_numeric_ratios(tmp_path):
+    out = tmp_path / "benchmarks.md"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    env["PYTHONPATH"] = os.pathsep.join([ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    cmd = [sys.executable, "-m", "benchmarks", "--sizes", "small", "--loaders", "true",
+           "--repeat", "2", "--no-browser", "--out", str(out), "--workdir", str(tmp_path / "work"),
+           "--notes", str(tmp_path / "no-notes.md"), "--ingest-timeout", "90"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=170)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = out.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| small (4 × 10 × 100)")]
+    measures = [line.split("|")[3].strip() for line in rows]
+    assert measures == [
+        "data, warm (s)",
+        "data, first fetch (s)",
+        "data vs one batched timeSeries POST (s)",
+        "TensorBoard RSS (MB)",
+    ]
+    for line in rows:
+        cells = [c.strip() for c in line.split("|")]
+        assert re.fullmatch(r"[0-9]+\.[0-9]+( [✅❌])?", cells[6]), line  # the ratio
+        assert float(cells[6].split()[0]) > 0
+    result = json.loads((tmp_path / "work" / "results" / "small_true.json").read_text())
+    assert len(result["plugin_s"]) == 2 and result["rss_with"] > 0 and result["rss_without"] > 0
+    assert "cores" in text and "TensorBoard 2." in text
