@@ -93,37 +93,43 @@ def machine_description():
                     break
     except OSError:
         pass
+    from importlib import metadata  # versions without importing (tbparse imports TensorFlow)
+
     versions = {}
     for module in ("tensorboard", "tensorboard_data_server", "tbparse", "pandas"):
         try:
-            versions[module] = __import__(module).__version__
+            versions[module] = metadata.version(module.replace("_", "-"))
         except Exception:
             versions[module] = "?"
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "os": platform.platform(), **versions}
 
 
-def measure(variants, repeats, log):
-    """{name: [seconds]}: one unmeasured warm-up each, then interleaved repetitions."""
-    for name, command in variants:
-        log("warm-up: %s" % name)
-        timed(command)
+def measure(variants, repeats, log, warmup=True):
+    """({name: [seconds]}, {name: last stdout}): one unmeasured warm-up each (unless
+    `warmup` is false), then interleaved repetitions."""
+    if warmup:
+        for name, command in variants:
+            log("warm-up: %s" % name)
+            timed(command)
     times = {name: [] for name, _ in variants}
+    outputs = {}
     for i in range(repeats):
         order = variants if i % 2 == 0 else list(reversed(variants))
         for name, command in order:
-            seconds, _ = timed(command)
+            seconds, outputs[name] = timed(command)
             times[name].append(seconds)
             log("  repetition %d/%d %-8s %.2f s" % (i + 1, repeats, name, seconds))
-    return times
+    return times, outputs
 
 
-def render(results, machine, repeats, note):
+def render(results, machine, repeats, note, warmup=True):
     lines = [
         "# `tb-sparsity report` vs tbparse",
         "",
-        "Cold-start subprocesses, interleaved, %d repetitions after one warm-up each; "
-        "medians (seconds). Ratio = CLI / tbparse (target <= %.1f)." % (repeats, TARGET_RATIO),
+        "Cold-start subprocesses, interleaved, %d repetitions%s; medians (seconds). "
+        "Ratio = CLI / tbparse (target <= %.1f)." % (
+            repeats, "" if not warmup else " after one warm-up each", TARGET_RATIO),
         "",
         "| logdir | runs | event files | MB | CLI (s) | tbparse (s) | ratio CLI/tbparse |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -169,6 +175,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, help="logged epochs per run")
     p.add_argument("--repeats", type=int, default=None,
                    help="measured repetitions per side (default 5, quick 1)")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="skip the unmeasured warm-up runs (quick checks only)")
     p.add_argument("--workdir", help="where generated logdirs are kept (default: a temp dir)")
     p.add_argument("--output", default=DEFAULT_OUTPUT, help="markdown file to write")
     p.add_argument("--note", default="", help="a paragraph appended to the markdown")
@@ -201,12 +209,12 @@ def main(argv=None):
             open(marker, "w").close()
     try:
         files, size = logdir_stats(logdir)
-        times = measure([("CLI", cli_command(logdir)), ("tbparse", tbparse_command(logdir))],
-                        repeats, log)
-        _, report = timed(cli_command(logdir))
+        times, outputs = measure(
+            [("CLI", cli_command(logdir)), ("tbparse", tbparse_command(logdir))],
+            repeats, log, warmup=not args.no_warmup)
         import json
 
-        run_count = len(json.loads(report)["runs"])
+        run_count = len(json.loads(outputs["CLI"])["runs"])
         cli_median = statistics.median(times["CLI"])
         tbparse_median = statistics.median(times["tbparse"])
         results = [{
@@ -214,7 +222,8 @@ def main(argv=None):
             "cli": cli_median, "tbparse": tbparse_median, "ratio": cli_median / tbparse_median,
             "cli_all": times["CLI"], "tbparse_all": times["tbparse"],
         }]
-        text = render(results, machine_description(), repeats, args.note)
+        text = render(results, machine_description(), repeats, args.note,
+                      warmup=not args.no_warmup)
         print(text)
         if args.output:
             os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

@@ -576,10 +576,10 @@ def _training_last_step(scalars, group):
     Keras' TensorBoard callback logs them at each epoch end with step = iterations.
     """
     best = None
-    for run, tags in scalars.items():
+    for run, tags in sorted(scalars.items()):  # sorted: the same answer from both loaders
         if run_group(run) != group:
             continue
-        for tag, meta in tags.items():
+        for tag, meta in sorted(tags.items()):
             if tag.startswith("evaluation_") and tag.endswith("_vs_iterations"):
                 if best is None or meta.max_step > best[0]:
                     best = (int(meta.max_step), "%s in run %r" % (tag, run))

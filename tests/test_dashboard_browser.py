@@ -341,6 +341,20 @@ def test_reload_keeps_selection_zoom_and_scroll_and_shows_new_runs(tb, logdir, t
     assert_clean(page)
 
 
+def test_tensorboards_reload_button_refreshes_the_dashboard(tb, page):
+    frame = open_dashboard(page, tb.url)
+    frame.wait_for_function("() => !document.querySelector('.reload').disabled", timeout=TIMEOUT_MS)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/data/plugin/sparsity/runs") else None)
+    page.click("app-header-reload button.reload-button")
+    deadline = 30_000
+    while not asked and deadline > 0:
+        page.wait_for_timeout(250)
+        deadline -= 250
+    assert asked, "TensorBoard's reload did not reach the dashboard"
+    assert_clean(page)
+
+
 def test_backend_errors_show_as_messages(tb, page):
     # The run list answers 500: a message and a Retry button, not a blank tab.
     def fail_runs(route):

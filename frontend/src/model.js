@@ -415,16 +415,17 @@ export function describeSchedule(schedule) {
   if (!schedule || typeof schedule !== "object") return "no schedule";
   const name = String(schedule.class_name || "unknown schedule");
   const c = schedule.config && typeof schedule.config === "object" ? schedule.config : {};
-  const window_ =
-    Number.isFinite(c.begin_step) ? `steps ${c.begin_step}\u2013${c.end_step === -1 ? "end" : c.end_step ?? "?"}` : null;
-  const every = Number.isFinite(c.frequency) ? `every ${c.frequency} steps` : null;
+  const window_ = Number.isFinite(c.begin_step)
+    ? `steps ${c.begin_step}\u2013${c.end_step === -1 ? "end" : c.end_step ?? "?"}${Number.isFinite(c.frequency) ? ` every ${c.frequency}` : ""}`
+    : null;
   let what = null;
   if (name === "PolynomialDecay") {
-    what = `${pct(c.initial_sparsity)} \u2192 ${pct(c.final_sparsity)}${Number.isFinite(c.power) ? `, power ${c.power}` : ""}`;
+    const power = Number.isFinite(c.power) && c.power !== 3 ? ` (power ${c.power})` : "";
+    what = `${pct(c.initial_sparsity)} \u2192 ${pct(c.final_sparsity)}${power}`;
   } else if (name === "ConstantSparsity") {
     what = pct(c.target_sparsity);
   }
-  return [name, what, window_, every].filter(Boolean).join(", ");
+  return [[name, what].filter(Boolean).join(" "), window_].filter(Boolean).join(", ");
 }
 
 /** The step of the last point of a series, or null. */

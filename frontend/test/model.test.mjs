@@ -282,11 +282,15 @@ test("describeSchedule describes the JSON without computing anything", () => {
       class_name: "PolynomialDecay",
       config: { initial_sparsity: 0, final_sparsity: 0.875, power: 3, begin_step: 20, end_step: 96, frequency: 10 },
     }),
-    "PolynomialDecay, 0% \u2192 87.5%, power 3, steps 20\u201396, every 10 steps",
+    "PolynomialDecay 0% \u2192 87.5%, steps 20\u201396 every 10",
   );
   assert.equal(
     describeSchedule({ class_name: "ConstantSparsity", config: { target_sparsity: 0.5, begin_step: 0, end_step: -1, frequency: 100 } }),
-    "ConstantSparsity, 50%, steps 0\u2013end, every 100 steps",
+    "ConstantSparsity 50%, steps 0\u2013end every 100",
+  );
+  assert.equal(
+    describeSchedule({ class_name: "PolynomialDecay", config: { initial_sparsity: 0.1, final_sparsity: 0.5, power: 2 } }),
+    "PolynomialDecay 10% \u2192 50% (power 2)",
   );
   assert.equal(describeSchedule(null), "no schedule");
   assert.equal(describeSchedule({ class_name: "MySchedule", config: {} }), "MySchedule");

@@ -72,7 +72,7 @@ export class ChartCard {
       el("th", { text: "\u0394", attrs: { title: "measured minus expected, at the measured point's step" } }),
       anyTarget
         ? el("th", {
-            text: atRest ? "final target" : "target",
+            text: "target",
             attrs: { title: atRest ? "the sparsity the schedule ends at" : "the schedule's continuous target at this step" },
           })
         : null,

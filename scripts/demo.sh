@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Train the article's MNIST pruning runs (--quick: about 3 minutes on 2 cores) into ./logs,
+# then serve them: open http://localhost:6006/#sparsity
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q ".[demo]"
+
+LOGDIR=${LOGDIR:-logs}
+# DEMO_ARGS="" trains the full article recipe (10 epochs of MNIST, much longer).
+"$VENV/bin/python" demo/mnist_pruning.py --logdir "$LOGDIR" ${DEMO_ARGS---quick}
+exec "$VENV/bin/tensorboard" --logdir "$LOGDIR" "$@"
