@@ -12,8 +12,6 @@ import pytest
 from conftest import ROOT
 import hostile_util as hu
 
-pytestmark = pytest.mark.browser
-
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -75,8 +73,6 @@ class Page:
 
     def plugin_frame(self, timeout=60):
         """The iframe TensorBoard loads the dashboard into."""
-        self.page.wait_for_function(
-            "() => true", timeout=1000)
         deadline = timeout * 1000
         waited = 0
         while waited < deadline:
