@@ -167,7 +167,7 @@ class Client:
 
 
 class TensorBoardProcess:
-    def __init__(self, logdir, load_fast, with_plugin, log_path):
+    def __init__(self, logdir, load_fast, with_plugin, log_path, mode=None):
         self.port = free_port()
         self.with_plugin = with_plugin
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -178,7 +178,7 @@ class TensorBoardProcess:
         env["PYTHONPATH"] = os.pathsep.join(paths)
         self.log_file = open(log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, LAUNCHER, "with" if with_plugin else "without",
+            [sys.executable, LAUNCHER, mode or ("with" if with_plugin else "without"),
              "--logdir", logdir, "--port", str(self.port), "--host", "127.0.0.1",
              "--load_fast", load_fast],
             stdout=self.log_file, stderr=subprocess.STDOUT, env=env, cwd="/",
@@ -418,11 +418,13 @@ def bench_one(size, loader, logdir, args):
     spec = synthetic.SIZES[size]
     tags = sparsity_tags(size)
     result = {"size": size, "loader": loader, "spec": spec, "repeat": args.repeat,
+              "variant": args.variant,
               "browser": bool(args.browser), "when": datetime.datetime.now().isoformat(timespec="seconds")}
     logs = os.path.join(args.workdir, "logs")
     os.makedirs(logs, exist_ok=True)
     log("%s, load_fast=%s: starting TensorBoard with and without the plugin" % (size, loader))
-    w = TensorBoardProcess(logdir, loader, True, os.path.join(logs, "%s_%s_with.log" % (size, loader)))
+    w = TensorBoardProcess(logdir, loader, True, os.path.join(logs, "%s_%s_with.log" % (size, loader)),
+                           mode="with-proposed" if args.variant == "proposed" else "with")
     n = TensorBoardProcess(logdir, loader, False, os.path.join(logs, "%s_%s_without.log" % (size, loader)))
     browser = None
     try:
@@ -592,6 +594,8 @@ def markdown_table(results):
         s = r["spec"]
         label = "%s (%d × %d × %d)" % (r["size"], s["runs"], s["layers"], s["steps"])
         loader = "Rust (`--load_fast=true`)" if r["loader"] == "true" else "Python (`--load_fast=false`)"
+        if r.get("variant") == "proposed":
+            loader += ", **proposed fix**"
         for name, a, b, q, target, fmt in rows_for(r):
             lines.append("| %s | %s | %s | %s | %s | %s%s | %s |" % (
                 label, loader, name, _f(a, fmt), _f(b, fmt), _f(q, "%.2f"), _met(q, target),
@@ -677,6 +681,8 @@ def parse_args(argv):
                    help="reuse results already in WORKDIR/results instead of measuring again")
     p.add_argument("--notes", default=os.path.join(ROOT, "benchmarks", "NOTES.md"),
                    help="markdown appended to the page (profiles, findings)")
+    p.add_argument("--variant", choices=("current", "proposed"), default="current",
+                   help="proposed: serve benchmarks/proposed_fix.py's plugin (before/after numbers)")
     p.add_argument("--ingest-timeout", type=int, default=3600)
     p.add_argument("--browser-timeout", type=int, default=600)
     args = p.parse_args(argv)
@@ -705,7 +711,8 @@ def main(argv=None):
     for size in args.sizes:
         logdir = synthetic.cached_logdir(args.workdir, size, processes=2, log=log)
         for loader in args.loaders:
-            path = os.path.join(results_dir, "%s_%s.json" % (size, loader))
+            path = os.path.join(results_dir, "%s_%s%s.json" % (
+                size, loader, "_proposed" if args.variant == "proposed" else ""))
             if args.reuse and os.path.exists(path):
                 with open(path) as f:
                     results.append(json.load(f))

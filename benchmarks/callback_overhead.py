@@ -148,6 +148,10 @@ def markdown(result, args, machine):
             machine["cpu"], machine["cores"], machine["python"], machine["tensorflow"],
             machine["tfmot"], machine["platform"]),
         "",
+    ]
+    if machine.get("load"):
+        lines += ["System %s, this benchmark included (%s cores)." % (machine["load"], machine["cores"]), ""]
+    lines += [
         "| variant | callbacks | median wall (s) | median CPU (s) | all runs, wall (s) |",
         "| --- | --- | ---: | ---: | --- |",
     ]
@@ -197,8 +201,11 @@ def main(argv=None):
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
     machine = machine_description()
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     print("Benchmarking on %s (%s cores), TF %s" % (machine["cpu"], machine["cores"], machine["tensorflow"]))
     result = run(args)
+    if load_before is not None:
+        machine["load"] = "load average (1 min) %.1f before, %.1f after" % (load_before[0], os.getloadavg()[0])
     text = markdown(result, args, machine)
     print()
     print(text)

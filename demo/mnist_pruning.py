@@ -274,6 +274,9 @@ def main(argv=None):
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
     t0 = time.time()
+    if not args.data and not args.offline:
+        print("Loading MNIST through keras.datasets (cached, or a download of at most %g s)..."
+              % args.download_timeout, flush=True)
     (x_train, y_train), (x_test, y_test), data_name = load_data(args.data, args.download_timeout, args.offline)
     if args.samples:
         x_train, y_train = x_train[:args.samples], y_train[:args.samples]

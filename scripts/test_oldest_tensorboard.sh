@@ -13,15 +13,22 @@ OLDEST="$(sed -n 's/^OLDEST_TENSORBOARD = "\(.*\)"/\1/p' "$ROOT/setup.py")"
 VERSION="${TB_VERSION:-$OLDEST}"
 VENV="${1:-$ROOT/.venv-oldest-tb}"
 
+if [ -f "$VENV/pyvenv.cfg" ] && [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c "import tensorboard, sys; sys.exit(tensorboard.__version__ != '$VERSION')" 2>/dev/null; then
+  rm -rf "$VENV"
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --upgrade pip
-# TensorBoard 2.16 needs numpy < 2 (it uses np.string_ etc. in its tensor utilities);
-# werkzeug and protobuf as TensorBoard 2.16 declares them.
+# TensorBoard 2.16 predates NumPy 2: pin numpy < 2; werkzeug and protobuf as it declares them.
+# A venv made for an older version is rebuilt (pip would keep e.g. 2.16.0's tf-nightly).
 "$VENV/bin/pip" install -q "tensorboard==$VERSION" "numpy<2" "werkzeug" "pytest" "hypothesis"
 "$VENV/bin/pip" install -q --no-deps -e "$ROOT"
 "$VENV/bin/python" -c "import tensorboard, numpy; print('tensorboard', tensorboard.__version__, 'numpy', numpy.__version__)"
+if "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflow') is None)"; then
+  echo "TensorFlow is installed in $VENV: this check needs a venv without it" >&2
+  exit 2
+fi
 
 cd "$ROOT"
 # No TensorFlow here: the suites below build their logdirs with TensorBoard's own writer.

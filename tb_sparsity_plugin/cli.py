@@ -23,15 +23,19 @@ import tempfile
 import threading
 import time
 
+# The run document's series names (the report drops the series, export writes them) and the
+# CSV writers live in exports.py: the plugin's `table` and `export` routes use them too.
+from tb_sparsity_plugin.exports import LAYER_SERIES, MODEL_KEY, MODEL_SERIES  # noqa: F401
+from tb_sparsity_plugin.exports import STATE_CSV_FIELDS  # noqa: F401
+from tb_sparsity_plugin.exports import csv_value as _csv_value
+from tb_sparsity_plugin.exports import export_rows, format_export_csv  # noqa: F401
+from tb_sparsity_plugin.exports import format_state_csv
+
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_USAGE = 2
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
-# Per-layer series of the run document: the report drops them, export writes them.
-LAYER_SERIES = ("measured", "expected", "target", "threshold", "weight_zeros")
-MODEL_SERIES = ("measured", "expected")
-MODEL_KEY = "(model)"
 # Plugins whose data the analysis never reads: the Rust data server keeps none of it.
 UNUSED_PLUGINS = ("images", "audio", "histograms", "distributions", "pr_curves", "mesh",
                   "text", "graphs", "hparams", "custom_scalars", "projector")
@@ -182,7 +186,7 @@ class RustServer:
             "--port-file=%s" % port_file,
             "--die-after-stdin",
             "--error-file=%s" % error_file,
-            os.environ.get("TBS_V", "-vv"),  # debug: one line per run loaded (progress) and the end of the load cycle
+            "-vv",  # debug: one line per run loaded (progress) and the end of the load cycle
         ]
         self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE)
@@ -707,32 +711,16 @@ def format_markdown(summaries):
 REPORT_CSV_FIELDS = ["run", "key", "name", "tag", "params", "schedule", "final_step",
                      "final_sparsity", "expected_final_sparsity", "target_sparsity",
                      "max_abs_deviation", "weighting", "errors", "warnings"]
-STATE_CSV_FIELDS = ["run", "key", "name", "params", "step", "measured", "expected", "target",
-                    "deviation", "threshold"]
-
-
-def _csv_value(value):
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return value
 
 
 def format_csv(summaries):
+    if any("state" in s for s in summaries):  # the same CSV as the plugin's `table` route
+        return format_state_csv([(s["run"], s["state"]) for s in summaries])
     buf = io.StringIO()
-    stepped = any("state" in s for s in summaries)
-    fields = STATE_CSV_FIELDS if stepped else REPORT_CSV_FIELDS
+    fields = REPORT_CSV_FIELDS
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for summary in summaries:
-        if stepped:
-            for row in summary["state"]:
-                writer.writerow({k: _csv_value(v) for k, v in
-                                 dict(row, run=summary["run"]).items() if k in fields})
-            continue
         counts = {}
         for d in summary["diagnostics"]:
             counts[(d["layer"], d["severity"])] = counts.get((d["layer"], d["severity"]), 0) + 1
@@ -834,31 +822,6 @@ def gate_failures(summaries, fail_on=None, min_sparsity=()):
             failures.append("FAIL: --min-sparsity %s=%s matches no layer in the selected runs"
                             % (regex.pattern, _pct(threshold)))
     return failures
-
-
-# -- export -----------------------------------------------------------------------------
-
-
-def export_rows(run_doc):
-    """Long format: (run, key, name, series, step, value), the whole model first."""
-    run = run_doc["run"]
-    model = run_doc["model"]
-    for series in MODEL_SERIES:
-        for step, value in model.get(series) or []:
-            yield run, MODEL_KEY, "whole model", series, step, value
-    for layer in run_doc["layers"]:
-        for series in LAYER_SERIES:
-            for step, value in layer.get(series) or []:
-                yield run, layer["key"], layer["name"], series, step, value
-
-
-def format_export_csv(run_doc):
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["run", "key", "name", "series", "step", "value"])
-    for run, key, name, series, step, value in export_rows(run_doc):
-        writer.writerow([run, key, name, series, step, repr(float(value))])
-    return buf.getvalue()
 
 
 # -- command line -----------------------------------------------------------------------

@@ -173,7 +173,7 @@ class SparsitySummaries(keras.callbacks.Callback):
         self._entries = None  # [(wrapper, weight_var, mask_var, threshold_var, info dict)]
         self._wrappers = None
         self._config_written = False
-        self._last = None  # (step, values) of the last point written
+        self._last = None  # the points [(tag, step, value)] written last
         self._batches = 0
 
     # -- construction for custom training loops --------------------------------------------

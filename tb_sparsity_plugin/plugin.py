@@ -7,6 +7,7 @@ analysis). Routes are documented in http_api.md.
 
 import logging
 import os
+import re
 import threading
 import time
 
@@ -19,7 +20,9 @@ from tensorboard.context import RequestContext
 from tensorboard.plugins import base_plugin
 
 from tb_sparsity_plugin import analysis
+from tb_sparsity_plugin import exports
 from tb_sparsity_plugin import metadata
+from tb_sparsity_plugin import quality
 from tb_sparsity_plugin import reader as reader_lib
 from tb_sparsity_plugin import schedules
 
@@ -71,6 +74,10 @@ class SparsityPlugin(base_plugin.TBPlugin):
             "/runs": self.runs_route,
             "/run": self.run_route,
             "/schedule": self.schedule_route,
+            "/metrics": self.metrics_route,
+            "/quality": self.quality_route,
+            "/table": self.table_route,
+            "/export": self.export_route,
         }
 
     def data_plugin_names(self):
@@ -128,6 +135,40 @@ class SparsityPlugin(base_plugin.TBPlugin):
             raise errors.NotFoundError("no sparsity data for run %r" % run)
         return analysis.analyze_run(data)
 
+    def _require_run(self, ctx, experiment_id, run):
+        if self._require_reader().read_run(ctx, experiment_id, run) is None:
+            raise errors.NotFoundError("no sparsity data for run %r" % run)
+
+    def metrics_impl(self, ctx, experiment_id, run):
+        self._require_run(ctx, experiment_id, run)
+        tags = self._reader.scalar_tags(ctx, experiment_id)
+        return {"run": run, "metrics": quality.metric_catalog(tags, run)}
+
+    def quality_impl(self, ctx, experiment_id, run, metric_id,
+                     tolerance=quality.DEFAULT_TOLERANCE, direction=None):
+        run_doc = self.run_impl(ctx, experiment_id, run)
+        tags = self._reader.scalar_tags(ctx, experiment_id)
+        catalog = quality.metric_catalog(tags, run)
+        metric = next((m for m in catalog if m["id"] == metric_id), None)
+        if metric is None:
+            raise errors.NotFoundError(
+                "metric: %r is not a scalar of run %r's group (see metrics?run=...)"
+                % (_shorten(metric_id), run))
+        series = self._reader.read_metric_series(
+            ctx, experiment_id, metric["run"], [metric["tag"]]).get(metric["tag"], [])
+        evaluation = {}
+        if metric["alignment"] == quality.EPOCH_END:
+            for m in catalog:
+                if quality.EVALUATION_TAG.match(m["tag"]):
+                    evaluation[(m["run"], m["tag"])] = self._reader.read_metric_series(
+                        ctx, experiment_id, m["run"], [m["tag"]]).get(m["tag"], [])
+                    break  # one tag of the group tells the steps per epoch
+        return quality.quality(run_doc, metric, series, evaluation, tolerance, direction)
+
+    def table_impl(self, ctx, experiment_id, run, step=None):
+        rows = analysis.state_at(self.run_impl(ctx, experiment_id, run), step)
+        return {"run": run, "step": rows[0]["step"], "rows": rows}
+
     def schedule_impl(self, class_name, config, max_step, params=None):
         return analysis.analyze_schedule(
             {"class_name": class_name, "config": config}, max_step, params
@@ -173,6 +214,54 @@ class SparsityPlugin(base_plugin.TBPlugin):
         return self._json(request, impl)
 
     @wrappers.Request.application
+    def metrics_route(self, request):
+        return self._json(request, lambda ctx, eid: self.metrics_impl(
+            ctx, eid, _single(request, "run")))
+
+    @wrappers.Request.application
+    def quality_route(self, request):
+        def impl(ctx, eid):
+            run = _single(request, "run")
+            metric = _single(request, "metric")
+            tolerance = quality.DEFAULT_TOLERANCE
+            if _single(request, "tolerance", required=False) is not None:
+                tolerance = _number(request, "tolerance")
+                if not 0 <= tolerance <= 1e12:
+                    raise errors.InvalidArgumentError("tolerance: must be in [0, 1e12]")
+            direction = _choice(request, "direction", DIRECTIONS, None)
+            return self.quality_impl(ctx, eid, run, metric, float(tolerance),
+                                     DIRECTIONS.get(direction))
+
+        return self._json(request, impl)
+
+    @wrappers.Request.application
+    def table_route(self, request):
+        def impl(ctx, eid):
+            run = _single(request, "run")
+            step = _integer(request, "step", 0, MAX_STEP, required=False)
+            fmt = _choice(request, "format", ("json", "csv"), "json")
+            doc = self.table_impl(ctx, eid, run, step)
+            if fmt == "json":
+                return doc
+            return _Download(exports.format_state_csv([(run, doc["rows"])]), "text/csv",
+                             "%s_step%d.csv" % (_file_stem(run), doc["step"]))
+
+        return self._json(request, impl)
+
+    @wrappers.Request.application
+    def export_route(self, request):
+        def impl(ctx, eid):
+            run = _single(request, "run")
+            fmt = _choice(request, "format", ("json", "csv"), "json")
+            doc = self.run_impl(ctx, eid, run)
+            if fmt == "json":
+                return doc
+            return _Download(exports.format_export_csv(doc), "text/csv",
+                             "%s_series.csv" % _file_stem(run))
+
+        return self._json(request, impl)
+
+    @wrappers.Request.application
     def index_js_route(self, request):
         return self._static_file(request, "index.js")
 
@@ -190,6 +279,10 @@ class SparsityPlugin(base_plugin.TBPlugin):
             ctx = plugin_util.context(request.environ)
             eid = plugin_util.experiment_id(request.environ)
             body = impl(ctx, eid)
+            if isinstance(body, _Download):
+                return http_util.Respond(
+                    request, body.content, body.content_type,
+                    headers=[("Content-Disposition", 'attachment; filename="%s"' % body.filename)])
             return http_util.Respond(request, body, "application/json")
         except errors.PublicError as e:
             return http_util.Respond(
@@ -230,6 +323,33 @@ class SparsityPlugin(base_plugin.TBPlugin):
         if os.path.commonpath([candidate, self._static_dir]) != self._static_dir:
             return None
         return candidate if os.path.isfile(candidate) else None
+
+
+DIRECTIONS = {"higher": quality.HIGHER, "lower": quality.LOWER}
+
+
+class _Download:
+    """A non-JSON answer of a data route (CSV), sent as an attachment."""
+
+    def __init__(self, content, content_type, filename):
+        self.content = content
+        self.content_type = content_type
+        self.filename = filename
+
+
+def _file_stem(run):
+    """A file name made of a run name: letters, digits, '.', '-', '_' only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run).strip("._")[:100] or "run"
+
+
+def _choice(request, name, allowed, default):
+    value = _single(request, name, required=False)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise errors.InvalidArgumentError(
+            "%s: must be one of %s" % (name, ", ".join(sorted(allowed))))
+    return value
 
 
 def _shorten(text, limit=80):

@@ -273,6 +273,16 @@ class Reader:
             return True
         return any(TFMOT_SPARSITY_TAG.match(t) for tags in scalars.values() for t in tags)
 
+    def scalar_tags(self, ctx, experiment_id):
+        """{run: [tag]} of every scalar series (quality.py picks a run's group's metrics)."""
+        scalars, _ = self._listing(ctx, experiment_id)
+        return {run: list(tags) for run, tags in scalars.items()}
+
+    def read_metric_series(self, ctx, experiment_id, run, tags):
+        """{tag: [[step, value]]} of any scalars (losses too): finite, one point per step."""
+        raw = self._read_scalar_tags(ctx, experiment_id, run, list(tags), {})
+        return {tag: clean_series(points, {}, lower=None) for tag, points in raw.items()}
+
     # one run ---------------------------------------------------------------------
 
     def read_run(self, ctx, experiment_id, run, listing=None):

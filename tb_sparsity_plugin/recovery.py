@@ -20,6 +20,7 @@ is checked once. Pure Python (TensorBoard's own CRC32C): no TensorFlow.
 import dataclasses
 import glob
 import os
+import re
 import struct
 import threading
 
@@ -30,6 +31,8 @@ HEADER = 12  # uint64 length + uint32 masked CRC of the length
 FOOTER = 4  # uint32 masked CRC of the payload
 MAX_RECORD = 64 << 20  # a length beyond this is damage, not a record
 MAX_RESYNC = 16 << 20  # bytes searched for the next good record after damage
+NONZERO = re.compile(rb"[^\x00]")
+KEEP_TAIL = 1 << 16  # after damage with no good record yet, re-search this tail next time
 
 REASON_DAMAGED = "damaged event-file record (failed checksum; later records recovered)"
 REASON_INCOMPLETE = "incomplete record at the end of an event file (truncated, or still being written)"
@@ -42,6 +45,7 @@ class FileScan:
     offset: int = 0  # where scanning resumes: the first byte not yet part of a good record
     damaged: int = 0  # damaged regions so far
     incomplete: bool = False  # the bytes after `offset` are a partial record
+    in_damage: bool = False  # `offset` is inside a damaged region (already counted)
     recovered: list = dataclasses.field(default_factory=list)  # serialized events after damage
 
 
@@ -75,6 +79,14 @@ def _resync(data, pos):
         if zeros < 0:
             return None
         candidate = max(candidate, zeros - 3)
+        if data[candidate:candidate + HEADER] == bytes(HEADER):
+            # 12 zero bytes are no header (its CRC would be zero): skip a zero-filled run
+            # (crashed writers and preallocated files leave long ones) in one step.
+            nonzero = NONZERO.search(data, candidate, limit)
+            if nonzero is None:
+                return None
+            candidate = max(candidate + 1, nonzero.start() - HEADER + 1)
+            continue
         if _record_at(data, candidate) > 0:
             return candidate
         candidate += 1
@@ -100,15 +112,20 @@ def scan_file(path, previous=None):
         if length > 0:
             if scan.damaged:
                 scan.recovered.append(data[pos + HEADER:pos + length - FOOTER])
+            scan.in_damage = False
             pos += length
             continue
-        if length == 0:  # a partial record at the end: wait for the writer
+        if length == 0 and not scan.in_damage:  # a partial record: wait for the writer
             scan.incomplete = True
             break
+        if not scan.in_damage:
+            scan.damaged += 1
+            scan.in_damage = True
         nxt = _resync(data, pos)
-        scan.damaged += 1
-        if nxt is None:  # garbage to the end (or a partial record after the damage)
-            pos = len(data)
+        if nxt is None:
+            # Garbage to the end, or a record after the damage that is still being
+            # written: search the tail again when the file grows.
+            pos = max(pos + 1, len(data) - KEEP_TAIL)
             break
         pos = nxt
     scan.offset += pos

@@ -154,7 +154,7 @@ export class Dashboard {
   /** Re-reads the run list and the analysis of the shown, selected runs. */
   refresh({ force = false } = {}) {
     if (this.inFlight) {
-      this.again = this.again || { force };
+      this.again = { force: force || Boolean(this.again && this.again.force) };
       return this.inFlight;
     }
     this.status.textContent = "Refreshing\u2026";
