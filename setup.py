@@ -32,6 +32,8 @@ setuptools.setup(
         "tensorboard>=%s" % OLDEST_TENSORBOARD,
         "numpy",
         "werkzeug",
+        # C CRC32C for checking event files past damage (recovery.py)
+        "google-crc32c",
     ],
     extras_require={
         "keras": ["tensorflow>=2.16", "tf-keras", "tensorflow-model-optimization>=0.8"],

@@ -506,34 +506,43 @@ def _first_ratio(text, patterns):
     return None
 
 
-def other_results():
-    """Ratios from the CLI-vs-tbparse and callback-overhead benchmarks' output files."""
-    out = []
-    cli_files = []
-    try:
-        from benchmarks import cli_vs_tbparse  # noqa: F401
+def _table_after(text, header_pattern):
+    """The data rows (lists of cells) of the first markdown table whose header matches."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("|") and re.search(header_pattern, line, re.IGNORECASE):
+            rows = []
+            for row in lines[i + 2:]:
+                if not row.startswith("|"):
+                    break
+                rows.append([c.strip() for c in row.strip().strip("|").split("|")])
+            return rows
+    return []
 
-        for name in ("DEFAULT_OUTPUT", "DEFAULT_OUT", "OUTPUT"):
-            if isinstance(getattr(cli_vs_tbparse, name, None), str):
-                cli_files.append(getattr(cli_vs_tbparse, name))
+
+def _number(cell):
+    m = re.search(r"[0-9]+(?:\.[0-9]+)?", cell or "")
+    return float(m.group(0)) if m else None
+
+
+def other_results():
+    """Ratios from the CLI-vs-tbparse and callback-overhead benchmarks' output pages."""
+    out = []
+    path = os.path.join(ROOT, "docs", "benchmark_cli.md")
+    try:
+        from benchmarks import cli_vs_tbparse
+
+        path = getattr(cli_vs_tbparse, "DEFAULT_OUTPUT", path)
     except Exception:
         pass
-    cli_files += [os.path.join(ROOT, "docs", f) for f in
-                  ("benchmark_cli.md", "benchmark_cli_vs_tbparse.md", "cli_vs_tbparse.md")]
-    for path in cli_files:
-        if os.path.exists(path):
-            text = open(path, encoding="utf-8").read()
-            value = _first_ratio(text, [
-                r"^\|[^|\n]*(?:cli\s*/\s*tbparse|ratio)[^|\n]*\|\s*([0-9]+(?:\.[0-9]+)?)\s*\|",
-                r"cli\s*/\s*tbparse[^0-9\n]*([0-9]+\.[0-9]+)",
-                r"ratio[^0-9\n]*([0-9]+\.[0-9]+)",
-            ])
-            out.append({"name": "CLI report / tbparse (same logdir)", "ratio": value,
+    rows = _table_after(open(path, encoding="utf-8").read(), r"ratio") if os.path.exists(path) else []
+    if rows:
+        for row in rows:
+            out.append({"name": "CLI report / tbparse, %s" % row[0], "ratio": _number(row[-1]),
                         "target": TARGETS["cli"], "source": os.path.relpath(path, ROOT)})
-            break
     else:
-        out.append({"name": "CLI report / tbparse (same logdir)", "ratio": None,
-                    "target": TARGETS["cli"], "source": "benchmarks/cli_vs_tbparse.py (no output yet)"})
+        out.append({"name": "CLI report / tbparse", "ratio": None, "target": TARGETS["cli"],
+                    "source": "`python -m benchmarks.cli_vs_tbparse` (no output yet)"})
     path = os.path.join(ROOT, "docs", "benchmark_callback.md")
     try:
         from benchmarks import callback_overhead
@@ -541,16 +550,22 @@ def other_results():
         path = getattr(callback_overhead, "DEFAULT_OUTPUT", path)
     except Exception:
         pass
-    if os.path.exists(path):
-        text = open(path, encoding="utf-8").read()
-        for key, label in (("c/a", "training with SparsitySummaries / without sparsity logging"),
-                           ("c/b", "training with SparsitySummaries / with tfmot's PruningSummaries")):
-            value = _first_ratio(text, [r"^\|\s*%s\s*\|\s*([0-9.]+)\s*\|" % re.escape(key)])
-            out.append({"name": label, "ratio": value, "target": None,
-                        "source": os.path.relpath(path, ROOT)})
-    else:
+    rows = _table_after(open(path, encoding="utf-8").read(), r"^\|\s*ratio") if os.path.exists(path) else []
+    labels = {"c/a": "Keras training with SparsitySummaries / without sparsity logging",
+              "c/b": "Keras training with SparsitySummaries / with tfmot's PruningSummaries"}
+    found = False
+    for row in rows:
+        if row and row[0] in labels:
+            found = True
+            value = _number(row[-1])  # CPU time when the page has it (less noisy), else wall
+            kind = "CPU time" if len(row) > 2 else "wall time"
+            if len(row) > 2:
+                kind += "; wall %s" % row[1]
+            out.append({"name": "%s (%s)" % (labels[row[0]], kind), "ratio": value,
+                        "target": None, "source": os.path.relpath(path, ROOT)})
+    if not found:
         out.append({"name": "Keras callback training overhead", "ratio": None, "target": None,
-                    "source": "benchmarks/callback_overhead.py (no output yet)"})
+                    "source": "`python benchmarks/callback_overhead.py` (no output yet)"})
     return out
 
 

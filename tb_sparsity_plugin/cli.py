@@ -523,7 +523,9 @@ def analyse(source, run_pattern=None, exact_run=None):
         reads=[("read_scalars", reader_lib.SCALARS_PLUGIN, reader_lib.ALL_POINTS),
                ("read_tensors", metadata.PLUGIN_NAME, 1),
                ("read_blob_sequences", reader_lib.KERAS_MODEL_PLUGIN, 1)])
-    rdr = reader_lib.Reader(bulk)
+    # With the logdir, records TensorBoard drops after a damaged one are recovered, as in
+    # the plugin.
+    rdr = reader_lib.Reader(bulk, logdir=source.logdir)
     docs = []
     try:
         for i, run in enumerate(candidates):
@@ -539,7 +541,7 @@ def analyse(source, run_pattern=None, exact_run=None):
             return docs
         with_data = []
         if exact_run is not None or run_pattern is not None:
-            rdr = reader_lib.Reader(source.provider)
+            rdr = reader_lib.Reader(source.provider, logdir=source.logdir)
             with_data = [r.run for r in rdr.list_runs(ctx, eid)]
         if with_data:
             what = ("no run named %r" % exact_run if exact_run is not None

@@ -25,14 +25,26 @@ import struct
 import threading
 
 from tensorboard.compat.proto import event_pb2
-from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+try:  # C CRC32C, ~4 GB/s; TensorBoard's pure-Python one checks ~3 MB/s
+    import google_crc32c
+
+    def masked_crc32c(data):
+        x = google_crc32c.value(bytes(data))
+        return (((x >> 15) | (x << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+except ImportError:  # pragma: no cover - google-crc32c is a dependency
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
 HEADER = 12  # uint64 length + uint32 masked CRC of the length
 FOOTER = 4  # uint32 masked CRC of the payload
 MAX_RECORD = 64 << 20  # a length beyond this is damage, not a record
 MAX_RESYNC = 16 << 20  # bytes searched for the next good record after damage
 NONZERO = re.compile(rb"[^\x00]")
-KEEP_TAIL = 1 << 16  # after damage with no good record yet, re-search this tail next time
+KEEP_TAIL = 1 << 16
+# Bytes of one file checked in one go. A bigger unscanned stretch (a huge first read) is
+# left to TensorBoard alone, so the plugin never stalls a request on gigabytes of logs;
+# growth after that is checked incrementally.
+MAX_SCAN_BYTES = 32 << 20  # after damage with no good record yet, re-search this tail next time
 
 REASON_DAMAGED = "damaged event-file record (failed checksum; later records recovered)"
 REASON_INCOMPLETE = "incomplete record at the end of an event file (truncated, or still being written)"
@@ -102,6 +114,10 @@ def scan_file(path, previous=None):
         scan = dataclasses.replace(previous, recovered=list(previous.recovered))
     else:
         scan = FileScan()
+    if st.st_size - scan.offset > MAX_SCAN_BYTES:
+        scan.offset, scan.size, scan.mtime_ns = st.st_size, st.st_size, st.st_mtime_ns
+        scan.incomplete = scan.in_damage = False
+        return scan
     with open(path, "rb") as f:
         f.seek(scan.offset)
         data = f.read(st.st_size - scan.offset)

@@ -26,6 +26,9 @@ SCHEDULE_OK = dict(class_name="PolynomialDecay", initial_sparsity="0", final_spa
                    begin_step="0", end_step="100", frequency="10", max_step="120")
 CONFIG_KEYS = ["class_name", "max_step", "params", "initial_sparsity", "final_sparsity",
                "begin_step", "end_step", "power", "frequency", "target_sparsity", "run"]
+OTHER_KEYS = ["metric", "tolerance", "direction", "step", "format"]
+# Every data route of plugin.get_plugin_apps() (checked below, so a new route is not missed).
+DATA_ROUTES = ["runs", "run", "schedule", "metrics", "quality", "table", "export"]
 NO_TF = {"PYTHONPATH": os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])}
 
 
@@ -34,6 +37,8 @@ def logdir(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("requests") / "logdir")
     hu.experiment(root, "exp", [("dense", hu.poly())], [(0, 0.0), (50, 0.3), (100, 0.8)])
     hu.experiment(root, "稀疏-🙂", [("dense", hu.poly())], [(0, 0.0), (50, 0.3)])
+    hu.write_series(os.path.join(root, "exp", "validation"),
+                    {"epoch_accuracy": [(0, 0.5), (1, 0.7)], "epoch_loss": [(0, 2.0), (1, 1.0)]})
     return root
 
 
@@ -46,6 +51,8 @@ def check(response, allowed=(200, 400, 404)):
     """Never 5xx; data answers are strict JSON; errors are {"error": str}."""
     status = response.status_code
     assert status in allowed, (status, response.get_data(as_text=True)[:500])
+    if status == 200 and response.headers["Content-Type"].startswith("text/csv"):
+        return status, response.get_data(as_text=True)  # format=csv of table/export
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.headers.get("X-Content-Type-Options") == "nosniff"
     body = json.loads(response.get_data(as_text=True), parse_constant=_no_constants)
@@ -191,14 +198,20 @@ NUMBERISH = st.sampled_from(["0", "1", "-1", "0.5", "1e308", "-0", "nan", "inf",
                              "True", "None", "[1]", "{}", str(2**53 + 1), str(2**63)])
 VALUES = st.one_of(NUMBERISH, st.text(max_size=40),
                    st.sampled_from(["x" * 1001, "🙂" * 600, "9" * 1000]))
-KEYS = st.one_of(st.sampled_from(CONFIG_KEYS), st.text(max_size=20))
+KEYS = st.one_of(st.sampled_from(CONFIG_KEYS + OTHER_KEYS), st.text(max_size=20))
 PAIRS = st.lists(st.tuples(KEYS, VALUES), max_size=8)
 SETTINGS = settings(max_examples=80, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 
 
-@pytest.mark.parametrize("route", ["run", "schedule", "runs"])
+def test_every_data_route_is_covered():
+    apps = plugin_lib.SparsityPlugin.get_plugin_apps(
+        plugin_lib.SparsityPlugin.__new__(plugin_lib.SparsityPlugin))
+    assert set(DATA_ROUTES) == {r.lstrip("/") for r in apps} - {"index.js", "static/*"}
+
+
+@pytest.mark.parametrize("route", DATA_ROUTES)
 def test_generated_parameters_never_5xx(client, route):
     @SETTINGS
     @given(pairs=PAIRS)
@@ -206,6 +219,27 @@ def test_generated_parameters_never_5xx(client, route):
         check(client.get(PREFIX + route + "?" + query(pairs)))
 
     inner()
+
+
+GOOD_RUN = st.sampled_from([RUN, UNICODE_RUN])
+
+
+@pytest.mark.parametrize("route", ["metrics", "quality", "table", "export"])
+def test_generated_parameters_with_a_real_run_never_5xx(client, route):
+    @SETTINGS
+    @given(run=GOOD_RUN, pairs=st.lists(st.tuples(st.sampled_from(OTHER_KEYS), VALUES),
+                                        max_size=4))
+    def inner(run, pairs):
+        check(client.get(PREFIX + route + "?" + query([("run", run)] + pairs)))
+
+    inner()
+
+
+@pytest.mark.parametrize("route", ["metrics", "quality", "table", "export"])
+@pytest.mark.parametrize("name,pairs", BAD_RUN, ids=[b[0] for b in BAD_RUN])
+def test_other_run_routes_bad_run_parameter(client, route, name, pairs):
+    check(client.get(PREFIX + route + "?" + query(pairs + [("metric", "epoch_accuracy")])),
+          allowed=(400, 404))
 
 
 @SETTINGS

@@ -23,6 +23,12 @@ import { diagnosticId, renderDiagnostics } from "./views/diagnostics.js";
 import { el, replaceChildren, swatch } from "./views/dom.js";
 import { banner, emptyMessage, errorMessage, loadingMessage, noScheduleNote } from "./views/messages.js";
 import { renderRunList } from "./views/runs.js";
+import { HeatmapView } from "./views/heatmap.js";
+import { QualityView } from "./views/quality.js";
+import { runPicker, section, TabBar } from "./views/sections.js";
+import { TableView } from "./views/table.js";
+import { WhatIfView } from "./views/whatif.js";
+import { TABS } from "./view_models.js";
 import { connectToHost, DATA_RELOADED } from "./tb_host.js";
 
 export const REFRESH_SECONDS = 30;
@@ -49,6 +55,10 @@ export class Dashboard {
     this.activeDiagnostic = null;
     this.highlightedRun = null;
     this.timer = null;
+    this.tab = "layers"; // the section shown (view_models.TABS)
+    this.focusRun = null; // the run of the single-run views (heatmap, table, what-if)
+    this.pickedStep = null; // the table's step, picked on a chart (null: the last step)
+    this.pickedFrom = null;
     this.build();
   }
 
@@ -113,7 +123,17 @@ export class Dashboard {
     this.layersHeading = el("div", { class: "layers-heading" });
     this.layerGrid = el("div", { class: "layer-grid" });
     this.layersSection = el("section", { class: "layers" }, this.layersHeading, this.layerGrid);
-    this.main = el("main", { class: "content" }, this.banners, this.stateBox, this.overview, this.layersSection);
+    this.buildViews();
+    this.main = el(
+      "main",
+      { class: "content" },
+      this.banners,
+      this.stateBox,
+      this.tabBar.root,
+      this.overview,
+      this.layersSection,
+      [...this.viewSections.values()].map((v) => v.root),
+    );
     replaceChildren(this.root, el("div", { class: "app" }, sidebar, this.main));
 
     let resizeTimer = null;
@@ -287,6 +307,7 @@ export class Dashboard {
     replaceChildren(this.banners, banners);
 
     this.showSections(runDatas.length > 0);
+    this.renderViews(runDatas);
     if (runDatas.length === 0) {
       this.clearCharts();
       return;
@@ -305,8 +326,90 @@ export class Dashboard {
   }
 
   showSections(on) {
-    this.overview.hidden = !on;
-    this.layersSection.hidden = !on;
+    const hasRuns = Boolean(this.runs && this.runs.length);
+    this.tabBar.root.hidden = !hasRuns;
+    this.overview.hidden = !on || this.tab !== "layers";
+    this.layersSection.hidden = !on || this.tab !== "layers";
+    for (const [id, v] of this.viewSections) v.root.hidden = !hasRuns || this.tab !== id;
+  }
+
+  // ---- the other views: quality vs sparsity, heatmap, table, what-if ------------------------
+
+  buildViews() {
+    this.tabBar = new TabBar(TABS, { active: this.tab, onSelect: (id) => this.selectTab(id) });
+    const intro = {
+      quality: "A metric of each selected run against whole-model sparsity: where quality starts to fall, and how runs compare at equal sparsity.",
+      heatmap: "Every layer of one run at every logged step, coloured by its sparsity (or by how far it is from its schedule).",
+      table: "Every layer of one run at one step. Click a point on any chart to pick the step; the default is the run's last step.",
+      whatif: "Try a schedule before training with it: the curves tfmot would apply, over the run's measured curves.",
+    };
+    this.viewSections = new Map();
+    for (const tab of TABS) {
+      if (tab.id === "layers") continue;
+      const parts = section(tab.id, tab.label, intro[tab.id]);
+      parts.root.hidden = true;
+      this.viewSections.set(tab.id, parts);
+    }
+    this.qualityView = new QualityView(this.viewSections.get("quality"), {
+      onPick: (step, run) => this.pickStep(step, "the quality chart", run, true),
+    });
+    this.heatmapView = new HeatmapView(this.viewSections.get("heatmap"), {
+      onPick: (step) => this.pickStep(step, "the heatmap", null, true),
+    });
+    this.tableView = new TableView(this.viewSections.get("table"), {
+      onStep: (step) => this.pickStep(step, step === null ? null : "the step box"),
+    });
+    this.whatIfView = new WhatIfView(this.viewSections.get("whatif"), {
+      onPick: (step) => this.pickStep(step, "the what-if chart", null, true),
+    });
+  }
+
+  selectTab(id) {
+    this.tab = id;
+    this.tabBar.setActive(id);
+    this.render();
+    if (id === "layers") this.resizeCharts();
+  }
+
+  /** A step picked on a chart: the table shows it (and opens, when `open`). */
+  pickStep(step, from, run = null, open = false) {
+    this.pickedStep = step;
+    this.pickedFrom = step === null ? null : from;
+    if (run) this.focusRun = run;
+    this.tabBar.setNote("table", step === null ? "" : `· step ${step}`);
+    const button = this.tabBar.buttons.get("table");
+    button.classList.remove("flash");
+    void button.offsetWidth; // restart the flash animation
+    button.classList.add("flash");
+    if (open && this.tab !== "table") this.selectTab("table");
+    else if (this.tab === "table") this.render();
+  }
+
+  renderViews(runDatas) {
+    if (this.tab === "layers" || !this.viewSections.has(this.tab)) return;
+    const labels = runLabels(runDatas.map((r) => r.run));
+    if (this.tab === "quality") {
+      this.qualityView.update(runDatas.map((r) => ({ ...r, label: labels.get(r.run) })));
+      return;
+    }
+    const names = runDatas.map((r) => r.run);
+    if (!names.includes(this.focusRun)) this.focusRun = names.length ? names[0] : null;
+    const focus = runDatas.find((r) => r.run === this.focusRun) || null;
+    const view = { heatmap: this.heatmapView, table: this.tableView, whatif: this.whatIfView }[this.tab];
+    if (focus) {
+      runPicker(view.runPickerContainer, {
+        runs: names,
+        current: this.focusRun,
+        colors: this.colors,
+        onChange: (run) => {
+          this.focusRun = run;
+          this.render();
+        },
+      });
+    } else replaceChildren(view.runPickerContainer);
+    if (this.tab === "table") {
+      view.update({ run: focus ? focus.run : null, step: this.pickedStep, lastStep: focus ? focus.info.last_step : null, pickedFrom: this.pickedFrom });
+    } else view.update(focus ? focus.data : null);
   }
 
   clearCharts() {
@@ -325,7 +428,7 @@ export class Dashboard {
   renderModel(runDatas) {
     let fresh = false;
     if (!this.modelCard) {
-      this.modelCard = new ChartCard({ id: "\u0000model", className: "model-card", height: 190 });
+      this.modelCard = new ChartCard({ id: "\u0000model", className: "model-card", height: 190, onPick: (step) => this.pickStep(step, "the whole-model chart") });
       this.modelCard.root.id = "model-card";
       fresh = true;
     }
@@ -412,7 +515,7 @@ export class Dashboard {
       let card = this.cards.get(row.key);
       const fresh = !card;
       if (fresh) {
-        card = new ChartCard({ id: row.key, className: "layer-card" });
+        card = new ChartCard({ id: row.key, className: "layer-card", onPick: (step) => this.pickStep(step, `the chart of ${row.key}`) });
         this.cards.set(row.key, card);
       }
       card.root.classList.toggle("highlight", this.activeDiagnostic !== null && this.activeLayer === row.key);
@@ -469,6 +572,11 @@ export class Dashboard {
   }
 
   resizeCharts() {
+    if (this.tab !== "layers") {
+      const view = { quality: this.qualityView, heatmap: this.heatmapView, whatif: this.whatIfView }[this.tab];
+      if (view) view.resize();
+      return;
+    }
     if (this.modelCard) this.modelCard.resize();
     for (const card of this.cards.values()) card.resize();
   }

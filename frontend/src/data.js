@@ -105,3 +105,52 @@ export async function fetchRun(run, options = {}) {
   body.diagnostics = Array.isArray(body.diagnostics) ? body.diagnostics : [];
   return body;
 }
+
+/** `GET metrics?run=NAME` → the quality metrics of the run's group (`[{id, label, ...}]`). */
+export async function fetchMetrics(run, options = {}) {
+  const url = routeUrl("metrics", { run });
+  const body = await fetchJson(url, options);
+  if (!body || !Array.isArray(body.metrics)) {
+    throw new BackendError(`${url}: the answer has no "metrics" list`, { url, kind: "format" });
+  }
+  return body.metrics;
+}
+
+/** `GET quality?run=NAME&metric=ID&tolerance=X` → metric against whole-model sparsity. */
+export async function fetchQuality(run, metric, tolerance, options = {}) {
+  const url = routeUrl("quality", { run, metric, tolerance });
+  const body = await fetchJson(url, options);
+  if (!body || !Array.isArray(body.points)) {
+    throw new BackendError(`${url}: the answer has no "points" list`, { url, kind: "format" });
+  }
+  return body;
+}
+
+/** `GET table?run=NAME[&step=N]` → the per-layer state at a step, whole model first. */
+export async function fetchTable(run, step = null, options = {}) {
+  const url = routeUrl("table", { run, step });
+  const body = await fetchJson(url, options);
+  if (!body || !Array.isArray(body.rows)) {
+    throw new BackendError(`${url}: the answer has no "rows" list`, { url, kind: "format" });
+  }
+  return body;
+}
+
+/** `GET schedule?class_name=...&max_step=N&...` → curves and diagnostics of a typed-in schedule. */
+export async function fetchSchedule(params, options = {}) {
+  const url = routeUrl("schedule", params);
+  const body = await fetchJson(url, options);
+  if (!body || !Array.isArray(body.diagnostics)) {
+    throw new BackendError(`${url}: the answer has no "diagnostics" list`, { url, kind: "format" });
+  }
+  return body;
+}
+
+/** Links (not fetched): the table at a step as CSV, and a run's full series as CSV or JSON. */
+export function tableCsvUrl(run, step = null) {
+  return routeUrl("table", { run, step, format: "csv" });
+}
+
+export function exportUrl(run, format) {
+  return routeUrl("export", { run, format });
+}

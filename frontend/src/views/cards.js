@@ -9,7 +9,7 @@ export class ChartCard {
   /**
    * @param {{id: string, className?: string, height?: number}} options
    */
-  constructor({ id, className = "", height = 150 }) {
+  constructor({ id, className = "", height = 150, onPick = () => {} }) {
     this.id = id;
     this.root = el("article", { class: `card ${className}`.trim(), dataset: { key: id } });
     this.header = el("header", { class: "card-header" });
@@ -19,7 +19,7 @@ export class ChartCard {
     this.root.append(this.header, this.readout, this.plotBox, this.footer);
     this.entries = [];
     this.hoverStep = null;
-    this.chart = new SparsityChart(this.plotBox, { height, onCursor: (step) => this.showStep(step) });
+    this.chart = new SparsityChart(this.plotBox, { height, onCursor: (step) => this.showStep(step), onPick });
   }
 
   /**

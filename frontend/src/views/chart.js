@@ -64,10 +64,11 @@ function signature(lines) {
  * point under the cursor, in any chart of the page: cursors are synchronised) and on leave.
  */
 export class SparsityChart {
-  constructor(container, { height = 170, onCursor = () => {} } = {}) {
+  constructor(container, { height = 170, onCursor = () => {}, onPick = () => {} } = {}) {
     this.container = container;
     this.height = height;
     this.onCursor = onCursor;
+    this.onPick = onPick; // a click (not a drag) picks the step under the cursor
     this.plot = null;
     this.signature = null;
     this.zoom = null; // [min, max] of x while the user has zoomed in
@@ -150,7 +151,17 @@ export class SparsityChart {
         ],
       },
     };
-    return new uPlot(options, data, this.container);
+    const plot = new uPlot(options, data, this.container);
+    let down = null;
+    plot.over.addEventListener("mousedown", (e) => {
+      down = [e.clientX, e.clientY];
+    });
+    plot.over.addEventListener("click", (e) => {
+      if (!down || Math.abs(e.clientX - down[0]) > 3 || Math.abs(e.clientY - down[1]) > 3) return;
+      const idx = plot.cursor.idx;
+      if (idx !== null && idx !== undefined && plot.data[0][idx] !== undefined) self.onPick(plot.data[0][idx]);
+    });
+    return plot;
   }
 
   resize() {

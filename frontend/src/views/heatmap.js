@@ -1,0 +1,253 @@
+// The heatmap of one run: layers (rows, model order) × logged steps (columns), colour = measured
+// sparsity, or measured − expected. The cells are one ImageData of rows × columns pixels drawn
+// scaled onto a single canvas (no DOM per cell), so 300 layers × 1000 steps stay responsive;
+// the hover outline is drawn on a second, transparent canvas on top.
+import { formatPercent } from "../model.js";
+import { cellAt, deviationScale, heatmapCellText, heatmapColor, heatmapMatrix, heatmapPixels, niceTicks, HEATMAP_MODES } from "../view_models.js";
+import { el, replaceChildren } from "./dom.js";
+
+const LABEL_WIDTH = 190;
+const AXIS_HEIGHT = 30;
+const MIN_LABEL_ROW = 11; // below this row height names are not drawn (hover tells them)
+
+export class HeatmapView {
+  /**
+   * @param {{controls: HTMLElement, body: HTMLElement}} parts
+   * @param {{onPick: (step: number) => void}} options
+   */
+  constructor({ controls, body }, { onPick = () => {} } = {}) {
+    this.onPick = onPick;
+    this.mode = "measured";
+    this.runPickerBox = el("div", { class: "control" });
+    this.modeButtons = Object.entries(HEATMAP_MODES).map(([mode, label]) =>
+      el("button", { class: "button toggle", attrs: { type: "button", "aria-pressed": "false" }, dataset: { mode }, text: `Colour by ${label}`, on: { click: () => this.setMode(mode) } }),
+    );
+    replaceChildren(controls, this.runPickerBox, el("div", { class: "control toggles" }, this.modeButtons));
+    this.message = el("div", { class: "view-message" });
+    this.canvas = el("canvas", { class: "heatmap-canvas" });
+    this.overlay = el("canvas", { class: "heatmap-overlay" });
+    this.tooltip = el("div", { class: "chart-tooltip heatmap-tooltip", attrs: { role: "status" } });
+    this.tooltip.hidden = true;
+    this.stack = el("div", { class: "heatmap-stack" }, this.canvas, this.overlay, this.tooltip);
+    this.scale = el("div", { class: "heatmap-scale small" });
+    this.facts = el("p", { class: "muted small heatmap-facts" });
+    replaceChildren(body, this.message, this.facts, this.stack, this.scale);
+    this.overlay.addEventListener("mousemove", (e) => this.onMove(e));
+    this.overlay.addEventListener("mouseleave", () => this.showCell(null));
+    this.overlay.addEventListener("click", (e) => {
+      const cell = this.cellOf(e);
+      if (cell) this.onPick(this.matrix.steps[cell.col]);
+    });
+    this.data = null;
+    this.matrix = null;
+    this.hover = null;
+  }
+
+  get runPickerContainer() {
+    return this.runPickerBox;
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    this.update(this.data);
+  }
+
+  /** @param {object|null} data the `run` document of the run to draw */
+  update(data) {
+    this.data = data;
+    for (const b of this.modeButtons) {
+      const on = b.dataset.mode === this.mode;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+    }
+    const messages = [];
+    this.matrix = null;
+    if (!data) {
+      messages.push("Select a run on the left to draw its heatmap.");
+    } else {
+      const layers = (data.layers || []).filter((l) => Array.isArray(l.measured));
+      let mode = this.mode;
+      let matrix = heatmapMatrix(layers, mode);
+      if (mode === "deviation" && !matrix.hasExpected) {
+        messages.push(`Run ${data.run} has no schedule on record, so there is no expected curve to deviate from: showing measured sparsity. Try the What-if view to draw a schedule over it.`);
+        mode = "measured";
+        matrix = heatmapMatrix(layers, mode);
+      } else if (mode === "deviation" && layers.some((l) => !Array.isArray(l.expected) || !l.expected.length)) {
+        messages.push("Grey rows have no expected curve (no usable schedule for that layer).");
+      }
+      if (!matrix.rows.length || !matrix.steps.length) {
+        messages.push(`Run ${data.run} has no measured sparsity to draw.`);
+      } else {
+        this.matrix = matrix;
+        this.layers = layers;
+        this.drawnMode = mode;
+      }
+    }
+    replaceChildren(this.message, messages.map((text) => el("p", { class: "view-message-text", text })));
+    this.stack.hidden = this.matrix === null;
+    this.scale.hidden = this.matrix === null;
+    this.facts.hidden = this.matrix === null;
+    if (this.matrix) this.draw();
+  }
+
+  layout() {
+    const rows = this.matrix.rows.length;
+    const rowHeight = Math.max(2, Math.min(24, Math.floor(560 / rows)));
+    const width = Math.max(420, Math.floor(this.stack.parentElement?.clientWidth || 800));
+    const labels = rowHeight >= MIN_LABEL_ROW;
+    const left = labels ? LABEL_WIDTH : 8;
+    return {
+      width,
+      height: rows * rowHeight + AXIS_HEIGHT + 4,
+      rowHeight,
+      labels,
+      area: { left, top: 2, width: width - left - 8, height: rows * rowHeight },
+    };
+  }
+
+  draw() {
+    const m = this.matrix;
+    const rows = m.rows.length;
+    const cols = m.steps.length;
+    const lay = this.layout();
+    this.lay = lay;
+    const ratio = globalThis.devicePixelRatio || 1;
+    for (const c of [this.canvas, this.overlay]) {
+      c.width = Math.round(lay.width * ratio);
+      c.height = Math.round(lay.height * ratio);
+      c.style.width = `${lay.width}px`;
+      c.style.height = `${lay.height}px`;
+    }
+    const ctx = this.canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, lay.width, lay.height);
+    // The cells: one pixel per cell, scaled up without smoothing.
+    const cells = document.createElement("canvas");
+    cells.width = cols;
+    cells.height = rows;
+    const image = new ImageData(heatmapPixels(m, this.drawnMode), cols, rows);
+    cells.getContext("2d").putImageData(image, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    const a = lay.area;
+    ctx.drawImage(cells, a.left, a.top, a.width, a.height);
+    ctx.strokeStyle = "#9aa0a6";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(a.left - 0.5, a.top - 0.5, a.width + 1, a.height + 1);
+    ctx.font = "11px sans-serif";
+    ctx.fillStyle = "#3c4043";
+    if (lay.labels) {
+      ctx.textAlign = "right";
+      ctx.textBaseline = "middle";
+      m.rows.forEach((row, r) => {
+        ctx.fillText(ellipsize(ctx, row.name, LABEL_WIDTH - 12), a.left - 6, a.top + (r + 0.5) * lay.rowHeight);
+      });
+    }
+    // Step axis: ticks at columns whose steps are round numbers.
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    ctx.fillStyle = "#5f6368";
+    const colWidth = a.width / cols;
+    const wanted = niceTicks(m.steps[0], m.steps[cols - 1], Math.max(2, Math.floor(a.width / 90)));
+    let lastX = -Infinity;
+    for (const t of wanted) {
+      const c = m.steps.findIndex((s) => s >= t);
+      if (c < 0) continue;
+      const x = a.left + (c + 0.5) * colWidth;
+      if (x - lastX < 50) continue;
+      lastX = x;
+      ctx.fillRect(x, a.top + a.height, 1, 4);
+      ctx.fillText(String(m.steps[c]), x, a.top + a.height + 5);
+    }
+    ctx.fillText("step (one column per logged step)", a.left + a.width / 2, a.top + a.height + 17);
+    this.canvas.dataset.rows = String(rows);
+    this.canvas.dataset.cols = String(cols);
+    this.canvas.dataset.mode = this.drawnMode;
+    this.facts.textContent = `${this.data.run}: ${rows} layer${rows === 1 ? "" : "s"} in model order (top to bottom) \u00d7 ${cols} logged step${cols === 1 ? "" : "s"}${lay.labels ? "" : "; hover a row for its layer"}. Click a column to open the table at that step.`;
+    this.renderScale();
+    this.hover = null;
+    this.drawOverlay();
+  }
+
+  renderScale() {
+    const deviation = this.drawnMode === "deviation";
+    const scale = deviationScale(this.matrix.maxAbs);
+    const stops = deviation ? [-scale, -scale / 2, 0, scale / 2, scale] : [0, 0.25, 0.5, 0.75, 1];
+    const swatches = stops.map((v) => {
+      const [r, g, b] = heatmapColor(v, this.drawnMode, scale);
+      const box = el("span", { class: "scale-swatch" });
+      box.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
+      const label = deviation ? `${v > 0 ? "+" : v < 0 ? "\u2212" : "\u00b1"}${Math.abs(v * 100).toFixed(1)} pt` : formatPercent(v, 0);
+      return el("span", { class: "scale-stop" }, box, label);
+    });
+    const missing = el("span", { class: "scale-swatch" });
+    const [r, g, b] = heatmapColor(NaN);
+    missing.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
+    replaceChildren(
+      this.scale,
+      el("span", { class: "muted", text: deviation ? "measured \u2212 expected: red = pruned less than the schedule, blue = more " : "measured sparsity " }),
+      swatches,
+      el("span", { class: "scale-stop" }, missing, deviation ? "no record / no schedule" : "no record yet"),
+    );
+  }
+
+  cellOf(e) {
+    if (!this.matrix || !this.lay) return null;
+    const rect = this.overlay.getBoundingClientRect();
+    return cellAt(e.clientX - rect.left, e.clientY - rect.top, this.lay.area, this.matrix.rows.length, this.matrix.steps.length);
+  }
+
+  onMove(e) {
+    this.showCell(this.cellOf(e), e);
+  }
+
+  showCell(cell) {
+    const same = cell && this.hover && cell.row === this.hover.row && cell.col === this.hover.col;
+    if (same) return;
+    this.hover = cell;
+    this.drawOverlay();
+    if (!cell) {
+      this.tooltip.hidden = true;
+      return;
+    }
+    this.tooltip.textContent = heatmapCellText(this.matrix, this.layers, cell.row, cell.col);
+    this.tooltip.hidden = false;
+    const a = this.lay.area;
+    const x = a.left + ((cell.col + 1) * a.width) / this.matrix.steps.length;
+    const y = a.top + cell.row * this.lay.rowHeight;
+    this.tooltip.style.left = `${Math.min(x + 10, this.lay.width - 330)}px`;
+    this.tooltip.style.top = `${Math.max(0, y - 34)}px`;
+  }
+
+  drawOverlay() {
+    if (!this.lay) return;
+    const ratio = globalThis.devicePixelRatio || 1;
+    const ctx = this.overlay.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, this.lay.width, this.lay.height);
+    if (!this.hover) return;
+    const a = this.lay.area;
+    const colWidth = a.width / this.matrix.steps.length;
+    ctx.strokeStyle = "rgba(32, 33, 36, 0.55)";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(a.left + 0.5, a.top + this.hover.row * this.lay.rowHeight - 0.5, a.width - 1, this.lay.rowHeight + 1);
+    ctx.strokeStyle = "#f57c00";
+    ctx.lineWidth = 2;
+    ctx.strokeRect(a.left + this.hover.col * colWidth, a.top + this.hover.row * this.lay.rowHeight, Math.max(2, colWidth), Math.max(2, this.lay.rowHeight));
+  }
+
+  resize() {
+    if (this.matrix) this.draw();
+  }
+}
+
+function ellipsize(ctx, text, width) {
+  if (ctx.measureText(text).width <= width) return text;
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (ctx.measureText(`${text.slice(0, mid)}\u2026`).width <= width) lo = mid;
+    else hi = mid - 1;
+  }
+  return `${text.slice(0, lo)}\u2026`;
+}
