@@ -213,7 +213,9 @@ def train_run(name, data, args, epochs, logdir):
     if args.sparsity_summaries:
         from tb_sparsity_plugin.keras_callback import SparsitySummaries
 
-        callbacks.append(SparsitySummaries(log_dir=os.path.join(run_dir, "metrics")))
+        # Every 10 steps, so the measured curve shows when each mask changed (PruningSummaries
+        # only logs at epoch starts).
+        callbacks.append(SparsitySummaries(log_dir=os.path.join(run_dir, "metrics"), update_freq=10))
     started = time.time()
     model.fit(
         x_train, y_train,

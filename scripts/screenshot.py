@@ -7,6 +7,10 @@ opens its Sparsity tab in headless Chromium (Debian's `chromium`, driven by Play
 waits until every layer chart is drawn and saves the page. The README's screenshot is made with
 
     python demo/mnist_pruning.py --quick --logdir logs && python scripts/screenshot.py logs
+
+and the screenshot of the other views (docs/views.png) with
+
+    python scripts/screenshot.py logs --view quality --out docs/views.png
 """
 
 import argparse
@@ -85,6 +89,11 @@ def main(argv=None):
     p.add_argument("--width", type=int, default=1440)
     p.add_argument("--height", type=int, default=1400)
     p.add_argument("--runs", help="regex of the runs to select (default: all)")
+    p.add_argument("--view", default="layers",
+                   choices=("layers", "quality", "heatmap", "table", "whatif"),
+                   help="the dashboard's section to show (default: layers); e.g. "
+                        "--view quality --out docs/views.png")
+    p.add_argument("--run", help="the run of the single-run views (heatmap, table, whatif)")
     args = p.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -100,6 +109,11 @@ def main(argv=None):
             frame = sparsity_frame(page, url)
             if args.runs:
                 frame.fill(".sidebar input.filter >> nth=0", args.runs)
+            if args.view != "layers":
+                frame.click('.tab[data-tab="%s"]' % args.view)
+                page.wait_for_timeout(1500)
+                if args.run:
+                    frame.select_option(".view-%s .run-picker" % args.view, args.run)
             page.wait_for_timeout(1500)  # let charts settle after the last fetch
             page.screenshot(path=args.out)
         finally:

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 import hostile_util as hu
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+import playwright.sync_api as playwright_api  # a missing Playwright fails: no silent skip
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]

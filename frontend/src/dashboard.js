@@ -373,6 +373,8 @@ export class Dashboard {
 
   /** A step picked on a chart: the table shows it (and opens, when `open`). */
   pickStep(step, from, run = null, open = false) {
+    // The same step again (e.g. the step box's change event on blur): nothing to redraw.
+    if (step === this.pickedStep && (!run || run === this.focusRun) && !(open && this.tab !== "table")) return;
     this.pickedStep = step;
     this.pickedFrom = step === null ? null : from;
     if (run) this.focusRun = run;
