@@ -367,11 +367,15 @@ def state_at(run_doc, step=None):
         })
     model = run_doc["model"]
     m_measured, m_expected = at(model["measured"]), at(model["expected"])
+    targets = [r["target"] for r in rows]
+    weights = [r["params"] for r in rows] if model["weighting"] == "params" else [1] * len(rows)
+    m_target = (float(np.dot(targets, weights) / np.sum(weights))
+                if rows and None not in targets and all(weights) else None)
     model_row = {
         "key": "(model)", "name": "whole model (%s)" % (
             "weighted by weight count" if model["weighting"] == "params" else "plain mean"),
         "params": sum(r["params"] for r in rows) if rows and all(r["params"] for r in rows) else None,
-        "step": step, "measured": m_measured, "expected": m_expected, "target": None,
+        "step": step, "measured": m_measured, "expected": m_expected, "target": m_target,
         "deviation": (m_measured - m_expected) if None not in (m_measured, m_expected) else None,
         "threshold": None,
     }

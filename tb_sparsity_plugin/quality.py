@@ -161,16 +161,24 @@ def _held(series, step):
 def model_sparsity_at(run_doc, step):
     """(whole-model sparsity at `step`, where it came from).
 
-    The measured series' held value while the measured series has a record at or after
-    `step`; past its last record (PruningSummaries never logs the state after the last
-    epoch) the expected series, else the last measured value (stale).
+    The measured series' held value (its last record at or before `step`) while the
+    measured series has a record at or after `step` and the mask cannot have changed since
+    that record: the expected series is the same at the record's step and at `step`, or the
+    run has no expected series. Otherwise (past the last record: PruningSummaries never logs
+    the state after the last epoch; or a pruning step between a sparse record and `step`) the
+    expected series at `step`; without one, the last measured value (stale).
     """
     model = run_doc.get("model") or {}
     measured, expected = model.get("measured") or [], model.get("expected") or []
     if measured and step <= measured[-1][0]:
         value = _held(measured, step)
         if value is not None:
-            return value, "measured"
+            record_step = max(p[0] for p in measured if p[0] <= step)
+            if not expected or record_step == step:
+                return value, "measured"
+            before, now = _held(expected, record_step), _held(expected, step)
+            if before is None or now is None or abs(now - before) <= 1e-9:
+                return value, "measured"
     if expected:
         value = _held(expected, step)
         if value is not None:
@@ -240,13 +248,21 @@ def quality(run_doc, metric, series, evaluation_series, tolerance=DEFAULT_TOLERA
     if skipped:
         notes.append("%d metric point(s) fall where the run has no sparsity value and are "
                      "left out." % skipped)
-    n_expected = sources.count("expected")
-    if n_expected:
-        last = (run_doc.get("model") or {}).get("measured") or []
+    last = (run_doc.get("model") or {}).get("measured") or []
+    last_record = last[-1][0] if last else None
+    n_after = sum(1 for p, src in zip(points, sources)
+                  if src == "expected" and (last_record is None or p[0] > last_record))
+    n_between = sources.count("expected") - n_after
+    if n_after:
         notes.append(
             "%d point(s) after the last sparsity record (step %s) use the schedule's expected "
             "whole-model sparsity: PruningSummaries does not log the state after the last "
-            "epoch." % (n_expected, last[-1][0] if last else "none"))
+            "epoch." % (n_after, last_record if last_record is not None else "none"))
+    if n_between:
+        notes.append(
+            "%d point(s) fall after a pruning step that no sparsity record covers yet (the "
+            "records are sparser than the metric): they use the schedule's expected "
+            "whole-model sparsity at their step." % n_between)
     if sources.count("last_measured"):
         notes.append(
             "%d point(s) after the last sparsity record use that last record (no schedule to "

@@ -120,7 +120,14 @@ def test_step_indexed_metric_is_used_as_logged(client, event_scalars, truth, nam
     run_doc = get_json(client, "run", run=name + "/metrics")
     last_record = run_doc["model"]["measured"][-1][0]
     for (step, sparsity, _), source in zip(doc["points"], doc["sparsity_from"]):
-        if step <= last_record:
+        if step <= last_record and source == "expected":
+            # The mask changed between the last record and this step: the schedule tells.
+            expected = run_doc["model"]["expected"]
+            record = max(s for s, _ in run_doc["model"]["measured"] if s <= step)
+            held = lambda at: [v for s, v in expected if s <= at][-1]  # noqa: E731
+            assert held(record) != held(step)
+            assert sparsity == pytest.approx(held(step))
+        elif step <= last_record:
             assert source == "measured"
             if run_doc["schedule_source"] != "sparsity_summaries":
                 by_params = run_doc["model"]["weighting"] == "params"
@@ -135,6 +142,24 @@ def test_step_indexed_metric_is_used_as_logged(client, event_scalars, truth, nam
             assert sparsity == run_doc["model"]["measured"][-1][1]
     if "expected" in doc["sparsity_from"]:
         assert any("expected" in n for n in doc["notes"])
+
+
+def test_sparse_records_give_way_to_the_schedule_after_a_pruning_step():
+    # Records every 100 steps, metric every 39: at step 156 the mask changed after the
+    # record of step 100, so the expected value at 156 is used, and said so.
+    run_doc = {"run": "r", "schedule_source": "sparsity_summaries",
+               "model": {"measured": [[0, 0.0], [100, 0.0], [200, 0.5]],
+                         "expected": [[0, 0.0], [120, 0.25], [180, 0.5], [200, 0.5]]}}
+    metric = quality.describe_tag("x/validation", "evaluation_accuracy_vs_iterations", "x")
+    doc = quality.quality(run_doc, metric, [[39, 0.9], [78, 0.91], [156, 0.95], [195, 0.8]], {})
+    assert doc["points"] == [[39, 0.0, 0.9], [78, 0.0, 0.91], [156, 0.25, 0.95], [195, 0.5, 0.8]]
+    assert doc["sparsity_from"] == ["measured", "measured", "expected", "expected"]
+    assert any("no sparsity record covers" in n for n in doc["notes"])
+    assert doc["first_drop"]["step"] == 195
+    # Without a schedule the held record is all there is.
+    run_doc["model"]["expected"] = None
+    doc = quality.quality(run_doc, metric, [[156, 0.95]], {})
+    assert doc["points"] == [[156, 0.0, 0.95]] and doc["sparsity_from"] == ["measured"]
 
 
 @pytest.mark.parametrize("name", WITH_METRICS)

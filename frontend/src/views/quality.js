@@ -192,7 +192,7 @@ export class QualityView {
       replaceChildren(
         this.legend,
         el("span", { class: "legend-item" }, el("span", { class: "dot-key dot-filled" }), "sparsity as logged"),
-        el("span", { class: "legend-item" }, el("span", { class: "dot-key dot-hollow" }), "sparsity from the schedule (after the last record)"),
+        el("span", { class: "legend-item" }, el("span", { class: "dot-key dot-hollow" }), "sparsity from the schedule (no record covers that step)"),
         el("span", { class: "legend-item" }, el("span", { class: "dot-key dot-ring" }), "first drop beyond the tolerance"),
         el("span", { class: "legend-item muted" }, "click a point to open the table at its step"),
       );

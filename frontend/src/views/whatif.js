@@ -8,6 +8,8 @@ import { SparsityChart } from "./chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 
 const WHATIF_COLOR = "#f57c00";
+// Layer colours: the run palette without its oranges, which the what-if curves use.
+const LAYER_COLORS = PALETTE.filter((c) => !["#e69f00", "#d55e00"].includes(c));
 const MAX_LAYER_LINES = 12;
 
 export class WhatIfView {
@@ -140,7 +142,7 @@ export class WhatIfView {
     }
     const lines = [];
     const shown = layers.slice(0, MAX_LAYER_LINES);
-    shown.forEach((l, i) => lines.push({ run: l.name || l.key, color: PALETTE[(i + 1) % PALETTE.length], kind: "measured", series: l.measured }));
+    shown.forEach((l, i) => lines.push({ run: l.name || l.key, color: LAYER_COLORS[i % LAYER_COLORS.length], kind: "measured", series: l.measured }));
     if (r.expected) lines.push({ run: "what-if", color: WHATIF_COLOR, kind: "expected", series: r.expected });
     if (r.target) lines.push({ run: "what-if", color: WHATIF_COLOR, kind: "target", series: r.target });
     this.lines = lines;
@@ -151,7 +153,7 @@ export class WhatIfView {
       this.legend,
       el("span", { class: "legend-item" }, el("span", { class: "key-line key-expected key-whatif" }), "what-if expected (what tfmot would apply)"),
       el("span", { class: "legend-item" }, el("span", { class: "key-line key-target key-whatif" }), "what-if target"),
-      shown.map((l, i) => el("span", { class: "legend-item" }, swatch(PALETTE[(i + 1) % PALETTE.length]), `${l.name || l.key} measured`)),
+      shown.map((l, i) => el("span", { class: "legend-item" }, swatch(LAYER_COLORS[i % LAYER_COLORS.length]), `${l.name || l.key} measured`)),
       layers.length > shown.length ? el("span", { class: "legend-item muted", text: `(${shown.length} of ${layers.length} layers drawn)` }) : null,
     );
     const diags = Array.isArray(r.diagnostics) ? r.diagnostics : [];
