@@ -271,6 +271,14 @@ def test_a_diagnostic_click_reaches_its_layer(tb, page):
     run_level[0].click()
     frame.wait_for_selector(".run-item.highlight", timeout=TIMEOUT_MS)
     assert frame.eval_on_selector(".run-item.highlight", "l => l.dataset.run") == run
+    # The trap run's schedule hits every layer: one finding, with links to the other layers.
+    links = frame.query_selector_all(".diag-layer-link")
+    assert links, "the frequency trap should be grouped across the trap run's layers"
+    other = links[-1].get_attribute("data-layer")
+    links[-1].click()
+    frame.wait_for_function(
+        "(key) => [...document.querySelectorAll('.layer-card.highlight')].some(c => c.dataset.key === key)",
+        arg=other, timeout=TIMEOUT_MS)
     assert_clean(page)
 
 

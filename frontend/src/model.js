@@ -190,6 +190,28 @@ export function collectDiagnostics(runDatas) {
   return items.map(({ runIndex, index, ...rest }) => rest);
 }
 
+/**
+ * Diagnostics of one kind in one run, one entry for all the layers they concern, so a schedule
+ * shared by every layer reads as one finding, not one per layer. Keeps the order of `items`
+ * (worst first). The first item is shown in full; the others are links to their layers.
+ * @param {ReturnType<typeof collectDiagnostics>} items
+ * @returns {{first: object, others: object[]}[]}
+ */
+export function groupDiagnostics(items) {
+  const groups = new Map();
+  for (const item of items) {
+    if (item.layer === null) {
+      groups.set(Symbol("run-level"), { first: item, others: [] });
+      continue;
+    }
+    const key = `${item.run}\u0000${item.diagnostic.severity}\u0000${item.diagnostic.code}`;
+    const group = groups.get(key);
+    if (group) group.others.push(item);
+    else groups.set(key, { first: item, others: [] });
+  }
+  return [...groups.values()];
+}
+
 /** Short badge text for the diagnostic codes a layer header shows. */
 export const BADGE_LABELS = {
   no_pruning_happened: "never pruned",

@@ -5,6 +5,7 @@ import {
   alignSeries,
   assignColors,
   collectDiagnostics,
+  groupDiagnostics,
   compileFilter,
   describeSchedule,
   filterLayerRows,
@@ -311,4 +312,20 @@ test("pointWithin ends where the series ends", () => {
   assert.deepEqual(pointWithin(s, 10), { step: 10, value: 0.5 });
   assert.equal(pointWithin(s, 11), null);
   assert.equal(pointWithin(null, 1), null);
+});
+
+test("groupDiagnostics gathers one kind of finding of one run across its layers", () => {
+  const d = (code, layer, severity = "warning") => ({ code, layer, severity, message: code + " " + layer });
+  const items = collectDiagnostics([
+    { run: "trap", color: "#000", data: { layers: [{ key: "0:A", name: "a" }, { key: "1:B", name: "b" }],
+      diagnostics: [d("freq", "0:A"), d("stop", "0:A"), d("freq", "1:B"), d("stop", "1:B"), d("info_run", null, "info")] } },
+    { run: "other", color: "#111", data: { layers: [{ key: "0:A", name: "a" }], diagnostics: [d("freq", "0:A")] } },
+  ]);
+  const groups = groupDiagnostics(items);
+  assert.deepEqual(groups.map((g) => [g.first.run, g.first.diagnostic.code, g.first.layer, g.others.map((o) => o.layer)]), [
+    ["trap", "freq", "0:A", ["1:B"]],
+    ["trap", "stop", "0:A", ["1:B"]],
+    ["other", "freq", "0:A", []],
+    ["trap", "info_run", null, []],
+  ]);
 });

@@ -1,6 +1,7 @@
 // The diagnostics panel: every diagnostic of the selected runs, worst first; a click leads to
 // the layer's chart (or, for run-level diagnostics, to the run).
 import { el, replaceChildren, swatch } from "./dom.js";
+import { groupDiagnostics } from "../model.js";
 
 const SEVERITY_LABELS = { error: "error", warning: "warning", info: "info" };
 
@@ -27,7 +28,7 @@ export function renderDiagnostics(container, { items, onSelect, activeId }) {
   const list = el(
     "ol",
     { class: "diag-list" },
-    items.map((item) => {
+    groupDiagnostics(items).map(({ first: item, others }) => {
       const d = item.diagnostic;
       const id = diagnosticId(item);
       const severity = SEVERITY_LABELS[d.severity] ? d.severity : "info";
@@ -54,6 +55,22 @@ export function renderDiagnostics(container, { items, onSelect, activeId }) {
           el("div", { class: "diag-message", text: String(d.message ?? d.code ?? "") }),
           el("div", { class: "diag-code", text: String(d.code ?? "") }),
         ),
+        others.length
+          ? el(
+              "div",
+              { class: "diag-others" },
+              el("span", { class: "muted small", text: `Same on ${others.length} more layer${others.length === 1 ? "" : "s"}:` }),
+              others.map((other) =>
+                el("button", {
+                  class: `diag-layer-link${activeId === diagnosticId(other) ? " active" : ""}`,
+                  text: other.layerName === other.layer ? other.layer : `${other.layerName} (${other.layer})`,
+                  attrs: { type: "button", title: String(other.diagnostic.message ?? "") },
+                  dataset: { layer: other.layer ?? "", run: other.run, code: String(other.diagnostic.code ?? "") },
+                  on: { click: () => onSelect(other) },
+                }),
+              ),
+            )
+          : null,
       );
     }),
   );
