@@ -689,7 +689,7 @@ def write_markdown(path, results, machine, command, others, notes_path=None):
         "",
         "## Results",
         "",
-        "Medians of %s repetitions. Ratios are plugin / TensorBoard; ✅ meets the target, ❌ misses it."
+        "Medians of %s repetitions (see the raw table). Ratios are plugin / TensorBoard; ✅ meets the target, ❌ misses it."
         % ", ".join(sorted({str(r["repeat"]) for r in results})),
         "",
         "Targets (ratios, so they hold on any machine): plugin data ≤ 0.5 × the Time Series "

@@ -74,8 +74,6 @@ def test_quality_view_marks_where_accuracy_first_falls(tb, page):
         else:
             assert "never fell below its best by more than 1 pt" in row
         assert doc["alignment"]["text"] in row
-    trap = backend_json(tb, "quality", run="trap/metrics", metric=metric)
-    assert trap["first_drop"]["sparsity"] > 0.8
     # The run without a metric says why, in a sentence.
     lacking = frame.evaluate(
         "() => [...document.querySelectorAll('.quality-summary tr.lacking')]"
