@@ -54,15 +54,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(ROOT, "benchmarks", "tb_launcher.py")
 DEFAULT_WORKDIR = "/tmp/tb_sparsity_bench"
 DEFAULT_OUT = os.path.join(ROOT, "docs", "benchmarks.md")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from scripts.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 TAG_FILTER = "mask:0/sparsity"
 TARGETS = {"data": 0.5, "browser": 1.0, "memory": 1.10, "cli": 0.5}
 EID = "defaultExperimentId"
@@ -76,15 +68,9 @@ def log(*args):
 
 
 def machine_description():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from benchmarks.machine import cpu_model
+
+    cpu = cpu_model()
     mem_gb = None
     try:
         with open("/proc/meminfo") as f:

@@ -40,15 +40,9 @@ VARIANTS = (
 
 
 def machine_description():
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from benchmarks.machine import cpu_model
+
+    cpu = cpu_model()
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
 

@@ -84,15 +84,9 @@ def logdir_stats(logdir):
 
 
 def machine_description():
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from benchmarks.machine import cpu_model
+
+    cpu = cpu_model()
     from importlib import metadata  # versions without importing (tbparse imports TensorFlow)
 
     versions = {}

@@ -18,15 +18,7 @@ import pytest
 
 from conftest import TensorBoardProcess, copy_logdir
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from scripts.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 HOSTILE_RUN = "<img src=x onerror=alert(1)>"
 TIMEOUT_MS = 60_000
 

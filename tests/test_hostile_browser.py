@@ -13,9 +13,7 @@ from conftest import ROOT
 import hostile_util as hu
 
 import playwright.sync_api as playwright_api  # a missing Playwright fails: no silent skip
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from scripts.chromium import CHROMIUM, CHROMIUM_ARGS as ARGS  # noqa: E402
 NO_TF = {"PYTHONPATH": os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])}
 
 # Each payload, if it ever ran as script or markup, sets window.__pwned or opens a dialog.
