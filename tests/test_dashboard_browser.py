@@ -161,7 +161,13 @@ def test_tab_appears_and_every_layer_has_a_chart(tb, page):
                             arg=len(keys), timeout=TIMEOUT_MS)
     shown = set(frame.eval_on_selector_all(".layer-card", "cs => cs.map(c => c.dataset.key)"))
     assert shown == keys
-    # Every chart is a drawn canvas of real size, with one measured line per run having the layer.
+    # Charts are drawn as their cards come near the view: scroll through all of them, as a
+    # user would. Then every chart is a drawn canvas of real size.
+    for each in frame.query_selector_all(".layer-card"):
+        each.scroll_into_view_if_needed()
+    frame.wait_for_function(
+        "() => [...document.querySelectorAll('.layer-card')].every(c => c.querySelector('canvas'))",
+        timeout=TIMEOUT_MS)
     sizes = frame.eval_on_selector_all(
         ".layer-card canvas", "cs => cs.map(c => [c.width, c.height])")
     assert len(sizes) == len(keys)

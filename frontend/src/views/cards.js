@@ -5,6 +5,31 @@ import { finalValues, formatPercent, formatPoints, hoverValues, pointWithin } fr
 import { SparsityChart } from "./chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 
+// Charts are drawn when their card comes near the viewport (as TensorBoard's Time Series tab
+// does): a run with hundreds of layers draws the cards in view first, the rest on scroll.
+const NEAR_VIEW = "600px 0px";
+let observer = null;
+const cardsByRoot = new WeakMap();
+
+function watchVisibility(card) {
+  if (typeof IntersectionObserver === "undefined") {
+    card.visible = true; // no observer (old browser, tests outside a browser): draw at once
+    return;
+  }
+  if (!observer) {
+    observer = new IntersectionObserver(
+      (records) => {
+        for (const record of records) {
+          if (record.isIntersecting) cardsByRoot.get(record.target)?.becameVisible();
+        }
+      },
+      { rootMargin: NEAR_VIEW },
+    );
+  }
+  cardsByRoot.set(card.root, card);
+  observer.observe(card.root);
+}
+
 export class ChartCard {
   /**
    * @param {{id: string, className?: string, height?: number}} options
@@ -20,6 +45,10 @@ export class ChartCard {
     this.entries = [];
     this.hoverStep = null;
     this.chart = new SparsityChart(this.plotBox, { height, onCursor: (step) => this.showStep(step), onPick });
+    this.plotBox.classList.add("plot-pending");
+    this.plotBox.style.minHeight = `${height}px`; // keeps the layout still until it is drawn
+    this.visible = false;
+    watchVisibility(this);
   }
 
   /**
@@ -38,18 +67,27 @@ export class ChartCard {
       if (e.target) lines.push({ run: e.run, color: e.color, kind: "target", series: e.target });
     }
     this.renderReadout();
-    // The chart needs its width: draw once the card is in the document.
-    if (this.root.isConnected) this.chart.update(lines, zoom);
-    else this.pending = { lines, zoom };
+    // The chart needs its width: draw once the card is in the document and near the view.
+    this.pending = { lines, zoom };
+    this.drawPending();
   }
 
   /** Call after the card was inserted into the document. */
   attached() {
-    if (this.pending) {
-      const { lines, zoom } = this.pending;
-      this.pending = null;
-      this.chart.update(lines, zoom);
-    }
+    this.drawPending();
+  }
+
+  becameVisible() {
+    this.visible = true;
+    this.drawPending();
+  }
+
+  drawPending() {
+    if (!this.pending || !this.visible || !this.root.isConnected) return;
+    const { lines, zoom } = this.pending;
+    this.pending = null;
+    this.chart.update(lines, zoom);
+    this.plotBox.classList.remove("plot-pending");
   }
 
   showStep(step) {
