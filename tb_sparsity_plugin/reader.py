@@ -222,7 +222,15 @@ def wrappers_in_model_config(model_json):
 
 
 class Reader:
-    """Reads runs from a data provider; caches each run until its data changes."""
+    """Reads runs from a data provider.
+
+    Every read is keyed by the run's fingerprint (its tags' max step and wall time in the
+    provider's listing, its siblings', and its event files' sizes), so a run is read again
+    only when its data changed. Full series are kept for the few runs read last; the runs
+    route keeps only a small summary per run.
+    """
+
+    MAX_CACHED_RUNS = 8
 
     def __init__(self, data_provider, logdir=None):
         self._provider = data_provider
@@ -230,7 +238,9 @@ class Reader:
         # TensorBoard's loaders drop after a damaged record are recovered and reported.
         self._damage = recovery.DamageScanner(logdir)
         self._lock = threading.Lock()
-        self._cache = {}  # (experiment_id, run) -> (fingerprint, RunData)
+        # (experiment_id, run) -> (fingerprint, RunData), most recently used last
+        self._cache = collections.OrderedDict()
+        self._summaries = {}  # (experiment_id, run) -> (fingerprint, RunSummary)
         self._model_cache = {}  # (experiment_id, run) -> (fingerprint, model json | error)
 
     # listing ---------------------------------------------------------------------
@@ -246,26 +256,46 @@ class Reader:
 
     def list_runs(self, ctx, experiment_id):
         """RunSummary for every run holding sparsity data, sorted by run name."""
-        scalars, own = self._listing(ctx, experiment_id)
+        listing = self._listing(ctx, experiment_id)
+        scalars, own = listing
         out = []
         for run in sorted(set(scalars) | set(own)):
-            tags = scalars.get(run, {})
-            if run in own and metadata.CONFIG_TAG in own[run]:
-                data = self.read_run(ctx, experiment_id, run, listing=(scalars, own))
-                if data is None:
-                    continue
-                out.append(
-                    RunSummary(run, data.group, len(data.layers), data.source, _last_step(data))
-                )
+            fingerprint = self._fingerprint(run, listing)
+            if fingerprint is None:
                 continue
-            sparsity_tags = [t for t in tags if TFMOT_SPARSITY_TAG.match(t)]
-            if not sparsity_tags:
+            key = (experiment_id, run)
+            with self._lock:
+                hit = self._summaries.get(key)
+            if hit and hit[0] == fingerprint:
+                out.append(hit[1])
                 continue
-            data = self.read_run(ctx, experiment_id, run, listing=(scalars, own))
+            data = self.read_run(ctx, experiment_id, run, listing=listing)
             if data is None:
                 continue
-            out.append(RunSummary(run, data.group, len(data.layers), data.source, _last_step(data)))
+            summary = RunSummary(run, data.group, len(data.layers), data.source, _last_step(data))
+            with self._lock:
+                self._summaries[key] = (fingerprint, summary)
+            out.append(summary)
         return out
+
+    def fingerprint(self, ctx, experiment_id, run):
+        """What identifies the current data of `run` (None: no sparsity data). Cheap."""
+        return self._fingerprint(run, self._listing(ctx, experiment_id))
+
+    def _fingerprint(self, run, listing):
+        scalars, own = listing
+        tags = scalars.get(run, {})
+        own_tags = own.get(run, {})
+        if metadata.CONFIG_TAG not in own_tags and not any(
+            TFMOT_SPARSITY_TAG.match(t) for t in tags
+        ):
+            return None
+        return (
+            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items())),
+            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items())),
+            self._sibling_fingerprint(scalars, run_group(run)),
+            self._damage.fingerprint(run),
+        )
 
     def has_sparsity_data(self, ctx, experiment_id):
         scalars, own = self._listing(ctx, experiment_id)
@@ -287,31 +317,28 @@ class Reader:
 
     def read_run(self, ctx, experiment_id, run, listing=None):
         """RunData for `run`, or None when it holds no sparsity data."""
-        scalars, own = listing or self._listing(ctx, experiment_id)
-        tags = scalars.get(run, {})
-        own_tags = own.get(run, {})
-        has_own = metadata.CONFIG_TAG in own_tags
-        if not has_own and not any(TFMOT_SPARSITY_TAG.match(t) for t in tags):
+        listing = listing or self._listing(ctx, experiment_id)
+        fingerprint = self._fingerprint(run, listing)
+        if fingerprint is None:
             return None
-        group = run_group(run)
-        siblings = self._sibling_fingerprint(scalars, group)
-        fingerprint = (
-            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items())),
-            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items())),
-            siblings,
-            self._damage.fingerprint(run),
-        )
+        scalars, _ = listing
         key = (experiment_id, run)
         with self._lock:
             hit = self._cache.get(key)
-        if hit and hit[0] == fingerprint:
-            return hit[1]
-        if has_own:
+            if hit and hit[0] == fingerprint:
+                self._cache.move_to_end(key)
+                return hit[1]
+        group = run_group(run)
+        tags = scalars.get(run, {})
+        if metadata.CONFIG_TAG in listing[1].get(run, {}):
             data = self._read_own(ctx, experiment_id, run, group, tags)
         else:
             data = self._read_tfmot(ctx, experiment_id, run, group, tags, scalars)
         with self._lock:
             self._cache[key] = (fingerprint, data)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.MAX_CACHED_RUNS:
+                self._cache.popitem(last=False)
         return data
 
     @staticmethod

@@ -177,3 +177,27 @@ def test_reader_cleans_duplicates_and_order():
     assert series == [[3, 0.2], [5, 0.3]]
     assert skipped == {"duplicate step (later record kept)": 1, "non-finite value": 1,
                        "value outside [0, 1]": 2}
+
+
+def test_run_answer_is_encoded_once_and_gzipped_for_browsers(client):
+    import gzip
+
+    plain = client.get("/data/plugin/sparsity/run", query_string={"run": "poly/metrics"})
+    zipped = client.get("/data/plugin/sparsity/run", query_string={"run": "poly/metrics"},
+                        headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.get_data()) == plain.get_data()
+    assert json.loads(plain.get_data())["run"] == "poly/metrics"
+
+
+def test_reader_keeps_few_runs_in_memory_but_answers_all(tfmot_logdir, truth):
+    from tensorboard.context import RequestContext
+
+    reader = reader_lib.Reader(make_provider(tfmot_logdir))
+    reader.MAX_CACHED_RUNS = 2
+    ctx = RequestContext()
+    summaries = reader.list_runs(ctx, "")
+    assert len(summaries) == len(truth)
+    assert len(reader._cache) == 2
+    again = reader.list_runs(ctx, "")  # answered from the summaries, nothing re-read
+    assert again == summaries and len(reader._cache) == 2
