@@ -22,6 +22,7 @@ import math
 import posixpath
 import re
 import threading
+import time
 
 from tensorboard.data import provider
 
@@ -241,11 +242,28 @@ class Reader:
         # (experiment_id, run) -> (fingerprint, RunData), most recently used last
         self._cache = collections.OrderedDict()
         self._summaries = {}  # (experiment_id, run) -> (fingerprint, RunSummary)
+        self._listings = {}  # experiment_id -> (monotonic time, (scalars, own))
         self._model_cache = {}  # (experiment_id, run) -> (fingerprint, model json | error)
 
     # listing ---------------------------------------------------------------------
 
+    # How long one listing of the provider serves. The Python loader's listing walks every
+    # point (it computes each series' max step), so a dashboard's burst of requests shares
+    # one; TensorBoard itself reloads the logdir only every 5 s by default.
+    LISTING_TTL_SECONDS = 2.0
+
     def _listing(self, ctx, experiment_id):
+        now = time.monotonic()
+        with self._lock:
+            hit = self._listings.get(experiment_id)
+        if hit and now - hit[0] < self.LISTING_TTL_SECONDS:
+            return hit[1]
+        listing = self._list_now(ctx, experiment_id)
+        with self._lock:
+            self._listings[experiment_id] = (now, listing)
+        return listing
+
+    def _list_now(self, ctx, experiment_id):
         scalars = self._provider.list_scalars(
             ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN
         )
