@@ -10,7 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-pytest.importorskip("psutil")
+import psutil  # noqa: E402,F401  (the benchmark measures memory with it; missing = failure)
 
 
 def test_synthetic_logdir_matches_tfmot_layout(tmp_path):
