@@ -36,6 +36,7 @@ table is written from all results of the requested sizes and loaders.
 import argparse
 import datetime
 import http.client
+import importlib
 import json
 import os
 import platform
@@ -517,17 +518,23 @@ def _number(cell):
     return float(m.group(0)) if m else None
 
 
+def _page_rows(module, default_page, header_pattern):
+    """(path, table rows) of another benchmark's output page; no rows if it has not run."""
+    path = os.path.join(ROOT, "docs", default_page)
+    try:
+        path = getattr(importlib.import_module("benchmarks." + module), "DEFAULT_OUTPUT", path)
+    except Exception:
+        pass
+    if not os.path.exists(path):
+        return path, []
+    with open(path, encoding="utf-8") as f:
+        return path, _table_after(f.read(), header_pattern)
+
+
 def other_results():
     """Ratios from the CLI-vs-tbparse and callback-overhead benchmarks' output pages."""
     out = []
-    path = os.path.join(ROOT, "docs", "benchmark_cli.md")
-    try:
-        from benchmarks import cli_vs_tbparse
-
-        path = getattr(cli_vs_tbparse, "DEFAULT_OUTPUT", path)
-    except Exception:
-        pass
-    rows = _table_after(open(path, encoding="utf-8").read(), r"ratio") if os.path.exists(path) else []
+    path, rows = _page_rows("cli_vs_tbparse", "benchmark_cli.md", r"ratio")
     if rows:
         for row in rows:
             out.append({"name": "CLI report / tbparse, %s" % row[0], "ratio": _number(row[-1]),
@@ -535,14 +542,7 @@ def other_results():
     else:
         out.append({"name": "CLI report / tbparse", "ratio": None, "target": TARGETS["cli"],
                     "source": "`python -m benchmarks.cli_vs_tbparse` (no output yet)"})
-    path = os.path.join(ROOT, "docs", "benchmark_callback.md")
-    try:
-        from benchmarks import callback_overhead
-
-        path = getattr(callback_overhead, "DEFAULT_OUTPUT", path)
-    except Exception:
-        pass
-    rows = _table_after(open(path, encoding="utf-8").read(), r"^\|\s*ratio") if os.path.exists(path) else []
+    path, rows = _page_rows("callback_overhead", "benchmark_callback.md", r"^\|\s*ratio")
     labels = {"c/a": "Keras training with SparsitySummaries / without sparsity logging",
               "c/b": "Keras training with SparsitySummaries / with tfmot's PruningSummaries"}
     found = False

@@ -4,11 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
-VENV=${VENV:-.venv}
-[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q ".[demo]"
+source scripts/venv.sh
+use_venv demo
 
 LOGDIR=${LOGDIR:-logs}
 # DEMO_ARGS="" trains the full article recipe (10 epochs of MNIST, much longer).

@@ -4,11 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
-VENV=${VENV:-.venv}
-[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q ".[test]"
+source scripts/venv.sh
+use_venv test
 
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 if ! command -v chromium >/dev/null 2>&1; then

@@ -96,7 +96,7 @@ def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
                         schedule.frequency, window, schedule.begin_step, schedule.end_step,
                         _steps_phrase(first_steps, total, last_p), pct(frozen), last_p,
                         pct(wanted_q), schedule.end_step, good, last_p + schedule.frequency)))
-    if last_p_none(schedule, last_step):
+    if _never_prunes_by(schedule, last_step):
         first = schedule.pruning_steps(1 << 62, limit=1)
         out.append(diagnostic(
             "no_pruning_happened", "error", layer,
@@ -105,7 +105,8 @@ def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
     return out
 
 
-def last_p_none(schedule, last_step):
+def _never_prunes_by(schedule, last_step):
+    """Whether no pruning step falls inside a training run of `last_step` steps."""
     if last_step is None or last_step <= 0:
         return False
     return int(schedule.last_pruning_step([last_step])[0]) < 0

@@ -26,9 +26,8 @@ import time
 # The run document's series names (the report drops the series, export writes them) and the
 # CSV writers live in exports.py: the plugin's `table` and `export` routes use them too.
 from tb_sparsity_plugin.exports import LAYER_SERIES, MODEL_KEY, MODEL_SERIES  # noqa: F401
-from tb_sparsity_plugin.exports import STATE_CSV_FIELDS  # noqa: F401
 from tb_sparsity_plugin.exports import csv_value as _csv_value
-from tb_sparsity_plugin.exports import export_rows, format_export_csv  # noqa: F401
+from tb_sparsity_plugin.exports import format_export_csv
 from tb_sparsity_plugin.exports import format_state_csv
 
 EXIT_OK = 0

@@ -349,7 +349,7 @@ class Reader:
         group = run_group(run)
         tags = scalars.get(run, {})
         if metadata.CONFIG_TAG in listing[1].get(run, {}):
-            data = self._read_own(ctx, experiment_id, run, group, tags)
+            data = self._read_own(ctx, experiment_id, run, group, tags, scalars)
         else:
             data = self._read_tfmot(ctx, experiment_id, run, group, tags, scalars)
         with self._lock:
@@ -424,7 +424,7 @@ class Reader:
             series[tag] = points + series.get(tag, [])
         return series
 
-    def _read_own(self, ctx, experiment_id, run, group, tags):
+    def _read_own(self, ctx, experiment_id, run, group, tags, scalars):
         skipped = {}
         problems = []
         weights = []
@@ -441,9 +441,6 @@ class Reader:
             weights = metadata.decode_config(raw)
         except Exception as e:  # not ours, or damaged: fall back to tfmot's tags
             problems.append("the plugin's config summary could not be read (%s)" % e)
-            scalars = self._provider.list_scalars(
-                ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN
-            )
             return self._read_tfmot(ctx, experiment_id, run, group, tags, scalars, problems)
 
         wanted = []
