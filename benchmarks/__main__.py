@@ -330,6 +330,8 @@ SPARSITY_DONE_JS = """(layers) => {
     }
     const model = doc.querySelector('.model-card');
     if (model && !model.querySelector('canvas')) return false;
+    // The dashboard draws as runs arrive: done only when no run is still loading.
+    if (/Loading run/.test(doc.body.innerText)) return false;
     const ready = doc.body.dataset.chartsDrawn;  // the signal asked of the dashboard
     if (ready !== undefined && Number(ready) < layers) return false;
     return performance.now();

@@ -531,7 +531,7 @@ def analyse(source, run_pattern=None, exact_run=None):
             source.progress.update("analysing %d runs… %d/%d" % (
                 len(candidates), i + 1, len(candidates)))
             try:
-                data = rdr.read_run(ctx, eid, run)
+                data = rdr.read_run(ctx, eid, run, thresholds=True)
             except Exception as e:
                 raise CliError("cannot read run %s: %s: %s" % (run, type(e).__name__, e))
             if data is not None:
@@ -875,7 +875,7 @@ def build_parser():
 
     export = sub.add_parser(
         "export", help="full series of one run (the plugin's `run` document)",
-        description="The full series of one run: JSON is the plugin's `run` route document; "
+        description="The full series of one run: JSON is the plugin's `run?threshold=1` route document; "
                     "CSV is long format with columns run, key, name, series "
                     "(measured/expected/target/threshold/weight_zeros), step, value; the "
                     "whole model's measured and expected series come first, key '(model)'.",

@@ -60,13 +60,14 @@ class SparsityPlugin(base_plugin.TBPlugin):
     def __init__(self, context):
         self._provider = context.data_provider
         self._reader = (
-            reader_lib.Reader(self._provider, logdir=getattr(context, "logdir", None))
+            reader_lib.Reader(self._provider, logdir=getattr(context, "logdir", None),
+                              scan_ahead=True)
             if self._provider
             else None
         )
         self._static_dir = os.path.realpath(static_dir())
         self._encoded_lock = threading.Lock()
-        self._encoded_runs = {}  # (experiment_id, run) -> (fingerprint, _EncodedJson)
+        self._encoded_runs = {}  # (experiment_id, run, thresholds) -> (fingerprint, _EncodedJson)
         self._active_lock = threading.Lock()
         self._active = (0.0, False)
 
@@ -134,16 +135,16 @@ class SparsityPlugin(base_plugin.TBPlugin):
             ]
         }
 
-    def run_impl(self, ctx, experiment_id, run):
-        return analysis.analyze_run(self._read_run(ctx, experiment_id, run))
+    def run_impl(self, ctx, experiment_id, run, thresholds=False):
+        return analysis.analyze_run(self._read_run(ctx, experiment_id, run, thresholds))
 
-    def _read_run(self, ctx, experiment_id, run):
-        data = self._require_reader().read_run(ctx, experiment_id, run)
+    def _read_run(self, ctx, experiment_id, run, thresholds=False):
+        data = self._require_reader().read_run(ctx, experiment_id, run, thresholds=thresholds)
         if data is None:
             raise errors.NotFoundError("no sparsity data for run %r" % run)
         return data
 
-    def _run_json(self, ctx, experiment_id, run):
+    def _run_json(self, ctx, experiment_id, run, thresholds):
         """The `run` document, analysed and encoded once per change of the run's data.
 
         A repeated request (the dashboard re-fetches every 30 s) costs a listing and a
@@ -155,18 +156,19 @@ class SparsityPlugin(base_plugin.TBPlugin):
         fingerprint = reader.fingerprint(ctx, experiment_id, run)
         if fingerprint is None:
             raise errors.NotFoundError("no sparsity data for run %r" % run)
-        key = (experiment_id, run)
+        key = (experiment_id, run, thresholds)
         with self._encoded_lock:
             hit = self._encoded_runs.get(key)
         if hit is not None and hit[0] == fingerprint:
             return hit[1]
-        encoded = _EncodedJson(analysis.analyze_run(self._read_run(ctx, experiment_id, run)))
+        with reader_lib.gc_paused():
+            encoded = _EncodedJson(self.run_impl(ctx, experiment_id, run, thresholds))
         with self._encoded_lock:
             self._encoded_runs[key] = (fingerprint, encoded)
         return encoded
 
     def _require_run(self, ctx, experiment_id, run):
-        if self._require_reader().read_run(ctx, experiment_id, run) is None:
+        if self._require_reader().fingerprint(ctx, experiment_id, run) is None:
             raise errors.NotFoundError("no sparsity data for run %r" % run)
 
     def metrics_impl(self, ctx, experiment_id, run):
@@ -196,7 +198,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
         return quality.quality(run_doc, metric, series, evaluation, tolerance, direction)
 
     def table_impl(self, ctx, experiment_id, run, step=None):
-        rows = analysis.state_at(self.run_impl(ctx, experiment_id, run), step)
+        rows = analysis.state_at(self.run_impl(ctx, experiment_id, run, thresholds=True), step)
         return {"run": run, "step": rows[0]["step"], "rows": rows}
 
     def schedule_impl(self, class_name, config, max_step, params=None):
@@ -214,7 +216,8 @@ class SparsityPlugin(base_plugin.TBPlugin):
     def run_route(self, request):
         def impl(ctx, eid):
             run = _single(request, "run")
-            return self._run_json(ctx, eid, run)
+            thresholds = _choice(request, "threshold", ("0", "1"), "0") == "1"
+            return self._run_json(ctx, eid, run, thresholds)
 
         return self._json(request, impl)
 
@@ -283,7 +286,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
         def impl(ctx, eid):
             run = _single(request, "run")
             fmt = _choice(request, "format", ("json", "csv"), "json")
-            doc = self.run_impl(ctx, eid, run)
+            doc = self.run_impl(ctx, eid, run, thresholds=True)
             if fmt == "json":
                 return doc
             return _Download(exports.format_export_csv(doc), "text/csv",

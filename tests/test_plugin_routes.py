@@ -53,6 +53,26 @@ def test_measured_values_are_identical_to_the_event_files(client, tfmot_logdir):
             assert layer["measured"] == logged
 
 
+def test_thresholds_only_when_asked_and_identical_to_the_event_files(client, tfmot_logdir):
+    provider = make_provider(tfmot_logdir)
+    from tensorboard.context import RequestContext
+
+    raw = provider.read_scalars(RequestContext(), experiment_id="", plugin_name="scalars",
+                                downsample=10**6)
+    _, plain = get(client, "run", run="poly/metrics")
+    assert all(layer["threshold"] is None for layer in plain["layers"])
+    _, doc = get(client, "run", run="poly/metrics", threshold="1")
+    for layer in doc["layers"]:
+        tag = layer["tag"].replace("/mask:0/sparsity", "/threshold:0/threshold")
+        assert layer["threshold"] == [[d.step, d.value] for d in raw["poly/metrics"][tag]]
+        assert layer["threshold"]
+    # Everything else is the same document.
+    for a, b in zip(plain["layers"], doc["layers"]):
+        assert dict(a, threshold=None) == dict(b, threshold=None)
+    status, body = get(client, "run", run="poly/metrics", threshold="yes")
+    assert status == 400 and "threshold" in body["error"]
+
+
 def test_keys_line_up_across_runs_despite_keras_suffixes(client):
     keys = {}
     for run in ("poly/metrics", "trap/metrics", "both/metrics", "callback_only/metrics"):
@@ -190,7 +210,7 @@ def test_run_answer_is_encoded_once_and_gzipped_for_browsers(client):
     assert json.loads(plain.get_data())["run"] == "poly/metrics"
 
 
-def test_reader_keeps_few_runs_in_memory_but_answers_all(tfmot_logdir, truth):
+def test_reader_lists_runs_without_reading_series_and_keeps_few_in_memory(tfmot_logdir, truth):
     from tensorboard.context import RequestContext
 
     reader = reader_lib.Reader(make_provider(tfmot_logdir))
@@ -198,6 +218,16 @@ def test_reader_keeps_few_runs_in_memory_but_answers_all(tfmot_logdir, truth):
     ctx = RequestContext()
     summaries = reader.list_runs(ctx, "")
     assert len(summaries) == len(truth)
+    assert len(reader._cache) == 0  # the listing and config summaries are enough
+    for summary in summaries:
+        # What the listing promises is what reading the series gives.
+        data = reader.read_run(ctx, "", summary.run)
+        assert summary.num_layers == len(data.layers)
+        assert summary.source == data.source
+        assert summary.last_step == max(l.measured[-1][0] for l in data.layers if l.measured)
+        assert all(l.threshold is None for l in data.layers)  # not asked for
     assert len(reader._cache) == 2
-    again = reader.list_runs(ctx, "")  # answered from the summaries, nothing re-read
-    assert again == summaries and len(reader._cache) == 2
+    with_thresholds = reader.read_run(ctx, "", "poly/metrics", thresholds=True)
+    assert all(l.threshold for l in with_thresholds.layers)
+    # A cached read with thresholds also answers a read without them.
+    assert reader.read_run(ctx, "", "poly/metrics") is with_thresholds

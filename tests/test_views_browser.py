@@ -224,11 +224,12 @@ def test_table_view_sorts_and_downloads_the_backends_csv(tb, page):
         for field in ("measured", "expected", "target", "deviation", "threshold"):
             assert (float(got[field]) if got[field] else None) == row[field], field
         assert (int(got["params"]) if got["params"] else None) == row["params"]
-    # The full series: CSV equals the export route, JSON the run route.
+    # The full series: CSV equals the export route, JSON the run route with thresholds.
     _, series_csv = download(page, frame, "a.series-csv")
     assert series_csv == backend_text(tb, "export", run="poly/metrics", format="csv")
     _, series_json = download(page, frame, "a.series-json")
-    assert json.loads(series_json) == backend_json(tb, "run", run="poly/metrics")
+    assert json.loads(series_json) == backend_json(tb, "run", run="poly/metrics", threshold=1)
+    assert all(layer["threshold"] for layer in json.loads(series_json)["layers"])
     assert_clean(page)
 
 

@@ -49,6 +49,7 @@ export class Dashboard {
     this.lastUpdated = null;
     this.inFlight = null;
     this.again = false;
+    this.cancelRender = null; // cancels the render scheduleRender() queued, if any
     this.cards = new Map(); // layer key -> ChartCard
     this.zooms = new Map(); // layer key -> zoom of a card that was taken down
     this.modelCard = null;
@@ -190,6 +191,9 @@ export class Dashboard {
         }
         this.loadError = null;
         this.refreshError = null;
+        // Draw the run list now and each analysis as it arrives (loadRuns schedules those
+        // renders): on a big logdir the first run is ready long before the last.
+        this.scheduleRender();
         await this.loadRuns(this.selectedRuns().map((r) => r.run), force);
         this.lastUpdated = new Date();
       } catch (err) {
@@ -227,6 +231,7 @@ export class Dashboard {
         } catch (err) {
           this.runErrors.set(name, err);
         }
+        this.scheduleRender();
       }
     };
     await Promise.all(Array.from({ length: Math.min(FETCH_CONCURRENCY, todo.length) }, worker));
@@ -256,7 +261,30 @@ export class Dashboard {
 
   // ---- rendering ---------------------------------------------------------------------------
 
+  /**
+   * Renders at the next animation frame, once however many times it is asked before then:
+   * runs arriving together cost one render, not one each. A direct render() supersedes it.
+   */
+  scheduleRender() {
+    if (this.cancelRender) return;
+    const run = () => {
+      this.cancelRender = null;
+      this.render();
+    };
+    if (typeof requestAnimationFrame === "function") {
+      const id = requestAnimationFrame(run);
+      this.cancelRender = () => cancelAnimationFrame(id);
+    } else {
+      const id = setTimeout(run, 16);
+      this.cancelRender = () => clearTimeout(id);
+    }
+  }
+
   render() {
+    if (this.cancelRender) {
+      this.cancelRender();
+      this.cancelRender = null;
+    }
     this.renderStatus();
     const runFilter = compileFilter(this.runFilter.value);
     this.runFilter.classList.toggle("invalid", !runFilter.valid);
@@ -275,7 +303,6 @@ export class Dashboard {
       this.showSections(false);
       return;
     }
-    replaceChildren(this.stateBox);
 
     const shown = this.shownRuns();
     renderRunList(this.runList, {
@@ -294,17 +321,24 @@ export class Dashboard {
       .map((r) => ({ run: r.run, color: this.colors.get(r.run), data: this.runData.get(r.run), info: r }));
 
     const banners = [];
+    const loading = [];
     if (this.refreshError) banners.push(banner("error", "Refreshing failed; showing the data read before.", this.refreshError.message));
     for (const r of selected) {
       const err = this.runErrors.get(r.run);
       if (err) banners.push(banner("error", `Run ${r.run} could not be loaded:`, err.message));
-      else if (!this.runData.has(r.run)) banners.push(banner("info", `Loading run ${r.run}\u2026`));
+      else if (!this.runData.has(r.run)) loading.push(r.run);
     }
+    // One banner for the runs still loading: one each would shift the charts at every arrival.
+    if (loading.length === 1) banners.push(banner("info", `Loading run ${loading[0]}\u2026`));
+    else if (loading.length > 1) banners.push(banner("info", "Loading runs\u2026", `${loading.length} of ${selected.length} to go`));
     if (shown.length === 0) banners.push(banner("info", "No run matches the run filter."));
     else if (selected.length === 0) banners.push(banner("info", "No run selected: tick a run on the left to draw it."));
     const withoutSchedule = runDatas.filter((r) => r.data.schedule_source === "none" || (r.data.model && r.data.model.expected === null));
     if (withoutSchedule.length) banners.push(noScheduleNote(withoutSchedule.map((r) => r.run)));
     replaceChildren(this.banners, banners);
+    // Nothing to draw yet, runs on their way: the spinner (kept, so it does not restart).
+    if (runDatas.length > 0 || loading.length === 0) replaceChildren(this.stateBox);
+    else if (!this.stateBox.querySelector(".state-loading")) replaceChildren(this.stateBox, loadingMessage());
 
     this.showSections(runDatas.length > 0);
     this.renderViews(runDatas);
