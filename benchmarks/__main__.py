@@ -35,6 +35,7 @@ table is written from all results of the requested sizes and loaders.
 
 import argparse
 import datetime
+import glob
 import http.client
 import importlib
 import json
@@ -154,7 +155,7 @@ class Client:
 
 
 class TensorBoardProcess:
-    def __init__(self, logdir, load_fast, with_plugin, log_path, mode=None):
+    def __init__(self, logdir, load_fast, with_plugin, log_path, mode=None, extra_flags=()):
         self.port = free_port()
         self.with_plugin = with_plugin
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -167,7 +168,7 @@ class TensorBoardProcess:
         self.proc = subprocess.Popen(
             [sys.executable, LAUNCHER, mode or ("with" if with_plugin else "without"),
              "--logdir", logdir, "--port", str(self.port), "--host", "127.0.0.1",
-             "--load_fast", load_fast],
+             "--load_fast", load_fast, *extra_flags],
             stdout=self.log_file, stderr=subprocess.STDOUT, env=env, cwd="/",
             start_new_session=True,
         )
@@ -413,14 +414,17 @@ def bench_one(size, loader, logdir, args):
     spec = synthetic.SIZES[size]
     tags = sparsity_tags(size)
     result = {"size": size, "loader": loader, "spec": spec, "repeat": args.repeat,
-              "variant": args.variant,
+              "variant": args.variant, "samples_per_plugin": args.samples_per_plugin,
               "browser": bool(args.browser), "when": datetime.datetime.now().isoformat(timespec="seconds")}
     logs = os.path.join(args.workdir, "logs")
     os.makedirs(logs, exist_ok=True)
     log("%s, load_fast=%s: starting TensorBoard with and without the plugin" % (size, loader))
+    flags = ["--samples_per_plugin", "scalars=%d" % args.samples_per_plugin] if args.samples_per_plugin else []
     w = TensorBoardProcess(logdir, loader, True, os.path.join(logs, "%s_%s_with.log" % (size, loader)),
-                           mode="with-proposed" if args.variant == "proposed" else "with")
-    n = TensorBoardProcess(logdir, loader, False, os.path.join(logs, "%s_%s_without.log" % (size, loader)))
+                           mode="with-proposed" if args.variant == "proposed" else "with",
+                           extra_flags=flags)
+    n = TensorBoardProcess(logdir, loader, False, os.path.join(logs, "%s_%s_without.log" % (size, loader)),
+                           extra_flags=flags)
     browser = None
     try:
         wait_ingested([w, n], size, args.ingest_timeout)
@@ -635,6 +639,8 @@ def markdown_table(results):
         loader = "Rust (`--load_fast=true`)" if r["loader"] == "true" else "Python (`--load_fast=false`)"
         if r.get("variant") == "proposed":
             loader += ", **proposed fix**"
+        if r.get("samples_per_plugin"):
+            loader += ", `--samples_per_plugin scalars=%d` (both sides)" % r["samples_per_plugin"]
         for name, a, b, q, target, fmt in rows_for(r):
             lines.append("| %s | %s | %s | %s | %s | %s%s | %s |" % (
                 label, loader, name, _f(a, fmt), _f(b, fmt), _f(q, "%.2f"), _met(q, target),
@@ -649,7 +655,8 @@ def raw_table(results):
     for r in results:
         ing = r.get("ingest_seconds", {})
         lines.append("| %s | %s | %s | %s / %s | %.1f | %.1f | %s | %s | %s | %s |" % (
-            r["size"], r["loader"] + (" (proposed fix)" if r.get("variant") == "proposed" else ""),
+            r["size"], r["loader"] + (" (proposed fix)" if r.get("variant") == "proposed" else "")
+            + (" (scalars=%d)" % r["samples_per_plugin"] if r.get("samples_per_plugin") else ""),
             r.get("when", "?"), _f(ing.get("with"), "%.0f"), _f(ing.get("without"), "%.0f"),
             r.get("plugin_bytes", 0) / 1e6, r.get("timeseries_bytes", 0) / 1e6,
             ", ".join("%.2f" % v for v in r.get("plugin_s", [])),
@@ -736,6 +743,10 @@ def parse_args(argv):
                    help="markdown appended to the page (profiles, findings)")
     p.add_argument("--variant", choices=("current", "proposed"), default="current",
                    help="proposed: serve benchmarks/proposed_fix.py's plugin (before/after numbers)")
+    p.add_argument("--samples-per-plugin", type=int, default=0, metavar="N",
+                   help="pass --samples_per_plugin scalars=N to both TensorBoards (0: "
+                        "TensorBoard's default, 1000): lets the Python loader hold the large "
+                        "size in RAM")
     p.add_argument("--ingest-timeout", type=int, default=3600)
     p.add_argument("--browser-timeout", type=int, default=600)
     args = p.parse_args(argv)
@@ -764,16 +775,15 @@ def main(argv=None):
     for size in args.sizes:
         if args.report_only:
             for loader in args.loaders:
-                for suffix in ("", "_proposed"):
-                    path = os.path.join(results_dir, "%s_%s%s.json" % (size, loader, suffix))
-                    if os.path.exists(path):
-                        with open(path) as f:
-                            results.append(json.load(f))
+                for path in sorted(glob.glob(os.path.join(results_dir, "%s_%s*.json" % (size, loader)))):
+                    with open(path) as f:
+                        results.append(json.load(f))
             continue
         logdir = synthetic.cached_logdir(args.workdir, size, processes=2, log=log)
         for loader in args.loaders:
-            path = os.path.join(results_dir, "%s_%s%s.json" % (
-                size, loader, "_proposed" if args.variant == "proposed" else ""))
+            path = os.path.join(results_dir, "%s_%s%s%s.json" % (
+                size, loader, "_proposed" if args.variant == "proposed" else "",
+                "_scalars%d" % args.samples_per_plugin if args.samples_per_plugin else ""))
             if args.reuse and os.path.exists(path):
                 with open(path) as f:
                     results.append(json.load(f))
