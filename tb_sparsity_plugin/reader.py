@@ -16,6 +16,7 @@ named there.
 """
 
 import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import gc
@@ -80,6 +81,11 @@ class RunData:
     skipped: dict = dataclasses.field(default_factory=dict)  # reason -> count
     problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
     thresholds: bool = False  # whether the layers' threshold series were read
+
+
+class Listing(collections.namedtuple("Listing", "scalars own models")):
+    """What the provider lists: {run: {tag: metadata}} of scalars, of this plugin's own
+    tensors, and of Keras model configs (or a string saying why those could not be listed)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,7 +314,7 @@ class Reader:
     LISTING_TTL_SECONDS = 2.0
 
     def _listing(self, ctx, experiment_id, group=None):
-        """(scalars, own tensors) listed for every run, or for the runs of `group` only.
+        """The Listing of every run, or of the runs of `group` only.
 
         One run's fingerprint and read need only its group (the run and its siblings): with
         the Python loader, whose listing walks every point of the runs it lists, listing a
@@ -340,7 +346,15 @@ class Reader:
             ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME,
             run_tag_filter=run_filter,
         )
-        return scalars or {}, own or {}
+        # Listed here, not per run: each call to the Rust data server costs ~35 ms.
+        try:
+            models = self._provider.list_blob_sequences(
+                ctx, experiment_id=experiment_id, plugin_name=KERAS_MODEL_PLUGIN,
+                run_tag_filter=run_filter,
+            ) or {}
+        except Exception as e:
+            models = "the Keras model config could not be listed (%s)" % e
+        return Listing(scalars or {}, own or {}, models)
 
     def list_runs(self, ctx, experiment_id):
         """RunSummary for every run holding sparsity data, sorted by run name.
@@ -351,26 +365,39 @@ class Reader:
         12 s of the first fetch on the 8 x 100 x 1000 benchmark logdir).
         """
         listing = self._listing(ctx, experiment_id)
-        scalars, own = listing
-        out = []
+        scalars, own, _ = listing
+        out = {}
+        todo = []
         for run in sorted(set(scalars) | set(own)):
             fingerprint = self._fingerprint(run, listing)
             if fingerprint is None:
                 continue
-            key = (experiment_id, run)
             with self._lock:
-                hit = self._summaries.get(key)
+                hit = self._summaries.get((experiment_id, run))
             if hit and hit[0] == fingerprint:
-                out.append(hit[1])
-                continue
+                out[run] = hit[1]
+            else:
+                todo.append((run, fingerprint))
+
+        def summarize(item):
+            run, fingerprint = item
             summary = self._summarize(ctx, experiment_id, run, listing)
             with self._lock:
-                self._summaries[key] = (fingerprint, summary)
-            out.append(summary)
-        return out
+                self._summaries[(experiment_id, run)] = (fingerprint, summary)
+            return summary
+
+        # A summary waits on a round trip or two to the data server (the model config):
+        # overlap them.
+        if len(todo) > 1:
+            with concurrent.futures.ThreadPoolExecutor(min(8, len(todo))) as pool:
+                summaries = list(pool.map(summarize, todo))
+        else:
+            summaries = [summarize(item) for item in todo]
+        out.update((s.run, s) for s in summaries)
+        return [out[run] for run in sorted(out)]
 
     def _summarize(self, ctx, experiment_id, run, listing):
-        scalars, own = listing
+        scalars, own, models = listing
         tags = scalars.get(run, {})
         group = run_group(run)
         weights = None
@@ -382,7 +409,7 @@ class Reader:
             source = SOURCE_OWN
         else:
             mask_tags = list(_tfmot_sparsity_tags(tags))
-            wrappers, _ = self._model_wrappers(ctx, experiment_id, run, group, scalars)
+            wrappers, _ = self._model_wrappers(ctx, experiment_id, run, group, models)
             source = SOURCE_KERAS if wrappers else SOURCE_NONE
         last = max((int(tags[t].max_step) for t in mask_tags if t in tags), default=0)
         return RunSummary(run, group, len(mask_tags), source, last)
@@ -392,7 +419,7 @@ class Reader:
         return self._fingerprint(run, self._listing(ctx, experiment_id, run_group(run)))
 
     def _fingerprint(self, run, listing):
-        scalars, own = listing
+        scalars, own, _ = listing
         tags = scalars.get(run, {})
         own_tags = own.get(run, {})
         if metadata.CONFIG_TAG not in own_tags and not any(
@@ -407,14 +434,14 @@ class Reader:
         )
 
     def has_sparsity_data(self, ctx, experiment_id):
-        scalars, own = self._listing(ctx, experiment_id)
+        scalars, own, _ = self._listing(ctx, experiment_id)
         if any(metadata.CONFIG_TAG in tags for tags in own.values()):
             return True
         return any(TFMOT_SPARSITY_TAG.match(t) for tags in scalars.values() for t in tags)
 
     def scalar_tags(self, ctx, experiment_id):
         """{run: [tag]} of every scalar series (quality.py picks a run's group's metrics)."""
-        scalars, _ = self._listing(ctx, experiment_id)
+        scalars = self._listing(ctx, experiment_id).scalars
         return {run: list(tags) for run, tags in scalars.items()}
 
     def read_metric_series(self, ctx, experiment_id, run, tags):
@@ -434,7 +461,7 @@ class Reader:
         fingerprint = self._fingerprint(run, listing)
         if fingerprint is None:
             return None
-        scalars, _ = listing
+        scalars = listing.scalars
         key = (experiment_id, run)
         with self._lock:
             hit = self._cache.get(key)
@@ -444,10 +471,10 @@ class Reader:
         group = run_group(run)
         tags = scalars.get(run, {})
         with gc_paused():
-            if metadata.CONFIG_TAG in listing[1].get(run, {}):
-                data = self._read_own(ctx, experiment_id, run, group, tags, scalars, thresholds)
+            if metadata.CONFIG_TAG in listing.own.get(run, {}):
+                data = self._read_own(ctx, experiment_id, run, group, tags, listing, thresholds)
             else:
-                data = self._read_tfmot(ctx, experiment_id, run, group, tags, scalars, thresholds)
+                data = self._read_tfmot(ctx, experiment_id, run, group, tags, listing, thresholds)
         data.thresholds = thresholds
         with self._lock:
             self._cache[key] = (fingerprint, data)
@@ -537,12 +564,12 @@ class Reader:
         except Exception as e:  # not ours, or damaged: the caller falls back to tfmot's tags
             return None, "the plugin's config summary could not be read (%s)" % e
 
-    def _read_own(self, ctx, experiment_id, run, group, tags, scalars, thresholds):
+    def _read_own(self, ctx, experiment_id, run, group, tags, listing, thresholds):
         skipped = {}
         weights, problem = self._own_weights(ctx, experiment_id, run)
         if weights is None:
             return self._read_tfmot(
-                ctx, experiment_id, run, group, tags, scalars, thresholds, [problem])
+                ctx, experiment_id, run, group, tags, listing, thresholds, [problem])
         problems = []
         wanted = []
         for w in weights:
@@ -604,7 +631,7 @@ class Reader:
         data.training_last_step_source = "SparsitySummaries' last record" if last is not None else None
         return data
 
-    def _read_tfmot(self, ctx, experiment_id, run, group, tags, scalars, thresholds,
+    def _read_tfmot(self, ctx, experiment_id, run, group, tags, listing, thresholds,
                     problems=None):
         skipped = {}
         problems = list(problems or [])
@@ -614,7 +641,8 @@ class Reader:
             wanted += [t for _, t in sparsity_tags.values() if t]
         series = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped)
 
-        wrappers, config_problem = self._model_wrappers(ctx, experiment_id, run, group, scalars)
+        wrappers, config_problem = self._model_wrappers(
+            ctx, experiment_id, run, group, listing.models)
         if config_problem:
             problems.append(config_problem)
         source = SOURCE_KERAS if wrappers else SOURCE_NONE
@@ -661,18 +689,17 @@ class Reader:
                 )
         data = RunData(run, group, source, layers, skipped=skipped, problems=problems)
         data.training_last_step, data.training_last_step_source = _training_last_step(
-            scalars, group
+            listing.scalars, group
         )
         return data
 
-    def _model_wrappers(self, ctx, experiment_id, run, group, scalars):
-        """(wrappers from a sibling run's Keras model config, problem sentence or None)."""
-        try:
-            listing = self._provider.list_blob_sequences(
-                ctx, experiment_id=experiment_id, plugin_name=KERAS_MODEL_PLUGIN
-            ) or {}
-        except Exception as e:
-            return {}, "the Keras model config could not be listed (%s)" % e
+    def _model_wrappers(self, ctx, experiment_id, run, group, listing):
+        """(wrappers from a sibling run's Keras model config, problem sentence or None).
+
+        `listing` is Listing.models.
+        """
+        if isinstance(listing, str):
+            return {}, listing
         candidates = [r for r in listing if run_group(r) == group and KERAS_MODEL_TAG in listing[r]]
         # The Keras TensorBoard callback writes the model to "<exp>/train".
         candidates.sort(key=lambda r: (posixpath.basename(r) != "train", r != run, r))
@@ -721,11 +748,12 @@ class Reader:
 
 
 def _only_group(listing, group):
-    scalars, own = listing
-    return (
-        {run: tags for run, tags in scalars.items() if run_group(run) == group},
-        {run: tags for run, tags in own.items() if run_group(run) == group},
-    )
+    def only(by_run):
+        if isinstance(by_run, str):  # a listing error
+            return by_run
+        return {run: tags for run, tags in by_run.items() if run_group(run) == group}
+
+    return Listing(*(only(part) for part in listing))
 
 
 def _tfmot_sparsity_tags(tags):
