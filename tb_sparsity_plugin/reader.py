@@ -289,8 +289,9 @@ class Reader:
     route keeps only a small summary per run.
     """
 
-    # The dashboard fetches 4 runs at a time; the `run` route keeps its encoded answers.
-    MAX_CACHED_RUNS = 4
+    # The `run` route keeps its own encoded answers; the table, export and quality routes
+    # ask for one run at a time.
+    MAX_CACHED_RUNS = 2
 
     def __init__(self, data_provider, logdir=None, scan_ahead=False):
         self._provider = data_provider
