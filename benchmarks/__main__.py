@@ -332,7 +332,10 @@ SPARSITY_DONE_JS = """(layers) => {
     const model = doc.querySelector('.model-card');
     if (model && !model.querySelector('canvas')) return false;
     // The dashboard draws as runs arrive: done only when no run is still loading.
-    if (/Loading run/.test(doc.body.innerText)) return false;
+    // (textContent, not innerText: this runs every frame and must not force a layout.)
+    for (const banner of doc.querySelectorAll('.banner')) {
+      if (banner.textContent.includes('Loading run')) return false;
+    }
     const ready = doc.body.dataset.chartsDrawn;  // the signal asked of the dashboard
     if (ready !== undefined && Number(ready) < layers) return false;
     return performance.now();
@@ -343,7 +346,7 @@ SPARSITY_DONE_JS = """(layers) => {
 TIMESERIES_DONE_JS = """(layers) => {
   const cards = [...document.querySelectorAll('scalar-card')];
   if (cards.length === 0) return false;
-  const header = document.body.innerText.match(/Tags matching filter\\s*(\\d+)\\s*card/);
+  const header = document.body.textContent.match(/Tags matching filter\\s*(\\d+)\\s*card/);
   if (!header || Number(header[1]) < layers) return false;
   const h = window.innerHeight;
   let inView = 0;
@@ -414,20 +417,46 @@ def bench_one(size, loader, logdir, args):
     spec = synthetic.SIZES[size]
     tags = sparsity_tags(size)
     result = {"size": size, "loader": loader, "spec": spec, "repeat": args.repeat,
-              "variant": args.variant, "samples_per_plugin": args.samples_per_plugin,
+              "samples_per_plugin": args.samples_per_plugin,
               "browser": bool(args.browser), "when": datetime.datetime.now().isoformat(timespec="seconds")}
     logs = os.path.join(args.workdir, "logs")
     os.makedirs(logs, exist_ok=True)
     log("%s, load_fast=%s: starting TensorBoard with and without the plugin" % (size, loader))
     flags = ["--samples_per_plugin", "scalars=%d" % args.samples_per_plugin] if args.samples_per_plugin else []
-    w = TensorBoardProcess(logdir, loader, True, os.path.join(logs, "%s_%s_with.log" % (size, loader)),
-                           mode="with-proposed" if args.variant == "proposed" else "with",
-                           extra_flags=flags)
-    n = TensorBoardProcess(logdir, loader, False, os.path.join(logs, "%s_%s_without.log" % (size, loader)),
-                           extra_flags=flags)
-    browser = None
+
+    def start_with():
+        return TensorBoardProcess(
+            logdir, loader, True, os.path.join(logs, "%s_%s_with.log" % (size, loader)),
+            mode="with", extra_flags=flags)
+
+    def start_without():
+        return TensorBoardProcess(
+            logdir, loader, False, os.path.join(logs, "%s_%s_without.log" % (size, loader)),
+            extra_flags=flags)
+
+    def memory_baseline(n):
+        """N serves what the Time Series tab asks for, then its memory is measured."""
+        for _ in range(args.repeat):
+            fetch_timeseries(n, tags)
+            if browser:
+                browser.time_page(timeseries_url(n.port), TIMESERIES_DONE_JS, len(tags), args.browser_timeout)
+        result["rss_without"] = n.rss_bytes()
+        n.stop()
+
+    result["sequential"] = bool(args.sequential)
+    w = n = browser = None
     try:
-        wait_ingested([w, n], size, args.ingest_timeout)
+        if args.browser:
+            browser = Browser()
+        if args.sequential:  # one TensorBoard at a time: N's baseline first, then W
+            n = start_without()
+            wait_ingested([n], size, args.ingest_timeout)
+            memory_baseline(n)
+            w = start_with()
+            wait_ingested([w], size, args.ingest_timeout)
+        else:
+            w, n = start_with(), start_without()
+            wait_ingested([w, n], size, args.ingest_timeout)
         result["ingest_seconds"] = {"with": w.ingest_seconds, "without": n.ingest_seconds}
         log("  ingested (%.0f s with, %.0f s without)" % (w.ingest_seconds, n.ingest_seconds))
 
@@ -440,16 +469,8 @@ def bench_one(size, loader, logdir, args):
         result["plugin_bytes"] = cold_bytes
         log("  plugin cold fetch %.3f s (%.1f MB)" % (cold, cold_bytes / 1e6))
 
-        if args.browser:
-            browser = Browser()
-
-        # memory baseline: N serves what the Time Series tab asks for, then is measured
-        for _ in range(args.repeat):
-            fetch_timeseries(n, tags)
-            if browser:
-                browser.time_page(timeseries_url(n.port), TIMESERIES_DONE_JS, len(tags), args.browser_timeout)
-        result["rss_without"] = n.rss_bytes()
-        n.stop()
+        if not args.sequential:
+            memory_baseline(n)
 
         # (a) interleaved
         plugin_t, ts_t, batched_t = [], [], []
@@ -489,8 +510,9 @@ def bench_one(size, loader, logdir, args):
     finally:
         if browser:
             browser.close()
-        w.stop()
-        n.stop()
+        for tb in (w, n):
+            if tb is not None:
+                tb.stop()
     return result
 
 
@@ -637,8 +659,8 @@ def markdown_table(results):
         s = r["spec"]
         label = "%s (%d × %d × %d)" % (r["size"], s["runs"], s["layers"], s["steps"])
         loader = "Rust (`--load_fast=true`)" if r["loader"] == "true" else "Python (`--load_fast=false`)"
-        if r.get("variant") == "proposed":
-            loader += ", **proposed fix**"
+        if r.get("sequential"):
+            loader += ", one TensorBoard at a time"
         if r.get("samples_per_plugin"):
             loader += ", `--samples_per_plugin scalars=%d` (both sides)" % r["samples_per_plugin"]
         for name, a, b, q, target, fmt in rows_for(r):
@@ -655,7 +677,7 @@ def raw_table(results):
     for r in results:
         ing = r.get("ingest_seconds", {})
         lines.append("| %s | %s | %s | %s / %s | %.1f | %.1f | %s | %s | %s | %s |" % (
-            r["size"], r["loader"] + (" (proposed fix)" if r.get("variant") == "proposed" else "")
+            r["size"], r["loader"]
             + (" (scalars=%d)" % r["samples_per_plugin"] if r.get("samples_per_plugin") else ""),
             r.get("when", "?"), _f(ing.get("with"), "%.0f"), _f(ing.get("without"), "%.0f"),
             r.get("plugin_bytes", 0) / 1e6, r.get("timeseries_bytes", 0) / 1e6,
@@ -680,8 +702,7 @@ def write_markdown(path, results, machine, command, others, notes_path=None):
         "```",
         "",
         "This page was written by `%s`; each size × loader result is kept as JSON in "
-        "`WORKDIR/results` (`--report-only` rebuilds the page from them, `--variant proposed` "
-        "measures the fix proposed below)." % command,
+        "`WORKDIR/results` (`--report-only` rebuilds the page from them)." % command,
         "",
         "Machine: %s, %s cores, %s GB RAM; %s; Python %s, TensorBoard %s; %s. The machine was "
         "shared with other jobs while measuring: read the ratios (both sides measured side by "
@@ -741,12 +762,13 @@ def parse_args(argv):
                    help="measure nothing: write the page from the results in WORKDIR/results")
     p.add_argument("--notes", default=os.path.join(ROOT, "benchmarks", "NOTES.md"),
                    help="markdown appended to the page (profiles, findings)")
-    p.add_argument("--variant", choices=("current", "proposed"), default="current",
-                   help="proposed: serve benchmarks/proposed_fix.py's plugin (before/after numbers)")
     p.add_argument("--samples-per-plugin", type=int, default=0, metavar="N",
                    help="pass --samples_per_plugin scalars=N to both TensorBoards (0: "
                         "TensorBoard's default, 1000): lets the Python loader hold the large "
                         "size in RAM")
+    p.add_argument("--sequential", action="store_true",
+                   help="run TensorBoard without the plugin first (memory baseline), then with "
+                        "it, instead of both at once: for sizes where two don't fit in RAM")
     p.add_argument("--ingest-timeout", type=int, default=3600)
     p.add_argument("--browser-timeout", type=int, default=600)
     args = p.parse_args(argv)
@@ -782,7 +804,7 @@ def main(argv=None):
         logdir = synthetic.cached_logdir(args.workdir, size, processes=2, log=log)
         for loader in args.loaders:
             path = os.path.join(results_dir, "%s_%s%s%s.json" % (
-                size, loader, "_proposed" if args.variant == "proposed" else "",
+                size, loader, "_sequential" if args.sequential else "",
                 "_scalars%d" % args.samples_per_plugin if args.samples_per_plugin else ""))
             if args.reuse and os.path.exists(path):
                 with open(path) as f:

@@ -1,11 +1,10 @@
 """Start TensorBoard with or without the sparsity plugin (for the memory comparison).
 
-    python benchmarks/tb_launcher.py with|without|with-proposed --logdir D --port P ...
+    python benchmarks/tb_launcher.py with|without --logdir D --port P ...
 
 Builds `tensorboard.program.TensorBoard(plugins=default.get_plugins())` the way
 `tensorboard.main` does, drops any `sparsity` plugin an installed entry point brought in,
-and appends `SparsityPlugin` only for `with` (`with-proposed`: the run-route fix of
-benchmarks/proposed_fix.py, for before/after numbers). Run as a script (not `-m`) so that the
+and appends `SparsityPlugin` only for `with`. Run as a script (not `-m`) so that the
 repository is not on sys.path unless the caller puts it there: the `without` process never
 imports tb_sparsity_plugin.
 """
@@ -20,7 +19,7 @@ def _is_sparsity(loader):
 
 
 def main(argv):
-    if not argv or argv[0] not in ("with", "without", "with-proposed"):
+    if not argv or argv[0] not in ("with", "without"):
         sys.stderr.write(__doc__)
         return 2
     from tensorboard import default, program
@@ -30,13 +29,6 @@ def main(argv):
         from tb_sparsity_plugin.plugin import SparsityPlugin
 
         plugins.append(SparsityPlugin)
-    elif argv[0] == "with-proposed":
-        import os
-
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        from benchmarks.proposed_fix import ProposedSparsityPlugin
-
-        plugins.append(ProposedSparsityPlugin)
     tb = program.TensorBoard(plugins=plugins)
     tb.configure(argv=["tensorboard"] + argv[1:])
     return tb.main()

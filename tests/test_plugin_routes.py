@@ -1,6 +1,7 @@
 """The plugin's routes over a real data provider reading real tfmot runs."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -231,3 +232,36 @@ def test_reader_lists_runs_without_reading_series_and_keeps_few_in_memory(tfmot_
     assert all(l.threshold for l in with_thresholds.layers)
     # A cached read with thresholds also answers a read without them.
     assert reader.read_run(ctx, "", "poly/metrics") is with_thresholds
+
+
+def test_gc_paused_nests_and_restores_the_collectors_state():
+    import gc
+
+    assert gc.isenabled()
+    with reader_lib.gc_paused():
+        with reader_lib.gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with reader_lib.gc_paused():
+            pass
+        assert not gc.isenabled()  # a collector someone else turned off stays off
+    finally:
+        gc.enable()
+
+
+def test_plugin_scans_event_files_for_damage_before_any_request(tfmot_logdir):
+    import glob
+    import time
+
+    reader = reader_lib.Reader(make_provider(tfmot_logdir), logdir=tfmot_logdir, scan_ahead=True)
+    files = set(glob.glob(os.path.join(tfmot_logdir, "**", "*tfevents*"), recursive=True))
+    assert files
+    deadline = time.monotonic() + 60
+    while set(reader._damage._scans) != files and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert set(reader._damage._scans) == files
+    sizes = {path: os.path.getsize(path) for path in files}
+    assert all(reader._damage._scans[p].size == sizes[p] for p in files)

@@ -264,20 +264,30 @@ export class Dashboard {
   // ---- rendering ---------------------------------------------------------------------------
 
   /**
-   * Renders once within PROGRESS_RENDER_MS however many times it is asked before then: runs
-   * arriving together cost one render, not one each (a full render per arrival made the
-   * warm 8-run benchmark page 25 % slower to finish). A direct render() supersedes it.
+   * Renders once within PROGRESS_RENDER_MS (or twice the last render's time, when that is
+   * longer) however many times it is asked before then: runs arriving together cost one
+   * render, not one each, and a slow page spends at most a third of its time re-rendering
+   * while runs load. A direct render() supersedes it.
    */
   scheduleRender() {
     if (this.cancelRender) return;
     const id = setTimeout(() => {
       this.cancelRender = null;
       this.render();
-    }, PROGRESS_RENDER_MS);
+    }, Math.max(PROGRESS_RENDER_MS, 2 * (this.lastRenderMs || 0)));
     this.cancelRender = () => clearTimeout(id);
   }
 
   render() {
+    const started = performance.now();
+    try {
+      this.renderNow();
+    } finally {
+      this.lastRenderMs = performance.now() - started;
+    }
+  }
+
+  renderNow() {
     if (this.cancelRender) {
       this.cancelRender();
       this.cancelRender = null;

@@ -66,7 +66,10 @@ export class ChartCard {
       if (e.expected) lines.push({ run: e.run, color: e.color, kind: "expected", series: e.expected });
       if (e.target) lines.push({ run: e.run, color: e.color, kind: "target", series: e.target });
     }
-    this.renderReadout();
+    // Readout and chart are built when the card comes near the view: a page of 300 layers
+    // x 20 runs spent most of its render time on readouts of cards nobody could see.
+    if (this.visible) this.renderReadout();
+    else this.readoutStale = true;
     // The chart needs its width: draw once the card is in the document and near the view.
     this.pending = { lines, zoom };
     this.drawPending();
@@ -79,6 +82,10 @@ export class ChartCard {
 
   becameVisible() {
     this.visible = true;
+    if (this.readoutStale) {
+      this.readoutStale = false;
+      this.renderReadout();
+    }
     this.drawPending();
   }
 
