@@ -230,14 +230,21 @@ def model_series(layer_docs, field, weights):
     return [[int(s), float(v)] for s, v in zip(steps[ok].tolist(), values.tolist())]
 
 
-def analyze_run(data):
-    """The document of the `run` route for one reader.RunData."""
+def analyze_run(data, thresholds=True):
+    """The document of the `run` route for one reader.RunData.
+
+    Without `thresholds` every layer's `threshold` is null, also when `data` holds them
+    (the reader may answer from a read that had them): the document depends on the
+    request only.
+    """
     last_step = max((l.measured[-1][0] for l in data.layers if l.measured), default=0)
     training_last = data.training_last_step
     run_last = max(last_step, training_last or 0)
     layer_docs, diags = [], []
     for layer in data.layers:
         doc, layer_diags = analyze_layer(layer, run_last, data.source)
+        if not thresholds:
+            doc["threshold"] = None
         layer_docs.append(doc)
         diags.extend(layer_diags)
 

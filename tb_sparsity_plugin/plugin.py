@@ -136,7 +136,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
         }
 
     def run_impl(self, ctx, experiment_id, run, thresholds=False):
-        return analysis.analyze_run(self._read_run(ctx, experiment_id, run, thresholds))
+        return analysis.analyze_run(self._read_run(ctx, experiment_id, run, thresholds), thresholds)
 
     def _read_run(self, ctx, experiment_id, run, thresholds=False):
         data = self._require_reader().read_run(ctx, experiment_id, run, thresholds=thresholds)

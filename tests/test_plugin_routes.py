@@ -265,3 +265,16 @@ def test_plugin_scans_event_files_for_damage_before_any_request(tfmot_logdir):
     assert set(reader._damage._scans) == files
     sizes = {path: os.path.getsize(path) for path in files}
     assert all(reader._damage._scans[p].size == sizes[p] for p in files)
+
+
+def test_the_run_document_does_not_depend_on_what_was_read_before(tfmot_logdir):
+    from conftest import make_client
+
+    # A table request reads thresholds first; a plain `run` after it must leave them out.
+    client = make_client(tfmot_logdir)
+    assert get(client, "table", run="trap/metrics")[0] == 200
+    _, doc = get(client, "run", run="trap/metrics")
+    assert doc["layers"]
+    assert all(layer["threshold"] is None for layer in doc["layers"])
+    _, fresh = get(make_client(tfmot_logdir), "run", run="trap/metrics")
+    assert doc == fresh
