@@ -609,12 +609,13 @@ record of every run, then measures side by side, the order alternating every rep
 - **tab drawn**: headless Chromium, a fresh browser context (empty cache) per load, time
   from navigation start (`performance.now()`) until done. Sparsity tab done: inside the
   plugin's iframe there is a `.layer-card` per layer, every card inside the viewport and the
-  `.model-card` hold a uPlot `canvas`, plus one animation frame (the dashboard draws the
-  cards near the view first and the others as they scroll in, as Time Series does). Time Series done (URL `?tagFilter=mask:0/sparsity`):
+  `.model-card` hold a uPlot `canvas` and no run is still loading (the dashboard draws runs
+  as they arrive), plus one animation frame (the dashboard draws the cards near the view
+  first and the others as they scroll in, as Time Series does). Time Series done (URL `?tagFilter=mask:0/sparsity`):
   the header lists every matching card, and every card inside the 1400 × 900 viewport has
   its data-table rows, a chart canvas and no spinner, plus one animation frame. Time Series
   loads and draws only the cards in view (6 of 100); the Sparsity tab fetches every run's
-  data before it draws.
+  full analysis (all layers).
 - **memory**: resident set size of the TensorBoard process plus its children (the Rust data
   server) of W after serving the data and browser loads above, against N after serving the
   same Time Series requests and page loads.
