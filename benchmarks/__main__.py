@@ -155,7 +155,7 @@ class Client:
 
 
 class TensorBoardProcess:
-    def __init__(self, logdir, load_fast, with_plugin, log_path, mode=None, extra_flags=()):
+    def __init__(self, logdir, load_fast, with_plugin, log_path):
         self.port = free_port()
         self.with_plugin = with_plugin
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -166,9 +166,9 @@ class TensorBoardProcess:
         env["PYTHONPATH"] = os.pathsep.join(paths)
         self.log_file = open(log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, LAUNCHER, mode or ("with" if with_plugin else "without"),
+            [sys.executable, LAUNCHER, "with" if with_plugin else "without",
              "--logdir", logdir, "--port", str(self.port), "--host", "127.0.0.1",
-             "--load_fast", load_fast, *extra_flags],
+             "--load_fast", load_fast],
             stdout=self.log_file, stderr=subprocess.STDOUT, env=env, cwd="/",
             start_new_session=True,
         )
@@ -417,22 +417,18 @@ def bench_one(size, loader, logdir, args):
     spec = synthetic.SIZES[size]
     tags = sparsity_tags(size)
     result = {"size": size, "loader": loader, "spec": spec, "repeat": args.repeat,
-              "samples_per_plugin": args.samples_per_plugin,
               "browser": bool(args.browser), "when": datetime.datetime.now().isoformat(timespec="seconds")}
     logs = os.path.join(args.workdir, "logs")
     os.makedirs(logs, exist_ok=True)
     log("%s, load_fast=%s: starting TensorBoard with and without the plugin" % (size, loader))
-    flags = ["--samples_per_plugin", "scalars=%d" % args.samples_per_plugin] if args.samples_per_plugin else []
 
     def start_with():
         return TensorBoardProcess(
-            logdir, loader, True, os.path.join(logs, "%s_%s_with.log" % (size, loader)),
-            mode="with", extra_flags=flags)
+            logdir, loader, True, os.path.join(logs, "%s_%s_with.log" % (size, loader)))
 
     def start_without():
         return TensorBoardProcess(
-            logdir, loader, False, os.path.join(logs, "%s_%s_without.log" % (size, loader)),
-            extra_flags=flags)
+            logdir, loader, False, os.path.join(logs, "%s_%s_without.log" % (size, loader)))
 
     def memory_baseline(n):
         """N serves what the Time Series tab asks for, then its memory is measured."""
@@ -662,8 +658,6 @@ def markdown_table(results):
         loader = "Rust (`--load_fast=true`)" if r["loader"] == "true" else "Python (`--load_fast=false`)"
         if r.get("sequential"):
             loader += ", one TensorBoard at a time"
-        if r.get("samples_per_plugin"):
-            loader += ", `--samples_per_plugin scalars=%d` (both sides)" % r["samples_per_plugin"]
         for name, a, b, q, target, fmt in rows_for(r):
             lines.append("| %s | %s | %s | %s | %s | %s%s | %s |" % (
                 label, loader, name, _f(a, fmt), _f(b, fmt), _f(q, "%.2f"), _met(q, target),
@@ -678,8 +672,7 @@ def raw_table(results):
     for r in results:
         ing = r.get("ingest_seconds", {})
         lines.append("| %s | %s | %s | %s / %s | %.1f | %.1f | %s | %s | %s | %s |" % (
-            r["size"], r["loader"]
-            + (" (scalars=%d)" % r["samples_per_plugin"] if r.get("samples_per_plugin") else ""),
+            r["size"], r["loader"] + (" (sequential)" if r.get("sequential") else ""),
             r.get("when", "?"), _f(ing.get("with"), "%.0f"), _f(ing.get("without"), "%.0f"),
             r.get("plugin_bytes", 0) / 1e6, r.get("timeseries_bytes", 0) / 1e6,
             ", ".join("%.2f" % v for v in r.get("plugin_s", [])),
@@ -763,10 +756,6 @@ def parse_args(argv):
                    help="measure nothing: write the page from the results in WORKDIR/results")
     p.add_argument("--notes", default=os.path.join(ROOT, "benchmarks", "NOTES.md"),
                    help="markdown appended to the page (profiles, findings)")
-    p.add_argument("--samples-per-plugin", type=int, default=0, metavar="N",
-                   help="pass --samples_per_plugin scalars=N to both TensorBoards (0: "
-                        "TensorBoard's default, 1000): lets the Python loader hold the large "
-                        "size in RAM")
     p.add_argument("--sequential", action="store_true",
                    help="run TensorBoard without the plugin first (memory baseline), then with "
                         "it, instead of both at once: for sizes where two don't fit in RAM")
@@ -804,9 +793,8 @@ def main(argv=None):
             continue
         logdir = synthetic.cached_logdir(args.workdir, size, processes=2, log=log)
         for loader in args.loaders:
-            path = os.path.join(results_dir, "%s_%s%s%s.json" % (
-                size, loader, "_sequential" if args.sequential else "",
-                "_scalars%d" % args.samples_per_plugin if args.samples_per_plugin else ""))
+            path = os.path.join(results_dir, "%s_%s%s.json" % (
+                size, loader, "_sequential" if args.sequential else ""))
             if args.reuse and os.path.exists(path):
                 with open(path) as f:
                     results.append(json.load(f))

@@ -452,13 +452,13 @@ class Reader:
 
     # one run ---------------------------------------------------------------------
 
-    def read_run(self, ctx, experiment_id, run, listing=None, thresholds=False):
+    def read_run(self, ctx, experiment_id, run, thresholds=False):
         """RunData for `run`, or None when it holds no sparsity data.
 
         tfmot's threshold series are as many points as the sparsity series and no chart
         needs them: they are read only when `thresholds` (tables, exports, the CLI).
         """
-        listing = listing or self._listing(ctx, experiment_id, run_group(run))
+        listing = self._listing(ctx, experiment_id, run_group(run))
         fingerprint = self._fingerprint(run, listing)
         if fingerprint is None:
             return None

@@ -194,7 +194,10 @@ class DamageScanner:
         for dirpath, _, names in os.walk(self._logdir):
             for name in sorted(names):
                 if "tfevents" in name:
-                    self._scan(os.path.join(dirpath, name))
+                    try:
+                        self._scan(os.path.join(dirpath, name))
+                    except OSError:  # deleted or unreadable meanwhile: the next pass retries
+                        pass
 
     def _scan(self, path):
         with self._lock:
