@@ -34,6 +34,8 @@ setuptools.setup(
         "werkzeug",
         # C CRC32C for checking event files past damage (recovery.py)
         "google-crc32c",
+        # the CLI's progress counter
+        "tqdm",
     ],
     extras_require={
         "keras": ["tensorflow>=2.16", "tf-keras", "tensorflow-model-optimization>=0.8"],
