@@ -297,6 +297,7 @@ def analyze_run(data, thresholds=True):
     return {
         "run": data.run,
         "group": data.group,
+        "series": "all",  # every series; the run route's series=none leaves the layers' out
         "schedule_source": data.source,
         "last_step": last_step,
         "training_last_step": training_last,

@@ -426,6 +426,14 @@ class Reader:
         """What identifies the current data of `run` (None: no sparsity data). Cheap."""
         return self._fingerprint(run, self._listing(ctx, experiment_id, run_group(run)))
 
+    def fingerprints(self, ctx, experiment_id, runs):
+        """{run: fingerprint or None} for several runs, from one listing of the logdir
+        (a listing per group would be a round trip to the data server each)."""
+        if len(set(runs)) == 1:
+            return {run: self.fingerprint(ctx, experiment_id, run) for run in runs}
+        listing = self._listing(ctx, experiment_id)
+        return {run: self._fingerprint(run, listing) for run in runs}
+
     def _fingerprint(self, run, listing):
         scalars, own, _ = listing
         tags = scalars.get(run, {})

@@ -23,7 +23,7 @@ REPORT_CSV_FIELDS = ["run", "key", "name", "tag", "params", "schedule", "final_s
 
 def summary_doc(run_doc, step=None):
     """The report's JSON for one run: the run document without its long series."""
-    out = {k: v for k, v in run_doc.items() if k not in ("layers", "model", "diagnostics")}
+    out = {k: v for k, v in run_doc.items() if k not in ("layers", "model", "diagnostics", "series")}
     out["model"] = {k: v for k, v in run_doc["model"].items() if k not in MODEL_SERIES}
     out["layers"] = [{k: v for k, v in layer.items() if k not in LAYER_SERIES}
                      for layer in run_doc["layers"]]
