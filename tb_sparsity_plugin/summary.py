@@ -9,12 +9,15 @@ it instead (`SummaryWriter._get_file_writer().add_summary(summary, step)`), so t
 land in the user's own run next to their loss and accuracy.
 """
 
+import itertools
+import os
+import socket
 import time
 
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.scalar import summary_v2 as scalar_summary
-from tensorboard.summary.writer import event_file_writer
+from tensorboard.summary.writer import record_writer
 from tensorboard.util import tensor_util
 
 from tb_sparsity_plugin import metadata
@@ -39,25 +42,40 @@ def scalars_pb(points):
     return summary
 
 
-class EventWriter:
-    """Appends Summary protos to an event file in `log_dir` (TensorBoard's EventFileWriter).
+_FILE_NUMBERS = itertools.count()  # two writers of one process never share a file name
 
-    `add_summary(summary, step)` has the signature of torch's `FileWriter.add_summary`, so the
-    writers treat both alike.
+
+class EventWriter:
+    """Appends Summary protos to a new event file in `log_dir`.
+
+    TensorBoard's `EventFileWriter` would import TensorFlow when it is installed (it goes
+    through `tensorboard.compat.tf` for gfile), so this writes the file itself with
+    TensorBoard's `RecordWriter` (TFRecord framing, CRC32C), synchronously: a writer logs a
+    few dozen scalars per call. `add_summary(summary, global_step)` has the signature of
+    torch's `FileWriter.add_summary`, so the writers treat both alike.
     """
 
-    def __init__(self, log_dir):
-        self._writer = event_file_writer.EventFileWriter(str(log_dir))
+    def __init__(self, log_dir, suffix=".tb_sparsity"):
+        os.makedirs(log_dir, exist_ok=True)
+        name = "events.out.tfevents.%010d.%s.%d.%d%s" % (
+            int(time.time()), socket.gethostname(), os.getpid(), next(_FILE_NUMBERS), suffix)
+        self.path = os.path.join(log_dir, name)
+        self._file = open(self.path, "wb")
+        self._records = record_writer.RecordWriter(self._file)
+        self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
+
+    def _write(self, event):
+        self._records.write(event.SerializeToString())
 
     def add_summary(self, summary, global_step=None, walltime=None):
-        event = event_pb2.Event(summary=summary)
+        event = event_pb2.Event(summary=summary, wall_time=time.time() if walltime is None else walltime)
         if global_step is not None:
             event.step = int(global_step)
-        event.wall_time = time.time() if walltime is None else walltime
-        self._writer.add_event(event)
+        self._write(event)
 
     def flush(self):
-        self._writer.flush()
+        self._records.flush()
 
     def close(self):
-        self._writer.close()
+        if not self._file.closed:
+            self._records.close()
