@@ -11,9 +11,10 @@ the Keras demo's runs, so the Sparsity tab compares them:
   layer, three times (at 20 %, 50 % and 80 % of training): 1 − 0.5³ = 87.5 %.
 - ``torch_global``: ``global_unstructured`` (L1) with amount 0.5, three times: 87.5 % over
   the model, a different sparsity per layer.
-- ``torch_schedule_trap``: the ``CubicSL`` of ``torch_ao_cubic`` counted in batches, but the
-  scheduler is stepped once per epoch while the sparsifier steps every batch: the ramp is far
-  longer than the training and the layers end far below 87.5 %.
+- ``torch_schedule_trap``: a ``CubicSL`` ramp over all the training's batches
+  (``total_t`` = number of batches), but the scheduler is stepped once per epoch while the
+  sparsifier steps every batch: the ramp is far longer than the training (in scheduler
+  steps) and the layers end far below 87.5 %.
 
 Each run logs the training loss and the validation accuracy with torch's ``SummaryWriter``
 and, through the same writer, this project's ``SparsityWriter`` every 10 steps and at the end.
@@ -78,10 +79,9 @@ class Pruning:
                 steps = (total - self.begin) // self.interval
                 self.scheduler = ao.CubicSL(self.sparsifier, init_t=self.begin // self.interval,
                                             delta_t=1, total_t=steps, initially_zero=True)
-            else:  # counted in batches, stepped per epoch: the trap
+            else:  # a ramp over every batch, but the scheduler is stepped per epoch: the trap
                 self.interval = 1
-                self.scheduler = ao.CubicSL(self.sparsifier, init_t=self.begin, delta_t=1,
-                                            total_t=total - self.begin, initially_zero=True)
+                self.scheduler = ao.CubicSL(self.sparsifier, init_t=0, delta_t=1, total_t=total)
 
     def after_step(self, step):
         if self.sparsifier is not None:
@@ -176,6 +176,9 @@ def parse_args(argv):
                    help="seconds to wait for MNIST before falling back (default 10)")
     p.add_argument("--offline", action="store_true", help="do not try to download MNIST")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: on a busy 2-core machine more threads spin "
+                        "and cost several times the CPU time)")
     args = p.parse_args(argv)
     args.runs = [r.strip() for r in args.runs.split(",") if r.strip()]
     unknown = [r for r in args.runs if r not in RUNS]
@@ -196,7 +199,7 @@ def main(argv=None):
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import torch
 
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(args.threads)
     t0 = time.time()
     (x_train, y_train), (x_test, y_test), data_name = load_data(args.data, args.download_timeout, args.offline)
     if args.samples:
