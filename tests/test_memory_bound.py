@@ -64,3 +64,37 @@ def test_memory_stays_flat_over_500_runs(many_runs_logdir, tensorboard_process):
     sys.stderr.write("TensorBoard RSS after %d / %d / %d runs: %.1f / %.1f / %.1f MB\n"
                      % (FIRST_FEW, RUNS // 2, RUNS, first, middle, last))
     assert last - first <= ALLOWANCE_MB, levels
+
+
+@pytest.mark.parametrize("value, megabytes", [
+    (None, 64), ("", 64), ("8", 8), ("0.5", 0.5), ("0", 0),
+    ("-1", 64), ("lots", 64), ("nan", 64), ("inf", 64), ("1e400", 64)])
+def test_cache_bound_from_the_environment(value, megabytes, caplog):
+    from tb_sparsity_plugin import documents
+
+    environ = {} if value is None else {"TB_SPARSITY_CACHE_MB": value}
+    assert documents.cache_bytes(environ) == int(megabytes * 2**20)
+    warned = "TB_SPARSITY_CACHE_MB" in caplog.text
+    assert warned == (value not in (None, "", "8", "0.5", "0"))
+
+
+def test_documents_cache_stays_within_its_bytes(tfmot_logdir):
+    from tensorboard.context import RequestContext
+
+    from conftest import make_provider
+    from tb_sparsity_plugin import documents, reader as reader_lib
+
+    reader = reader_lib.Reader(make_provider(tfmot_logdir))
+    ctx = RequestContext()
+    runs = [s.run for s in reader.list_runs(ctx, "")]
+    sizes = {}
+    for run in runs:
+        sizes[run] = documents.RunDocuments(reader).document(ctx, "", run).size
+    bound = max(sizes.values()) * 2
+    docs = documents.RunDocuments(reader, max_bytes=bound)
+    for run in runs * 2:
+        docs.document(ctx, "", run)
+        assert docs._cache.bytes <= bound
+    assert 1 <= len(docs._cache) < len(runs)
+    # The most recent run is answered from the cache: the same object again.
+    assert docs.document(ctx, "", runs[-1]) is docs.document(ctx, "", runs[-1])
