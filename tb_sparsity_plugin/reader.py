@@ -50,6 +50,13 @@ SOURCE_NONE = "none"
 # Ask the provider for every point it keeps; ingestion already caps a series
 # (--samples_per_plugin, 1000 scalars by default).
 ALL_POINTS = 1_000_000
+# The provider requests the reader makes, for bulk_provider.BulkProvider.warm (the CLI
+# issues them at once): listings (method, plugin) and reads (method, plugin, downsample).
+LISTINGS = (("list_scalars", SCALARS_PLUGIN), ("list_tensors", metadata.PLUGIN_NAME),
+            ("list_blob_sequences", KERAS_MODEL_PLUGIN))
+BULK_READS = (("read_scalars", SCALARS_PLUGIN, ALL_POINTS),
+              ("read_tensors", metadata.PLUGIN_NAME, 1),
+              ("read_blob_sequences", KERAS_MODEL_PLUGIN, 1))
 
 
 @dataclasses.dataclass
