@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -95,8 +96,10 @@ class TensorBoardProcess:
         self.logdir = logdir
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
-        self.log_path = os.path.join(
-            os.path.dirname(os.path.abspath(logdir)), "tensorboard-%d.log" % self.port)
+        # Next to a local logdir; a bucket's (s3://...) in the temporary directory.
+        log_dir = (tempfile.gettempdir() if "://" in logdir
+                   else os.path.dirname(os.path.abspath(logdir)))
+        self.log_path = os.path.join(log_dir, "tensorboard-%d.log" % self.port)
         self._log = open(self.log_path, "w")
         full_env = dict(os.environ, PYTHONPATH=ROOT)
         full_env.update(env or {})
