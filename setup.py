@@ -36,6 +36,8 @@ setuptools.setup(
         "google-crc32c",
     ],
     extras_require={
+        # Logdirs in S3 buckets: TensorBoard reads s3:// with boto3 (docs/remote_logdirs.md).
+        "s3": ["boto3"],
         "keras": ["tensorflow>=2.16", "tf-keras", "tensorflow-model-optimization>=0.8"],
         "demo": [
             "tensorflow>=2.16",
@@ -54,6 +56,9 @@ setuptools.setup(
             "tbparse",
             "pandas",
             "psutil",
+            # A local S3 emulator (moto's server) for the s3:// logdir tests.
+            "moto[server]",
+            "boto3",
         ],
     },
     entry_points={
