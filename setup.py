@@ -56,9 +56,12 @@ setuptools.setup(
             "tbparse",
             "pandas",
             "psutil",
-            # A local S3 emulator (moto's server) for the s3:// logdir tests.
+            # Local S3 and GCS emulators for the s3:// and gs:// logdir tests; cryptography
+            # makes the certificate TensorFlow's GCS client is shown (tests/gcs_emulator.py).
             "moto[server]",
             "boto3",
+            "gcp-storage-emulator",
+            "cryptography",
         ],
     },
     entry_points={

@@ -49,6 +49,17 @@ def s3(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def gcs(tmp_path_factory):
+    _require("gcp_storage_emulator")
+    _require("cryptography")
+    from gcs_emulator import GcsEmulator
+
+    emulator = GcsEmulator(str(tmp_path_factory.mktemp("gcs")))
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="module")
 def local_logdir(tfmot_logdir, tmp_path_factory):
     """The tfmot runs plus a copy of one experiment whose metrics file has a damaged record
     (the damage scan must recover the records after it, from the bucket too)."""
@@ -60,11 +71,47 @@ def local_logdir(tfmot_logdir, tmp_path_factory):
     return root
 
 
+class Bucket:
+    """A logdir uploaded to an emulated bucket, and how each face reaches it."""
+
+    def __init__(self, scheme, emulator, local_logdir):
+        self.scheme = scheme
+        self.emulator = emulator
+        self.logdir = "%s://%s/logs" % (scheme, BUCKET)
+        emulator.create_bucket(BUCKET)
+        emulator.upload_dir(local_logdir, BUCKET, "logs")
+        self.env = dict(emulator.env)
+        if scheme == "s3":
+            # TensorBoard reads s3:// only with its own filesystem layer, i.e. without
+            # TensorFlow; --load_fast=auto picks the Python loader (the data server reads
+            # local and gs:// logdirs only).
+            self.tensorboard_env = dict(self.env, PYTHONPATH=NO_TF_PATH)
+            self.load_fast = "auto"
+        else:
+            # gs:// through TensorFlow's filesystem, i.e. the Python loader: the data server
+            # cannot reach an emulator (docs/remote_logdirs.md).
+            self.tensorboard_env = dict(self.env, PYTHONPATH=ROOT)
+            self.load_fast = "false"
+
+
 @pytest.fixture(scope="module")
-def bucket_logdir(s3, local_logdir):
-    s3.create_bucket(BUCKET)
-    s3.upload_dir(local_logdir, BUCKET, "logs")
-    return "s3://%s/logs" % BUCKET
+def s3_bucket(s3, local_logdir):
+    return Bucket("s3", s3, local_logdir)
+
+
+@pytest.fixture(scope="module")
+def gs_bucket(gcs, local_logdir):
+    return Bucket("gs", gcs, local_logdir)
+
+
+@pytest.fixture(scope="module", params=["s3", "gs"])
+def bucket(request):
+    return request.getfixturevalue(request.param + "_bucket")
+
+
+@pytest.fixture(scope="module")
+def local_documents(local_logdir):
+    return _local_documents(local_logdir)
 
 
 def _local_documents(logdir):
@@ -83,7 +130,7 @@ def _remote_documents(tb, runs):
             for r in runs["runs"]}
 
 
-def _poll(read, done, what):
+def _poll(read, done):
     """read() until done(value) or WAIT_SECONDS; returns the last value read."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
@@ -93,26 +140,21 @@ def _poll(read, done, what):
         time.sleep(1.0)
 
 
-def _tensorboard(tensorboard_process, logdir, env, load_fast="auto"):
-    return tensorboard_process(logdir, load_fast=load_fast, env=dict(env, PYTHONPATH=NO_TF_PATH))
-
-
 def test_the_tab_on_a_bucket_shows_what_it_shows_on_a_local_copy(
-        s3, local_logdir, bucket_logdir, tensorboard_process):
-    runs, docs = _local_documents(local_logdir)
+        bucket, local_documents, tensorboard_process):
+    runs, docs = local_documents
     assert len(runs["runs"]) >= 6
     damaged = docs["damaged/metrics"]
     assert any(d["code"] == "records_skipped" for d in damaged["diagnostics"])
     assert damaged["last_step"] == docs["plain/metrics"]["last_step"]  # recovered after damage
 
-    # --load_fast=auto: the Rust data server reads only local and gs:// logdirs, so
-    # TensorBoard picks its Python loader for s3:// (program.py, _should_use_data_server).
-    tb = _tensorboard(tensorboard_process, bucket_logdir, s3.env)
+    tb = tensorboard_process(bucket.logdir, load_fast=bucket.load_fast,
+                             env=bucket.tensorboard_env)
     tb.wait_ready(timeout=WAIT_SECONDS, runs_expected=len(runs["runs"]))
     remote_runs = _poll(lambda: tb.get_json("/data/plugin/sparsity/runs"),
-                        lambda value: value == runs, "runs")
+                        lambda value: value == runs)
     assert remote_runs == runs
-    remote = _poll(lambda: _remote_documents(tb, runs), lambda value: value == docs, "run")
+    remote = _poll(lambda: _remote_documents(tb, runs), lambda value: value == docs)
     for name in docs:
         assert remote[name] == docs[name], name
     assert "data server" not in tb.log().lower()  # the Python loader, not the Rust one
@@ -129,7 +171,8 @@ def test_a_run_growing_in_the_bucket_shows_its_new_steps(s3, tfmot_logdir, tenso
     key = "growing/exp/metrics/" + os.path.basename(src)
     s3.create_bucket("tb-growing")
     s3.put("tb-growing", key, data[:cut])
-    tb = _tensorboard(tensorboard_process, "s3://tb-growing/growing", s3.env)
+    tb = tensorboard_process("s3://tb-growing/growing", load_fast="auto",
+                             env=dict(s3.env, PYTHONPATH=NO_TF_PATH))
     [first] = tb.wait_ready(timeout=WAIT_SECONDS)
     full_last = _local_documents(os.path.dirname(os.path.dirname(os.path.dirname(src))))[0]
     full_last = {r["run"]: r["last_step"] for r in full_last["runs"]}["plain/metrics"]
@@ -137,7 +180,7 @@ def test_a_run_growing_in_the_bucket_shows_its_new_steps(s3, tfmot_logdir, tenso
 
     s3.put("tb-growing", key, data)
     runs = _poll(lambda: tb.get_json("/data/plugin/sparsity/runs")["runs"],
-                 lambda value: value and value[0]["last_step"] == full_last, "runs")
+                 lambda value: value and value[0]["last_step"] == full_last)
     assert runs[0]["last_step"] == full_last
     doc = tb.get_json("/data/plugin/sparsity/run?run=exp/metrics")
     assert doc["last_step"] == full_last
@@ -152,17 +195,17 @@ def _runs_error(tb):
 
 
 @pytest.mark.parametrize("case", ["missing_logdir", "missing_bucket", "unreachable_endpoint"])
-def test_a_logdir_that_cannot_be_read_says_why_in_the_tab(case, s3, bucket_logdir,
+def test_a_logdir_that_cannot_be_read_says_why_in_the_tab(case, s3, s3_bucket,
                                                           tensorboard_process):
     env = dict(s3.env)
     logdir = {"missing_logdir": "s3://%s/no/such/logs" % BUCKET,
               "missing_bucket": "s3://no-such-bucket/logs",
-              "unreachable_endpoint": bucket_logdir}[case]
+              "unreachable_endpoint": s3_bucket.logdir}[case]
     if case == "unreachable_endpoint":
         env["S3_ENDPOINT"] = "http://127.0.0.1:%d" % free_port()  # nothing listens there
-    tb = _tensorboard(tensorboard_process, logdir, env)
+    tb = tensorboard_process(logdir, load_fast="auto", env=dict(env, PYTHONPATH=NO_TF_PATH))
     status, body = _poll(lambda: _safe(lambda: _runs_error(tb)),
-                         lambda value: value is not None, "runs")
+                         lambda value: value is not None)
     assert status == 503, body
     assert logdir in body["error"]
     expected = {"missing_logdir": "does not exist", "missing_bucket": "NoSuchBucket",
@@ -188,33 +231,30 @@ def _cli(args, env, timeout=300):
                           cwd=ROOT)
 
 
-def test_the_cli_reports_on_a_bucket_what_it_reports_on_a_local_copy(s3, local_logdir,
-                                                                     bucket_logdir):
+def test_the_cli_reports_on_a_bucket_what_it_reports_on_a_local_copy(bucket, local_logdir):
     local = _cli(["report", local_logdir, "--format", "json", "-q"], {})
     assert local.returncode == 0, local.stderr
-    remote = _cli(["report", bucket_logdir, "--format", "json", "-q"], s3.env)
+    remote = _cli(["report", bucket.logdir, "--format", "json", "-q"], bucket.env)
     assert remote.returncode == 0, remote.stderr
     assert json.loads(remote.stdout) == json.loads(local.stdout)
-    table = _cli(["report", bucket_logdir, "--run", "damaged"], s3.env)
+    table = _cli(["report", bucket.logdir, "--run", "damaged"], bucket.env)
     assert table.returncode == 0, table.stderr
     assert "records_skipped" in table.stdout
-    assert "python" in table.stderr.lower()  # the progress line names the loader
 
 
-def test_the_cli_refuses_the_rust_loader_for_s3_in_one_sentence(s3, bucket_logdir):
-    proc = _cli(["report", bucket_logdir, "--load-fast", "true"], s3.env)
+def test_the_cli_refuses_the_rust_loader_for_s3_in_one_sentence(s3_bucket):
+    proc = _cli(["report", s3_bucket.logdir, "--load-fast", "true"], s3_bucket.env)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "s3://" in lines[0] and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("case", ["missing_logdir", "missing_bucket", "unreachable_endpoint"])
-def test_a_logdir_that_cannot_be_read_is_one_sentence_and_exit_2_in_the_cli(case, s3,
-                                                                           bucket_logdir):
-    env = dict(s3.env)
+def test_a_logdir_that_cannot_be_read_is_one_sentence_and_exit_2_in_the_cli(case, s3_bucket):
+    env = dict(s3_bucket.env)
     logdir = {"missing_logdir": "s3://%s/no/such/logs" % BUCKET,
               "missing_bucket": "s3://no-such-bucket/logs",
-              "unreachable_endpoint": bucket_logdir}[case]
+              "unreachable_endpoint": s3_bucket.logdir}[case]
     if case == "unreachable_endpoint":
         env["S3_ENDPOINT"] = "http://127.0.0.1:%d" % free_port()
     proc = _cli(["report", logdir], env, timeout=120)  # bounded: a hang fails here
