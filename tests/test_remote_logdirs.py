@@ -20,7 +20,8 @@ import urllib.parse
 
 import pytest
 
-from conftest import ROOT, free_port, make_client
+from bucket_emulators import free_port
+from conftest import ROOT, make_client
 import hostile_util as hu
 
 NO_TF_PATH = os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])
@@ -41,9 +42,9 @@ def _require(module):
 def s3(tmp_path_factory):
     _require("boto3")
     _require("moto.server")
-    from s3_emulator import S3Emulator
+    from bucket_emulators import S3Emulator
 
-    emulator = S3Emulator(str(tmp_path_factory.mktemp("moto") / "moto.log"))
+    emulator = S3Emulator(str(tmp_path_factory.mktemp("moto")))
     yield emulator
     emulator.stop()
 
@@ -52,7 +53,7 @@ def s3(tmp_path_factory):
 def gcs(tmp_path_factory):
     _require("gcp_storage_emulator")
     _require("cryptography")
-    from gcs_emulator import GcsEmulator
+    from bucket_emulators import GcsEmulator
 
     emulator = GcsEmulator(str(tmp_path_factory.mktemp("gcs")))
     yield emulator

@@ -1,19 +1,26 @@
-"""A local GCS emulator for tests, reached through TensorFlow's own GCS client (no network).
+"""Local bucket emulators for tests (no network): S3 (moto's server) and GCS
+(gcp-storage-emulator behind a TLS-terminating proxy), each on a free loopback port, each
+with `env`, the environment a process needs to read its buckets, and the same small API
+(`create_bucket`, `put`, `upload_dir`, `stop`).
 
-TensorFlow's gs:// filesystem has its endpoints compiled in (`kGcsUriBase`, `kStorageHost`
-in tsl/platform/cloud/gcs_file_system.cc: https://www.googleapis.com/storage/v1/ and
-storage.googleapis.com) and offers no endpoint override. It sends its requests with libcurl,
-which honours `HTTPS_PROXY`, and TensorFlow passes `CURL_CA_BUNDLE` to it
-(curl_http_request.cc). So the emulator (gcp-storage-emulator, a pure-Python server of the
-GCS JSON API and of plain object downloads) is put behind a small HTTPS proxy that answers
-`CONNECT` for the Google hosts itself: it terminates TLS with a certificate made here for
-those names, signed by a CA that only `CURL_CA_BUNDLE` trusts, and passes the bytes on to the
-emulator. `GOOGLE_AUTH_TOKEN_FOR_TESTING` (google_auth_provider.cc) stands in for credentials.
+S3: `env` is what TensorBoard's S3 filesystem (boto3) needs: `S3_ENDPOINT` (read by
+tensorboard/compat/tensorflow_stub/io/gfile.py) and dummy credentials and region (boto3
+refuses to sign a request without them).
 
-`GcsEmulator.env` is what a process needs for TensorFlow's gs:// to reach it.
+GCS: TensorFlow's gs:// filesystem has its endpoints compiled in (`kGcsUriBase`,
+`kStorageHost` in tsl/platform/cloud/gcs_file_system.cc: https://www.googleapis.com/storage/v1/
+and storage.googleapis.com) and offers no endpoint override. It sends its requests with
+libcurl, which honours `HTTPS_PROXY`, and TensorFlow passes `CURL_CA_BUNDLE` to it
+(curl_http_request.cc). So the emulator (a pure-Python server of the GCS JSON API and of
+plain object downloads) is put behind a small HTTPS proxy that answers `CONNECT` for the
+Google hosts itself: it terminates TLS with a certificate made here for those names, signed
+by a CA that only `CURL_CA_BUNDLE` trusts, and passes the bytes on to the emulator.
+`GOOGLE_AUTH_TOKEN_FOR_TESTING` (google_auth_provider.cc) stands in for credentials.
 """
 
+import contextlib
 import datetime
+import json
 import os
 import socket
 import socketserver
@@ -22,12 +29,92 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
-
-from conftest import free_port
 
 GOOGLE_HOSTS = ("storage.googleapis.com", "www.googleapis.com", "oauth2.googleapis.com")
 
+
+def free_port():
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url, proc, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("%s did not start" % what)
+            time.sleep(0.2)
+
+
+def _stop(proc, log):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def _upload_dir(emulator, local_dir, bucket, prefix, skip=("truth.json",)):
+    """Every file under local_dir to <bucket>/<prefix>/..., as `aws s3 cp --recursive` or
+    `gsutil cp -r` would."""
+    for dirpath, _, names in os.walk(local_dir):
+        for name in sorted(names):
+            if name in skip:
+                continue
+            path = os.path.join(dirpath, name)
+            key = prefix.rstrip("/") + "/" + os.path.relpath(path, local_dir).replace(os.sep, "/")
+            with open(path, "rb") as f:
+                emulator.put(bucket, key, f.read())
+
+
+class S3Emulator:
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.env = {
+            "S3_ENDPOINT": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            # Never read the developer's ~/.aws: the emulator is the only endpoint.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+        self._log = open(os.path.join(workdir, "moto.log"), "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            _wait_http(self.endpoint + "/moto-api/", self.proc, "moto's S3 server")
+        except RuntimeError:
+            self.stop()
+            raise
+        import boto3
+
+        self.client = boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def create_bucket(self, bucket):
+        self.client.create_bucket(Bucket=bucket)
+
+    def put(self, bucket, key, data):
+        self.client.put_object(Bucket=bucket, Key=key, Body=data)
+
+    upload_dir = _upload_dir
+
+    def stop(self):
+        _stop(self.proc, self._log)
 
 def _make_certificates(directory):
     """A CA and a certificate for GOOGLE_HOSTS signed by it; returns (ca.pem, cert.pem,
@@ -138,24 +225,18 @@ class _ProxyHandler(socketserver.BaseRequestHandler):
 class GcsEmulator:
     def __init__(self, workdir):
         self.port = free_port()
+        self.endpoint = "http://127.0.0.1:%d" % self.port
         self._log = open(os.path.join(workdir, "gcs-emulator.log"), "w")
-        data_dir = os.path.join(workdir, "gcs-data")
-        os.makedirs(data_dir, exist_ok=True)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
              "--port", str(self.port), "--in-memory"],
-            stdout=self._log, stderr=subprocess.STDOUT, cwd=data_dir)
-        self.endpoint = "http://127.0.0.1:%d" % self.port
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(self.endpoint + "/", timeout=2).close()
-                break
-            except Exception:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("gcp-storage-emulator did not start")
-                time.sleep(0.2)
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir)
+        self._proxy = None
+        try:
+            _wait_http(self.endpoint + "/", self.proc, "gcp-storage-emulator")
+        except RuntimeError:
+            self.stop()
+            raise
         ca, cert, key = _make_certificates(workdir)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
@@ -165,48 +246,31 @@ class GcsEmulator:
         self.env = {
             "HTTPS_PROXY": proxy,
             "https_proxy": proxy,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
             "CURL_CA_BUNDLE": ca,
             "GOOGLE_AUTH_TOKEN_FOR_TESTING": "emulator",
             "NO_GCE_CHECK": "true",  # never probe the GCE metadata server for credentials
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
         }
 
-    def _json_api(self, method, path, body=None, content_type="application/json"):
+    def _request(self, method, path, body, content_type):
         request = urllib.request.Request(self.endpoint + path, data=body, method=method,
                                          headers={"Content-Type": content_type})
         with urllib.request.urlopen(request, timeout=30) as r:
             return r.read()
 
     def create_bucket(self, bucket):
-        import json
-
-        self._json_api("POST", "/storage/v1/b", json.dumps({"name": bucket}).encode())
+        self._request("POST", "/storage/v1/b", json.dumps({"name": bucket}).encode(),
+                      "application/json")
 
     def put(self, bucket, key, data):
-        import urllib.parse
-
-        self._json_api("POST", "/upload/storage/v1/b/%s/o?uploadType=media&name=%s" % (
+        self._request("POST", "/upload/storage/v1/b/%s/o?uploadType=media&name=%s" % (
             bucket, urllib.parse.quote(key, safe="")), data, "application/octet-stream")
 
-    def upload_dir(self, local_dir, bucket, prefix, skip=("truth.json",)):
-        for dirpath, _, names in os.walk(local_dir):
-            for name in sorted(names):
-                if name in skip:
-                    continue
-                path = os.path.join(dirpath, name)
-                key = prefix.rstrip("/") + "/" + os.path.relpath(path, local_dir).replace(os.sep, "/")
-                with open(path, "rb") as f:
-                    self.put(bucket, key, f.read())
+    upload_dir = _upload_dir
 
     def stop(self):
-        if getattr(self, "_proxy", None) is not None:
+        if self._proxy is not None:
             self._proxy.shutdown()
             self._proxy.server_close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
+        _stop(self.proc, self._log)
