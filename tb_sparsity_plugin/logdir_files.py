@@ -4,8 +4,9 @@ A local logdir is read with `os`. A URL (`s3://`, `gs://`, ...) is read with the
 TensorBoard's Python loader uses in this process: TensorFlow's `tf.io.gfile` when TensorFlow
 is already imported (a `tensorboard` process imports it at start-up when it is installed;
 TensorFlow reads `gs://` but not `s3://`), else TensorBoard's stub `gfile` (`s3://` through
-boto3, honouring `S3_ENDPOINT`; other schemes through fsspec when it knows them). This module
-never imports TensorFlow itself.
+boto3, honouring `S3_ENDPOINT`; other schemes through fsspec when it knows them). The plugin
+never makes it import TensorFlow; the command line's Python loader does (`loader=True`),
+where TensorBoard's own loader would.
 
 `logdir_problem(logdir)` says in one sentence why a logdir cannot be read (missing, bucket
 unreachable, no filesystem for its scheme), within a bounded time.
@@ -14,6 +15,7 @@ unreachable, no filesystem for its scheme), within a bounded time.
 import os
 import sys
 import threading
+import types
 
 # How long a reachability check may take. A bucket that does not answer within this is
 # reported as not answering (botocore's default retries alone can take minutes).
@@ -28,8 +30,33 @@ def scheme(path):
     return path.split("://", 1)[0] if is_remote(path) else ""
 
 
-def gfile():
-    """The gfile module TensorBoard's Python loader reads with in this process."""
+# Schemes TensorFlow 2.21 registers (tf.io.gfile.get_registered_schemes()); s3:// and hdfs://
+# moved to tensorflow-io, which has no build for it.
+TENSORFLOW_SCHEMES = ("", "file", "ram", "gs")
+
+
+def use_tensorboard_filesystem_for(logdir):
+    """Make TensorBoard's Python loader in this process read `logdir` with TensorBoard's
+    own filesystem layer (boto3 for s3://) instead of TensorFlow's, which has none for its
+    scheme: what `tensorboard` does where TensorFlow is not installed. Works through
+    TensorBoard's switch for that (tensorboard/compat/__init__.py imports
+    `tensorboard.compat.notf` to force its stub), so only before anything in this process
+    resolved `tensorboard.compat.tf`; for the command line, which resolves it only when it
+    reads. Returns whether the switch is (now) on."""
+    if scheme(logdir) in TENSORFLOW_SCHEMES or "tensorflow" in sys.modules:
+        return "tensorboard.compat.notf" in sys.modules
+    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+    return True
+
+
+def gfile(loader=False):
+    """The gfile module TensorBoard's Python loader reads with in this process; with
+    `loader`, the one it will read with (resolving TensorBoard's `tf`, which imports
+    TensorFlow where it is installed, as the loader itself would)."""
+    if loader:
+        from tensorboard.compat import tf as tensorboard_tf
+
+        return tensorboard_tf.io.gfile
     tf = sys.modules.get("tensorflow")
     io = getattr(tf, "io", None)
     if io is not None and hasattr(io, "gfile"):
@@ -86,7 +113,7 @@ def _describe(error):
     return "%s: %s" % (type(error).__name__, text) if text else type(error).__name__
 
 
-def _check(logdir):
+def _check(logdir, module):
     if not is_remote(logdir):
         path = os.path.expanduser(logdir)
         if not os.path.exists(path):
@@ -96,7 +123,6 @@ def _check(logdir):
         if not os.access(path, os.R_OK | os.X_OK):
             return "the logdir %s is not readable" % logdir
         return None
-    module = gfile()
     try:
         found = module.isdir(logdir)
     except Exception as e:  # each filesystem raises its own types
@@ -109,17 +135,21 @@ def _check(logdir):
     return None
 
 
-def logdir_problem(logdir, timeout=CHECK_TIMEOUT_SECONDS):
-    """Why `logdir` cannot be read, in one sentence, or None when it can. Never raises;
-    gives up after `timeout` seconds (the check goes on in a daemon thread, which does not
-    hold up the exit of a process: a thread pool's would)."""
+def logdir_problem(logdir, timeout=CHECK_TIMEOUT_SECONDS, loader=False):
+    """Why `logdir` cannot be read, in one sentence, or None when it can (`loader`: as for
+    gfile()). Never raises; gives up after `timeout` seconds (the check goes on in a daemon
+    thread, which does not hold up the exit of a process: a thread pool's would)."""
     if not logdir:
         return "TensorBoard was started without a --logdir"
     answer = []
+    try:  # outside the timed part: importing TensorFlow takes seconds, and is no answer
+        module = gfile(loader) if is_remote(logdir) else None
+    except Exception as e:
+        return "the logdir %s cannot be read (%s)" % (logdir, _describe(e))
 
     def check():
         try:
-            answer.append(_check(logdir))
+            answer.append(_check(logdir, module))
         except Exception as e:
             answer.append("the logdir %s cannot be read (%s)" % (logdir, _describe(e)))
 
