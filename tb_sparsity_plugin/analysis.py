@@ -205,6 +205,9 @@ def analyze_layer(layer, run_last_step, run_source):
                 "target_not_reached", "warning", key,
                 "%s %s %s at step %d, below the schedule's final target %s: %s." % (
                     doc["name"], verb, pct(final_value), end_step, pct(final_target), why)))
+    elif layer.logged_target:  # a level the tool's scheduler asked for: drawn as the target
+        doc["target"] = layer.logged_target
+        doc["target_sparsity"] = layer.logged_target[-1][1]
     if measured and len(measured) > 1 and all(v == 0.0 for _, v in measured):
         if not any(d["code"] == "no_pruning_happened" for d in diags):
             diags.append(diagnostic(
@@ -254,14 +257,15 @@ def analyze_run(data, thresholds=True):
             "No schedule found for this run: showing measured sparsity only. Log with "
             "tb_sparsity_plugin.SparsitySummaries, or keep the Keras TensorBoard callback's "
             "'train' run (it holds the model config) next to 'metrics'."))
-    if data.source != reader_lib.SOURCE_OWN and data.layers and last_step < run_last:
+    tfmot_tags = data.source in (reader_lib.SOURCE_KERAS, reader_lib.SOURCE_NONE)
+    if tfmot_tags and data.layers and last_step < run_last:
         diags.append(diagnostic(
             "final_state_not_logged", "info", None,
             "PruningSummaries logs at the start of each epoch: the last record is step %d, "
             "but training ran to step %d (%s). The expected curve shows where the schedule "
             "ends; log with SparsitySummaries to record the final state." % (
                 last_step, run_last, data.training_last_step_source)))
-    elif data.source != reader_lib.SOURCE_OWN and data.layers and training_last is None:
+    elif tfmot_tags and data.layers and training_last is None:
         diags.append(diagnostic(
             "final_state_not_logged", "info", None,
             "PruningSummaries logs at the start of each epoch, so the state after the last "
@@ -288,11 +292,15 @@ def analyze_run(data, thresholds=True):
     else:
         weighting, weights = "mean", [1] * len(layer_docs)
     model_measured = model_series(layer_docs, "measured", weights) or []
+    if data.model_measured is not None:  # the tool's own, over weights we cannot count
+        weighting, model_measured = "params", data.model_measured
     model_expected = model_series(layer_docs, "expected", weights)
     targets = [d["target_sparsity"] for d in layer_docs]
     target = (
         float(np.dot(targets, weights) / np.sum(weights))
         if targets and all(t is not None for t in targets) else None)
+    if data.model_measured is not None:
+        target = data.model_target[-1][1] if data.model_target else None
     position = {d["key"]: i for i, d in enumerate(layer_docs)}
     diags.sort(key=lambda d: (SEVERITY_ORDER[d["severity"]],
                               position.get(d["layer"], -1), d["code"]))
@@ -360,6 +368,8 @@ def state_at(run_doc, step=None):
 
     def target_at(doc):
         sched = schedules.parse_schedule(doc["schedule"]) if doc.get("schedule") else None
+        if sched is None and doc.get("target"):  # a target level logged by the tool
+            return at(doc["target"])
         if sched is None or isinstance(sched, schedules.Problem):
             return None
         return float(sched.target([step])[0])

@@ -8,7 +8,9 @@ Where the schedule comes from, in this order:
   (a) the plugin's own config summary, written by `SparsitySummaries` (metadata.py);
   (b) the Keras model config (`keras` tag, plugin `graph_keras_model`) of a sibling run in
       the same directory (`exp/train` for `exp/metrics`), matched by wrapper name;
-  (c) none: measured data only.
+  (c) other tools' tags (SparseML, Distiller, NNCF: tool_tags.py), measured data and the
+      levels they log;
+  (d) none: measured data only.
 
 Damaged records cost only themselves: a point that is not a finite sparsity in [0, 1] is
 dropped and counted in `RunData.skipped`; a tag that cannot be read at all is dropped and
@@ -32,6 +34,7 @@ from tensorboard.data import provider
 
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import recovery
+from tb_sparsity_plugin import tool_tags
 
 SCALARS_PLUGIN = "scalars"
 KERAS_MODEL_PLUGIN = "graph_keras_model"
@@ -68,6 +71,7 @@ class LayerData:
     measured: list = dataclasses.field(default_factory=list)  # [[step, value]]
     threshold: list | None = None  # None: not read (read_run(..., thresholds=False))
     weight_zeros: list | None = None
+    logged_target: list | None = None  # the level a scheduler asked for, as logged
 
 
 @dataclasses.dataclass
@@ -81,6 +85,9 @@ class RunData:
     skipped: dict = dataclasses.field(default_factory=dict)  # reason -> count
     problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
     thresholds: bool = False  # whether the layers' threshold series were read
+    # A tool's own series of all its pruned weights (weighted by count) and its target.
+    model_measured: list | None = None
+    model_target: list | None = None
 
 
 class Listing(collections.namedtuple("Listing", "scalars own models")):
@@ -408,6 +415,9 @@ class Reader:
             mask_tags = [w["tags"].get("mask_sparsity") for w in weights]
             mask_tags = [t for t in mask_tags if isinstance(t, str)]
             source = SOURCE_OWN
+        elif _tool_plan(tags):
+            tool = _tool_plan(tags)
+            mask_tags, source = [l.tag for l in tool.layers], tool.source
         else:
             mask_tags = list(_tfmot_sparsity_tags(tags))
             wrappers, _ = self._model_wrappers(ctx, experiment_id, run, group, models)
@@ -425,7 +435,7 @@ class Reader:
         own_tags = own.get(run, {})
         if metadata.CONFIG_TAG not in own_tags and not any(
             TFMOT_SPARSITY_TAG.match(t) for t in tags
-        ):
+        ) and not _tool_plan(tags):
             return None
         return (
             tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items())),
@@ -438,7 +448,8 @@ class Reader:
         scalars, own, _ = self._listing(ctx, experiment_id)
         if any(metadata.CONFIG_TAG in tags for tags in own.values()):
             return True
-        return any(TFMOT_SPARSITY_TAG.match(t) for tags in scalars.values() for t in tags)
+        return any(any(TFMOT_SPARSITY_TAG.match(t) for t in tags) or tool_tags.plan(tags)
+                   for tags in scalars.values())
 
     def scalar_tags(self, ctx, experiment_id):
         """{run: [tag]} of every scalar series (quality.py picks a run's group's metrics)."""
@@ -474,6 +485,8 @@ class Reader:
         with gc_paused():
             if metadata.CONFIG_TAG in listing.own.get(run, {}):
                 data = self._read_own(ctx, experiment_id, run, group, tags, listing, thresholds)
+            elif _tool_plan(tags):
+                data = self._read_tool(ctx, experiment_id, run, group, _tool_plan(tags))
             else:
                 data = self._read_tfmot(ctx, experiment_id, run, group, tags, listing, thresholds)
         data.thresholds = thresholds
@@ -632,6 +645,26 @@ class Reader:
         data.training_last_step_source = "SparsitySummaries' last record" if last is not None else None
         return data
 
+    def _read_tool(self, ctx, experiment_id, run, group, tool):
+        """Another tool's tags (tool_tags.py): measured series, logged targets, no schedule."""
+        skipped = {}
+        series = self._read_scalar_tags(ctx, experiment_id, run, tool.tags, skipped)
+        found, model, model_target = tool_tags.layers_of(tool, series)
+        layers = [
+            LayerData(
+                tag=layer.tag, wrapper=layer.name, name=layer.name, weight=layer.weight,
+                key=layer.key, position=None, layer_class=None, params=None, schedule=None,
+                measured=clean_series(measured, skipped),
+                logged_target=clean_series(target, skipped) if target is not None else None,
+            )
+            for layer, measured, target in found
+        ]
+        data = RunData(run, group, tool.source, layers, skipped=skipped)
+        if model is not None:
+            data.model_measured = clean_series(model, skipped)
+            data.model_target = clean_series(model_target or [], skipped) or None
+        return data
+
     def _read_tfmot(self, ctx, experiment_id, run, group, tags, listing, thresholds,
                     problems=None):
         skipped = {}
@@ -769,6 +802,13 @@ def _tfmot_sparsity_tags(tags):
             )
             out[tag] = (m.group("wrapper"), threshold_tag if threshold_tag in tags else None)
     return out
+
+
+def _tool_plan(tags):
+    """Another tool's ToolPlan for a run's tags, unless tfmot's own tags are there."""
+    if any(TFMOT_SPARSITY_TAG.match(t) for t in tags):
+        return None
+    return tool_tags.plan(tags)
 
 
 def _training_last_step(scalars, group):
