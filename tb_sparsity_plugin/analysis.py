@@ -10,15 +10,12 @@ import numpy as np
 
 from tb_sparsity_plugin import reader as reader_lib
 from tb_sparsity_plugin import schedules
+from tb_sparsity_plugin import words
+from tb_sparsity_plugin.words import pct
 
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 # Without a weight count the quantisation step is unknown; 2 % covers weights of 50+ entries.
 UNKNOWN_COUNT_TOLERANCE = 0.02
 DUPLICATE_REASON = "duplicate step (later record kept)"
-
-
-def pct(value):
-    return "%.1f%%" % (100.0 * value) if value is not None else "n/a"
 
 
 def diagnostic(code, severity, layer, message):
@@ -131,6 +128,7 @@ def analyze_layer(layer, run_last_step, run_source):
         "position": layer.position,
         "layer_class": layer.layer_class,
         "schedule": layer.schedule if isinstance(layer.schedule, dict) else None,
+        "schedule_text": words.schedule_text(layer.schedule),
         "params": layer.params,
         "measured": measured,
         "weight_zeros": layer.weight_zeros,
@@ -302,11 +300,12 @@ def analyze_run(data, thresholds=True):
     if data.model_measured is not None:
         target = data.model_target[-1][1] if data.model_target else None
     position = {d["key"]: i for i, d in enumerate(layer_docs)}
-    diags.sort(key=lambda d: (SEVERITY_ORDER[d["severity"]],
+    diags.sort(key=lambda d: (words.severity_rank(d["severity"]),
                               position.get(d["layer"], -1), d["code"]))
     return {
         "run": data.run,
         "group": data.group,
+        "series": "all",  # every series; the run route's series=none leaves the layers' out
         "schedule_source": data.source,
         "last_step": last_step,
         "training_last_step": training_last,
@@ -314,6 +313,7 @@ def analyze_run(data, thresholds=True):
             "measured": model_measured,
             "expected": model_expected,
             "weighting": weighting,
+            "weighting_label": words.weighting_label(weighting),
             "final_sparsity": model_measured[-1][1] if model_measured else None,
             "target_sparsity": target,
         },
@@ -390,8 +390,7 @@ def state_at(run_doc, step=None):
     m_target = (float(np.dot(targets, weights) / np.sum(weights))
                 if rows and None not in targets and all(weights) else None)
     model_row = {
-        "key": "(model)", "name": "whole model (%s)" % (
-            "weighted by weight count" if model["weighting"] == "params" else "plain mean"),
+        "key": words.MODEL_KEY, "name": words.model_name(model["weighting"]),
         "params": sum(r["params"] for r in rows) if rows and all(r["params"] for r in rows) else None,
         "step": step, "measured": m_measured, "expected": m_expected, "target": m_target,
         "deviation": (m_measured - m_expected) if None not in (m_measured, m_expected) else None,
