@@ -10,6 +10,7 @@ import numpy as np
 
 from tb_sparsity_plugin import reader as reader_lib
 from tb_sparsity_plugin import schedules
+from tb_sparsity_plugin import torch_diagnostics
 from tb_sparsity_plugin import words
 from tb_sparsity_plugin.words import pct
 
@@ -140,6 +141,11 @@ def analyze_layer(layer, run_last_step, run_source):
         "expected_final_sparsity": None,
         "target_sparsity": None,
         "max_abs_deviation": None,
+        # N:M compliance (version-2 summaries): the pattern and the fraction of its groups
+        # that satisfy it, as logged
+        "nm": (layer.entry or {}).get("nm"),
+        "n_m_compliance": layer.nm_compliance,
+        "final_n_m_compliance": layer.nm_compliance[-1][1] if layer.nm_compliance else None,
     }
     schedule = None
     if layer.sparsity_m_by_n:
@@ -149,7 +155,8 @@ def analyze_layer(layer, run_last_step, run_source):
             "m:n structured sparsity %s: tfmot sets the mask once at step 1 and ignores the "
             "pruning schedule, so no schedule curve is drawn." % (m_by_n,)))
     elif layer.schedule is not None:
-        parsed = schedules.parse_schedule(layer.schedule)
+        parsed = schedules.parse_schedule(layer.schedule, rounding=layer.rounding,
+                                          shape=layer.shape, logged=layer.logged)
         if isinstance(parsed, schedules.Problem):
             severity = "error" if parsed.code == "invalid_schedule" else "warning"
             diags.append(diagnostic(parsed.code, severity, key, parsed.message))
@@ -166,9 +173,13 @@ def analyze_layer(layer, run_last_step, run_source):
             float(schedule.effective([doc["final_step"]], layer.params)[0])
             if measured else None)
         tol = tolerance(layer)
-        if measured:
-            steps = np.array([p[0] for p in measured], dtype=np.int64)
-            values = np.array([p[1] for p in measured])
+        # Once a mask is removed the measured value is the weight's own zeros, which no
+        # schedule drives (torch_diagnostics.mask_removed_diagnostics speaks of them).
+        removed = (layer.entry or {}).get("mask_removed_at")
+        masked = [p for p in measured if not isinstance(removed, int) or p[0] < removed]
+        if masked:
+            steps = np.array([p[0] for p in masked], dtype=np.int64)
+            values = np.array([p[1] for p in masked])
             expected = schedule.effective(steps, layer.params)
             dev = np.abs(values - expected)
             worst = int(np.argmax(dev))
@@ -215,6 +226,20 @@ def analyze_layer(layer, run_last_step, run_source):
     return doc, diags
 
 
+# A PyTorch trap that says why a layer ends below its target, better than target_not_reached.
+EXPLAINS_SHORTFALL = {"ramp_exceeds_training", "level_not_representable", "mask_removed_early"}
+
+
+def _with_torch_diagnostics(layer, diags, clock):
+    """A version-2 layer's diagnostics plus PyTorch's traps (torch_diagnostics.py)."""
+    found = [diagnostic(code, severity, layer.key, message) for code, severity, message in
+             torch_diagnostics.layer_diagnostics(layer.entry, layer.measured,
+                                                 layer.weight_zeros, clock)]
+    if EXPLAINS_SHORTFALL & {d["code"] for d in found}:
+        diags = [d for d in diags if d["code"] != "target_not_reached"]
+    return diags + found
+
+
 def model_series(layer_docs, field, weights):
     """Whole-model series: the (weighted) mean of every layer's held value at each step.
 
@@ -244,6 +269,8 @@ def analyze_run(data, thresholds=True):
     layer_docs, diags = [], []
     for layer in data.layers:
         doc, layer_diags = analyze_layer(layer, run_last, data.source)
+        if layer.entry is not None:
+            layer_diags = _with_torch_diagnostics(layer, layer_diags, data.clock)
         if not thresholds:
             doc["threshold"] = None
         layer_docs.append(doc)
@@ -269,6 +296,8 @@ def analyze_run(data, thresholds=True):
             "PruningSummaries logs at the start of each epoch, so the state after the last "
             "epoch (after step %d) is not on record. Log with SparsitySummaries to record "
             "it." % last_step))
+    diags.extend(diagnostic(code, severity, None, message)
+                 for code, severity, message in torch_diagnostics.clock_diagnostics(data.clock))
     damaged = {k: v for k, v in data.skipped.items() if k != DUPLICATE_REASON}
     if damaged:
         diags.append(diagnostic(
@@ -354,7 +383,8 @@ def analyze_schedule(schedule_json, max_step, params=None):
 def state_at(run_doc, step=None):
     """Per-layer values at `step` (default: the run's last step), whole model first.
 
-    Each row: key, name, params, step, measured, expected, target, deviation, threshold.
+    Each row: key, name, params, step, measured, expected, target, deviation, threshold,
+    n_m_compliance.
     Measured/expected/threshold are the values held at `step` (the last record <= step).
     """
     if step is None:
@@ -367,9 +397,11 @@ def state_at(run_doc, step=None):
         return None if math.isnan(value) else float(value)
 
     def target_at(doc):
-        sched = schedules.parse_schedule(doc["schedule"]) if doc.get("schedule") else None
-        if sched is None and doc.get("target"):  # a target level logged by the tool
-            return at(doc["target"])
+        if not doc.get("schedule") or "kind" in doc["schedule"]:
+            # PyTorch's schedules are known at logged steps (their target is a step
+            # function through them); other tools log their target level.
+            return at(doc.get("target"))
+        sched = schedules.parse_schedule(doc["schedule"])
         if sched is None or isinstance(sched, schedules.Problem):
             return None
         return float(sched.target([step])[0])
@@ -382,6 +414,7 @@ def state_at(run_doc, step=None):
             "measured": measured, "expected": expected, "target": target_at(doc),
             "deviation": (measured - expected) if None not in (measured, expected) else None,
             "threshold": at(doc["threshold"]),
+            "n_m_compliance": at(doc.get("n_m_compliance")),
         })
     model = run_doc["model"]
     m_measured, m_expected = at(model["measured"]), at(model["expected"])
@@ -394,6 +427,6 @@ def state_at(run_doc, step=None):
         "params": sum(r["params"] for r in rows) if rows and all(r["params"] for r in rows) else None,
         "step": step, "measured": m_measured, "expected": m_expected, "target": m_target,
         "deviation": (m_measured - m_expected) if None not in (m_measured, m_expected) else None,
-        "threshold": None,
+        "threshold": None, "n_m_compliance": None,
     }
     return [model_row] + rows

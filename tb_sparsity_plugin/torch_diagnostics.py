@@ -11,15 +11,11 @@ both once per epoch or both once per batch) with a ramp that fits gets none of t
 
 import math
 
-from tb_sparsity_plugin import analysis  # pct (analysis imports this module: use it late)
+from tb_sparsity_plugin.words import pct
 from tb_sparsity_plugin import torch_schedules
 
 # A difference smaller than this (0.5 percentage points) is not worth a warning.
 MATERIAL = 0.005
-
-
-def pct(value):
-    return analysis.pct(value)
 
 
 def clock_diagnostics(clock):
@@ -134,9 +130,11 @@ def ramp_diagnostics(weight, clock):
     if {"delta_t", "total_t"} <= set(config):
         ramp = "init_t %s + delta_t %s × total_t %s" % (
             config.get("init_t", begin), config["delta_t"], config["total_t"])
-        fix = "delta_t × total_t at most %d (e.g. delta_t=%d with total_t=%s)" % (
-            called - begin, max(1, (called - begin) // max(1, int(config["total_t"]))),
-            config["total_t"])
+        room, total_t = called - begin, int(config["total_t"])
+        example = ("delta_t=%d with total_t=%d" % (room // total_t, total_t)
+                   if total_t >= 1 and room // total_t >= 1 else
+                   "delta_t=1 with total_t=%d" % room)
+        fix = "delta_t × total_t at most %d (e.g. %s)" % (room, example)
     else:
         ramp, fix = "begin %d to end %d" % (begin, end), "the ramp at most %d steps" % (called - begin)
     return [("ramp_exceeds_training", "warning",

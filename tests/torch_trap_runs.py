@@ -87,7 +87,8 @@ def run(out, name, level=0.75, zeros_per_block=4, delta_t=1, total_t=6, per_batc
         if squash_after is not None and epoch + 1 == squash_after:
             sparsifier.squash_mask()
             squashed = True
-        writer.log(step)
+        if not per_batch:  # per batch: the next batch's log shows the scheduler's step
+            writer.log(step)
     writer.close()
     return {"scheduler_steps": scheduler.last_epoch, "last_step": step}
 
