@@ -23,6 +23,7 @@ from tensorboard.context import RequestContext
 from tensorboard.plugins import base_plugin
 
 from tb_sparsity_plugin import analysis
+from tb_sparsity_plugin import cache
 from tb_sparsity_plugin import exports
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import quality
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 1000
 MAX_STEP = 10_000_000
 IS_ACTIVE_TTL_SECONDS = 10.0
+# The gzipped `run` answers kept (a big run's is about a megabyte).
+MAX_ENCODED_BYTES = 64 * 1024 * 1024
 STATIC_TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -66,8 +69,9 @@ class SparsityPlugin(base_plugin.TBPlugin):
             else None
         )
         self._static_dir = os.path.realpath(static_dir())
-        self._encoded_lock = threading.Lock()
-        self._encoded_runs = {}  # (experiment_id, run, thresholds) -> (fingerprint, _EncodedJson)
+        # (experiment_id, run, thresholds) -> _EncodedJson
+        self._encoded_runs = cache.FingerprintCache(
+            MAX_ENCODED_BYTES, size_of=lambda encoded: len(encoded.gzipped))
         self._active_lock = threading.Lock()
         self._active = (0.0, False)
 
@@ -157,14 +161,12 @@ class SparsityPlugin(base_plugin.TBPlugin):
         if fingerprint is None:
             raise errors.NotFoundError("no sparsity data for run %r" % run)
         key = (experiment_id, run, thresholds)
-        with self._encoded_lock:
-            hit = self._encoded_runs.get(key)
-        if hit is not None and hit[0] == fingerprint:
-            return hit[1]
-        with reader_lib.gc_paused():
+        hit = self._encoded_runs.get(key, fingerprint)
+        if hit is not None:
+            return hit
+        with cache.gc_paused():
             encoded = _EncodedJson(self.run_impl(ctx, experiment_id, run, thresholds))
-        with self._encoded_lock:
-            self._encoded_runs[key] = (fingerprint, encoded)
+        self._encoded_runs.put(key, encoded, fingerprint)
         return encoded
 
     def _require_run(self, ctx, experiment_id, run):

@@ -22,7 +22,8 @@ import posixpath
 import re
 
 from tb_sparsity_plugin import analysis
-from tb_sparsity_plugin import reader as reader_lib
+from tb_sparsity_plugin import sources
+from tb_sparsity_plugin.sources import tfmot
 
 STEPS = "steps"  # the tag's step is the training step
 EPOCH_END = "epoch_end"  # the tag's step is an epoch index: mapped to the step it ended at
@@ -45,7 +46,7 @@ RUN_WORDS = {"train": "training", "validation": "validation"}
 def is_sparsity_tag(tag):
     """A tag written by PruningSummaries or SparsitySummaries (not a quality metric)."""
     return bool(
-        reader_lib.TFMOT_SPARSITY_TAG.match(tag)
+        tfmot.is_sparsity_tag(tag)
         or TFMOT_THRESHOLD_TAG.match(tag)
         or tag.startswith("tb_sparsity/"))
 
@@ -86,10 +87,10 @@ def metric_catalog(scalar_tags, run):
     default first: validation before training, step-indexed before per-epoch, accuracy-like
     before the rest.
     """
-    group = reader_lib.run_group(run)
+    group = sources.run_group(run)
     out = []
     for other, tags in scalar_tags.items():
-        if other == run or reader_lib.run_group(other) != group:
+        if other == run or sources.run_group(other) != group:
             continue
         for tag in tags:
             if is_sparsity_tag(tag) or NOT_QUALITY.match(tag):
@@ -139,7 +140,7 @@ def steps_per_epoch(evaluation_series, run_doc):
         if e:
             return e, "%d steps per epoch, from the steps of %s in run %r (%s)" % (
                 e, tag, run, _preview(steps))
-    if run_doc.get("schedule_source") != reader_lib.SOURCE_OWN:
+    if run_doc.get("schedule_source") != sources.SOURCE_OWN:
         # PruningSummaries writes at each epoch start: steps 0, e, 2e, …
         steps = sorted({int(p[0]) for p in (run_doc.get("model") or {}).get("measured") or []})
         if len(steps) >= 2:

@@ -1,49 +1,39 @@
-"""From TensorBoard's data provider to runs, pruned layers, series and schedules.
+"""From TensorBoard's data provider to runs: I/O and caching only.
 
 Everything is read through `tensorboard.data.provider.DataProvider`, so the plugin works
 with both of TensorBoard's loaders and every logdir TensorBoard can read. No event-file
-parsing and no multiplexer here.
+parsing and no multiplexer here, and no knowledge of tag formats: the sources (sources/)
+say which tags and configs make a run's layers, the reader lists, reads and caches.
 
 Where the schedule comes from, in this order:
-  (a) the plugin's own config summary, written by `SparsitySummaries` (metadata.py);
+  (a) the plugin's own config summary, written by `SparsitySummaries` (sources/own.py);
   (b) the Keras model config (`keras` tag, plugin `graph_keras_model`) of a sibling run in
-      the same directory (`exp/train` for `exp/metrics`), matched by wrapper name;
+      the same directory (`exp/train` for `exp/metrics`), for tfmot's tags (sources/tfmot.py);
   (c) none: measured data only.
 
-Damaged records cost only themselves: a point that is not a finite sparsity in [0, 1] is
-dropped and counted in `RunData.skipped`; a tag that cannot be read at all is dropped and
-named there.
+Damaged records cost only themselves: a tag that cannot be read at all is dropped and
+counted in `RunData.skipped`; records TensorBoard's loaders drop after a damaged record are
+recovered (recovery.py).
 """
 
 import collections
 import concurrent.futures
-import contextlib
 import dataclasses
-import gc
 import json
-import math
-import posixpath
-import re
-import threading
 import time
 
-import numpy as np
 from tensorboard.data import provider
 
+from tb_sparsity_plugin import cache
+from tb_sparsity_plugin import keras_config
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import recovery
+from tb_sparsity_plugin import sources
+from tb_sparsity_plugin.sources import own
+from tb_sparsity_plugin.sources import run_group
+from tb_sparsity_plugin.sources import tfmot
 
 SCALARS_PLUGIN = "scalars"
-KERAS_MODEL_PLUGIN = "graph_keras_model"
-KERAS_MODEL_TAG = "keras"
-
-# tfmot's PruningSummaries: "<wrapper>/mask:0/sparsity" and "<wrapper>/threshold:0/threshold"
-# (a wrapper with several pruned weights names its masks mask, mask_1, ...).
-TFMOT_SPARSITY_TAG = re.compile(r"^(?P<wrapper>.+)/(?P<mask>mask(?:_\d+)?):0/sparsity$")
-WRAPPER_PREFIX = "prune_low_magnitude_"
-SOURCE_OWN = "sparsity_summaries"
-SOURCE_KERAS = "keras_model_config"
-SOURCE_NONE = "none"
 
 # Ask the provider for every point it keeps; ingestion already caps a series
 # (--samples_per_plugin, 1000 scalars by default).
@@ -51,43 +41,10 @@ ALL_POINTS = 1_000_000
 # The provider requests the reader makes, for bulk_provider.BulkProvider.warm (the CLI
 # issues them at once): listings (method, plugin) and reads (method, plugin, downsample).
 LISTINGS = (("list_scalars", SCALARS_PLUGIN), ("list_tensors", metadata.PLUGIN_NAME),
-            ("list_blob_sequences", KERAS_MODEL_PLUGIN))
+            ("list_blob_sequences", keras_config.PLUGIN))
 BULK_READS = (("read_scalars", SCALARS_PLUGIN, ALL_POINTS),
               ("read_tensors", metadata.PLUGIN_NAME, 1),
-              ("read_blob_sequences", KERAS_MODEL_PLUGIN, 1))
-
-
-@dataclasses.dataclass
-class LayerData:
-    """One pruned weight of one run, as logged."""
-
-    tag: str
-    wrapper: str
-    name: str  # readable: wrapped layer's name, plus the weight when it is not the first
-    weight: str  # "kernel", "recurrent_kernel", ... ("" when unknown)
-    key: str  # lines the same layer up across runs
-    position: int | None  # wrapper's index in the flattened model config
-    layer_class: str | None
-    params: int | None
-    schedule: dict | None  # {"class_name", "config"} as logged, not validated
-    block_size: list | None = None
-    sparsity_m_by_n: list | None = None
-    measured: list = dataclasses.field(default_factory=list)  # [[step, value]]
-    threshold: list | None = None  # None: not read (read_run(..., thresholds=False))
-    weight_zeros: list | None = None
-
-
-@dataclasses.dataclass
-class RunData:
-    run: str
-    group: str
-    source: str
-    layers: list
-    training_last_step: int | None = None
-    training_last_step_source: str | None = None
-    skipped: dict = dataclasses.field(default_factory=dict)  # reason -> count
-    problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
-    thresholds: bool = False  # whether the layers' threshold series were read
+              ("read_blob_sequences", keras_config.PLUGIN, 1))
 
 
 class Listing(collections.namedtuple("Listing", "scalars own models")):
@@ -102,186 +59,6 @@ class RunSummary:
     num_layers: int
     source: str
     last_step: int
-
-
-def run_group(run):
-    """The experiment directory of a run: "exp" for "exp/metrics", "" at the top."""
-    return posixpath.dirname(run.replace("\\", "/"))
-
-
-def readable_name(wrapper):
-    base = wrapper.rsplit("/", 1)[-1]
-    return base[len(WRAPPER_PREFIX):] if base.startswith(WRAPPER_PREFIX) else base
-
-
-def clean_series(points, skipped, lower=0.0, upper=1.0):
-    """Sorted, one point per step (the record read last wins), finite and in range.
-
-    `points` are (step, value) pairs in the provider's order. Dropped points are counted
-    in `skipped` by reason.
-    """
-    fast = _clean_fast(points, lower, upper)
-    if fast is not None:
-        return fast
-    by_step = {}
-    for step, value in points:
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            skipped["non-finite value"] = skipped.get("non-finite value", 0) + 1
-            continue
-        if lower is not None and not lower <= value <= upper:
-            skipped["value outside [0, 1]"] = skipped.get("value outside [0, 1]", 0) + 1
-            continue
-        if step in by_step:
-            skipped["duplicate step (later record kept)"] = (
-                skipped.get("duplicate step (later record kept)", 0) + 1
-            )
-        by_step[int(step)] = float(value)
-    return [[s, by_step[s]] for s in sorted(by_step)]
-
-
-def _clean_fast(points, lower, upper):
-    """clean_series for the usual series (increasing steps, finite values in range), in
-    NumPy; None when the series needs the per-point checks."""
-    if not points:
-        return []
-    try:
-        steps, values = zip(*points)
-        s = np.array(steps, dtype=np.int64)
-        v = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if v.ndim != 1 or np.any(np.diff(s) <= 0) or not np.all(np.isfinite(v)):
-        return None
-    if lower is not None and (v.min() < lower or v.max() > upper):
-        return None
-    return [list(p) for p in zip(s.tolist(), v.tolist())]
-
-
-_gc_lock = threading.Lock()
-_gc_state = {"pausers": 0, "was_enabled": True}
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """Pause the cyclic garbage collector while a run's series are built and analysed.
-
-    A run is ~10^5 small lists; every few hundred allocations the collector walks the
-    whole heap, which was half of the time of reading a run (8 x 100 x 1000 benchmark).
-    Nothing here makes reference cycles; the collector resumes (if it was on) when the
-    last of concurrent pausers ends.
-    """
-    with _gc_lock:
-        if _gc_state["pausers"] == 0:
-            _gc_state["was_enabled"] = gc.isenabled()
-            gc.disable()
-        _gc_state["pausers"] += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_state["pausers"] -= 1
-            if _gc_state["pausers"] == 0 and _gc_state["was_enabled"]:
-                gc.enable()
-
-
-# -- Keras model config ---------------------------------------------------------------
-
-
-def _input_shape(layer_json):
-    for holder in (layer_json, layer_json.get("config") or {}):
-        build = holder.get("build_config") if isinstance(holder, dict) else None
-        if isinstance(build, dict) and isinstance(build.get("input_shape"), list):
-            return build["input_shape"]
-        if isinstance(holder, dict) and isinstance(holder.get("batch_input_shape"), list):
-            return holder["batch_input_shape"]
-    return None
-
-
-def _prod(values):
-    out = 1
-    for v in values:
-        if not isinstance(v, int) or v <= 0:
-            return None
-        out *= v
-    return out
-
-
-def kernel_params(layer_json, wrapper_json=None):
-    """Number of entries of the pruned kernel, from a Keras layer config, or None.
-
-    Covers the layers whose pruned weight is unambiguous: Dense, Conv*, Conv*Transpose,
-    DepthwiseConv*, Embedding.
-    """
-    try:
-        cls = layer_json.get("class_name")
-        cfg = layer_json.get("config") or {}
-        shape = _input_shape(layer_json) or (_input_shape(wrapper_json) if wrapper_json else None)
-        if cls == "Embedding":
-            return _prod([cfg["input_dim"], cfg["output_dim"]])
-        if not shape or not isinstance(shape[-1], int):
-            return None
-        channels_first = cfg.get("data_format") == "channels_first"
-        in_ch = shape[1] if channels_first else shape[-1]
-        if cls == "Dense":
-            return _prod([in_ch, cfg["units"]])
-        kernel = cfg.get("kernel_size")
-        if isinstance(kernel, int):
-            kernel = [kernel]
-        if re.fullmatch(r"Conv[123]D", cls or ""):
-            groups = cfg.get("groups", 1) or 1
-            if in_ch % groups:
-                return None
-            return _prod(list(kernel) + [in_ch // groups, cfg["filters"]])
-        if re.fullmatch(r"Conv[123]DTranspose", cls or ""):
-            return _prod(list(kernel) + [cfg["filters"], in_ch])
-        if re.fullmatch(r"DepthwiseConv[12]D", cls or ""):
-            return _prod(list(kernel) + [in_ch, cfg.get("depth_multiplier", 1)])
-    except (KeyError, TypeError, AttributeError, IndexError):
-        return None
-    return None
-
-
-def wrappers_in_model_config(model_json):
-    """{wrapper name: info} for every PruneLowMagnitude wrapper, in model order.
-
-    Position counts every layer of the (depth-first flattened) model config, so the same
-    architecture gives the same positions whatever Keras' name suffixes are.
-    """
-    found = collections.OrderedDict()
-    counter = [0]
-
-    def walk(layers):
-        if not isinstance(layers, list):
-            return
-        for layer in layers:
-            if not isinstance(layer, dict):
-                continue
-            cls = layer.get("class_name")
-            cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
-            if cls in ("Sequential", "Functional", "Model") and isinstance(cfg.get("layers"), list):
-                walk(cfg["layers"])
-                continue
-            if cls == "InputLayer":
-                continue
-            position = counter[0]
-            counter[0] += 1
-            if cls != "PruneLowMagnitude" or not isinstance(cfg.get("name"), str):
-                continue
-            inner = cfg.get("layer") if isinstance(cfg.get("layer"), dict) else {}
-            found[cfg["name"]] = {
-                "position": position,
-                "layer_class": inner.get("class_name"),
-                "layer_name": (inner.get("config") or {}).get("name"),
-                "schedule": cfg.get("pruning_schedule"),
-                "block_size": cfg.get("block_size"),
-                "params": kernel_params(inner, layer),
-            }
-
-    if isinstance(model_json, dict):
-        cfg = model_json.get("config")
-        if isinstance(cfg, dict):
-            walk(cfg.get("layers"))
-    return found
 
 
 # -- the reader -----------------------------------------------------------------------
@@ -299,6 +76,10 @@ class Reader:
     # The `run` route keeps its own encoded answers; the table, export and quality routes
     # ask for one run at a time.
     MAX_CACHED_RUNS = 2
+    # Small (a few numbers per run, a model config per experiment), but bounded all the same.
+    MAX_CACHED_SUMMARIES = 100_000
+    MAX_CACHED_LISTINGS = 1_000
+    MAX_CACHED_MODELS = 1_000
 
     def __init__(self, data_provider, logdir=None, scan_ahead=False):
         self._provider = data_provider
@@ -307,12 +88,12 @@ class Reader:
         self._damage = recovery.DamageScanner(logdir)
         if scan_ahead:  # a long-lived server: check files before the first request needs them
             self._damage.start_background()
-        self._lock = threading.Lock()
-        # (experiment_id, run) -> (fingerprint, RunData), most recently used last
-        self._cache = collections.OrderedDict()
-        self._summaries = {}  # (experiment_id, run) -> (fingerprint, RunSummary)
-        self._listings = {}  # (experiment_id, group or None: all) -> (monotonic time, listing)
-        self._model_cache = {}  # (experiment_id, run) -> (fingerprint, model json | error)
+        # Keyed by (experiment_id, run), checked against the run's fingerprint:
+        self._runs = cache.FingerprintCache(self.MAX_CACHED_RUNS)  # RunData
+        self._summaries = cache.FingerprintCache(self.MAX_CACHED_SUMMARIES)  # RunSummary
+        self._models = cache.FingerprintCache(self.MAX_CACHED_MODELS)  # model json | error
+        # (experiment_id, group or None: all) -> (monotonic time, Listing)
+        self._listings = cache.FingerprintCache(self.MAX_CACHED_LISTINGS)
 
     # listing ---------------------------------------------------------------------
 
@@ -329,16 +110,14 @@ class Reader:
         group instead of the logdir was a quarter of a big run's first read.
         """
         now = time.monotonic()
-        with self._lock:
-            full = self._listings.get((experiment_id, None))
-            hit = self._listings.get((experiment_id, group))
+        full = self._listings.get((experiment_id, None))
+        hit = self._listings.get((experiment_id, group))
         if full and now - full[0] < self.LISTING_TTL_SECONDS:
             return full[1] if group is None else _only_group(full[1], group)
         if hit and now - hit[0] < self.LISTING_TTL_SECONDS:
             return hit[1]
         listing = self._list_now(ctx, experiment_id, group)
-        with self._lock:
-            self._listings[(experiment_id, group)] = (now, listing)
+        self._listings.put((experiment_id, group), (now, listing))
         return listing
 
     def _list_now(self, ctx, experiment_id, group):
@@ -357,7 +136,7 @@ class Reader:
         # Listed here, not per run: each call to the Rust data server costs ~35 ms.
         try:
             models = self._provider.list_blob_sequences(
-                ctx, experiment_id=experiment_id, plugin_name=KERAS_MODEL_PLUGIN,
+                ctx, experiment_id=experiment_id, plugin_name=keras_config.PLUGIN,
                 run_tag_filter=run_filter,
             ) or {}
         except Exception as e:
@@ -380,18 +159,16 @@ class Reader:
             fingerprint = self._fingerprint(run, listing)
             if fingerprint is None:
                 continue
-            with self._lock:
-                hit = self._summaries.get((experiment_id, run))
-            if hit and hit[0] == fingerprint:
-                out[run] = hit[1]
+            hit = self._summaries.get((experiment_id, run), fingerprint)
+            if hit is not None:
+                out[run] = hit
             else:
                 todo.append((run, fingerprint))
 
         def summarize(item):
             run, fingerprint = item
             summary = self._summarize(ctx, experiment_id, run, listing)
-            with self._lock:
-                self._summaries[(experiment_id, run)] = (fingerprint, summary)
+            self._summaries.put((experiment_id, run), summary, fingerprint)
             return summary
 
         # A summary waits on a round trip or two to the data server (the model config):
@@ -405,22 +182,20 @@ class Reader:
         return [out[run] for run in sorted(out)]
 
     def _summarize(self, ctx, experiment_id, run, listing):
-        scalars, own, models = listing
+        scalars, own_tensors, models = listing
         tags = scalars.get(run, {})
-        group = run_group(run)
         weights = None
-        if metadata.CONFIG_TAG in own.get(run, {}):
+        if metadata.CONFIG_TAG in own_tensors.get(run, {}):
             weights, _ = self._own_weights(ctx, experiment_id, run)
         if weights is not None:
-            mask_tags = [w["tags"].get("mask_sparsity") for w in weights]
-            mask_tags = [t for t in mask_tags if isinstance(t, str)]
-            source = SOURCE_OWN
+            mask_tags = own.mask_tags(weights)
+            source = sources.SOURCE_OWN
         else:
-            mask_tags = list(_tfmot_sparsity_tags(tags))
-            wrappers, _ = self._model_wrappers(ctx, experiment_id, run, group, models)
-            source = SOURCE_KERAS if wrappers else SOURCE_NONE
+            mask_tags = list(tfmot.match_tags(tags))
+            wrappers, _ = self._model_wrappers(ctx, experiment_id, run, models)
+            source = sources.SOURCE_KERAS if wrappers else sources.SOURCE_NONE
         last = max((int(tags[t].max_step) for t in mask_tags if t in tags), default=0)
-        return RunSummary(run, group, len(mask_tags), source, last)
+        return RunSummary(run, run_group(run), len(mask_tags), source, last)
 
     def fingerprint(self, ctx, experiment_id, run):
         """What identifies the current data of `run` (None: no sparsity data). Cheap."""
@@ -430,9 +205,7 @@ class Reader:
         scalars, own, _ = listing
         tags = scalars.get(run, {})
         own_tags = own.get(run, {})
-        if metadata.CONFIG_TAG not in own_tags and not any(
-            TFMOT_SPARSITY_TAG.match(t) for t in tags
-        ):
+        if metadata.CONFIG_TAG not in own_tags and not any(map(tfmot.is_sparsity_tag, tags)):
             return None
         return (
             tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items())),
@@ -445,7 +218,7 @@ class Reader:
         scalars, own, _ = self._listing(ctx, experiment_id)
         if any(metadata.CONFIG_TAG in tags for tags in own.values()):
             return True
-        return any(TFMOT_SPARSITY_TAG.match(t) for tags in scalars.values() for t in tags)
+        return any(tfmot.is_sparsity_tag(t) for tags in scalars.values() for t in tags)
 
     def scalar_tags(self, ctx, experiment_id):
         """{run: [tag]} of every scalar series (quality.py picks a run's group's metrics)."""
@@ -455,7 +228,7 @@ class Reader:
     def read_metric_series(self, ctx, experiment_id, run, tags):
         """{tag: [[step, value]]} of any scalars (losses too): finite, one point per step."""
         raw = self._read_scalar_tags(ctx, experiment_id, run, list(tags), {})
-        return {tag: clean_series(points, {}, lower=None) for tag, points in raw.items()}
+        return {tag: sources.clean_series(points, {}, lower=None) for tag, points in raw.items()}
 
     # one run ---------------------------------------------------------------------
 
@@ -469,26 +242,41 @@ class Reader:
         fingerprint = self._fingerprint(run, listing)
         if fingerprint is None:
             return None
-        scalars = listing.scalars
         key = (experiment_id, run)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit and hit[0] == fingerprint and (hit[1].thresholds or not thresholds):
-                self._cache.move_to_end(key)
-                return hit[1]
-        group = run_group(run)
-        tags = scalars.get(run, {})
-        with gc_paused():
-            if metadata.CONFIG_TAG in listing.own.get(run, {}):
-                data = self._read_own(ctx, experiment_id, run, group, tags, listing, thresholds)
-            else:
-                data = self._read_tfmot(ctx, experiment_id, run, group, tags, listing, thresholds)
+        hit = self._runs.get(key, fingerprint)
+        if hit is not None and (hit.thresholds or not thresholds):
+            return hit
+        with cache.gc_paused():
+            data = self._read(ctx, experiment_id, run, listing, thresholds)
         data.thresholds = thresholds
-        with self._lock:
-            self._cache[key] = (fingerprint, data)
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.MAX_CACHED_RUNS:
-                self._cache.popitem(last=False)
+        self._runs.put(key, data, fingerprint)
+        return data
+
+    def _read(self, ctx, experiment_id, run, listing, thresholds):
+        """RunData of `run`: its source's plan, the series the plan names, recovered records."""
+        tags = listing.scalars.get(run, {})
+        problems = []
+        weights = None
+        if metadata.CONFIG_TAG in listing.own.get(run, {}):
+            weights, problem = self._own_weights(ctx, experiment_id, run)
+            if weights is None:  # not ours, or damaged: tfmot's tags, saying why
+                problems.append(problem)
+        if weights is not None:
+            plan = own.plan_layers(weights)
+        else:
+            wrappers, problem = self._model_wrappers(ctx, experiment_id, run, listing.models)
+            plan = tfmot.plan_layers(tags, wrappers, problems + ([problem] if problem else []))
+        skipped = {}
+        series = self._read_scalar_tags(
+            ctx, experiment_id, run, sources.series_tags(plan, tags, thresholds), skipped)
+        layers = sources.build_layers(plan, series, skipped, thresholds)
+        data = sources.RunData(run, run_group(run), plan.source, layers, skipped=skipped,
+                               problems=plan.problems)
+        if weights is not None:
+            last = own.training_last_step(layers)
+        else:
+            last = tfmot.training_last_step(listing.scalars, data.group)
+        data.training_last_step, data.training_last_step_source = last
         return data
 
     @staticmethod
@@ -529,32 +317,7 @@ class Reader:
                     reason = "unreadable series (not a scalar?)"
                     skipped[reason] = skipped.get(reason, 0) + 1
         out = {tag: [(d.step, d.value) for d in data] for tag, data in series.items()}
-        return self._add_recovered(run, tag_list, out, skipped)
-
-    def _add_recovered(self, run, tag_list, series, skipped):
-        """Add the points of records TensorBoard's loaders dropped after file damage.
-
-        They go before the provider's points, so on a shared step the provider's record
-        (read last by clean_series) wins.
-        """
-        damage, events = self._damage.scan_run(run)
-        for reason, count in damage.items():
-            skipped[reason] = skipped.get(reason, 0) + count
-        wanted = set(tag_list)
-        recovered = {}
-        for event in events:
-            for value in event.summary.value:
-                if value.tag not in wanted:
-                    continue
-                number = recovery.scalar_of(value)
-                if number is None:
-                    reason = "unreadable series (not a scalar?)"
-                    skipped[reason] = skipped.get(reason, 0) + 1
-                    continue
-                recovered.setdefault(value.tag, []).append((event.step, number))
-        for tag, points in recovered.items():
-            series[tag] = points + series.get(tag, [])
-        return series
+        return self._damage.add_recovered(run, tag_list, out, skipped)
 
     def _own_weights(self, ctx, experiment_id, run):
         """(the weights of the plugin's own config summary, None) or (None, problem)."""
@@ -572,162 +335,26 @@ class Reader:
         except Exception as e:  # not ours, or damaged: the caller falls back to tfmot's tags
             return None, "the plugin's config summary could not be read (%s)" % e
 
-    def _read_own(self, ctx, experiment_id, run, group, tags, listing, thresholds):
-        skipped = {}
-        weights, problem = self._own_weights(ctx, experiment_id, run)
-        if weights is None:
-            return self._read_tfmot(
-                ctx, experiment_id, run, group, tags, listing, thresholds, [problem])
-        problems = []
-        wanted = []
-        for w in weights:
-            for name in ("mask_sparsity", "weight_sparsity") + (("threshold",) if thresholds else ()):
-                tag = w["tags"].get(name)
-                if isinstance(tag, str) and tag in tags:
-                    wanted.append(tag)
-        series = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped)
-        layers = []
-        firsts = set()
-        for w in weights:
-            mask_tag = w["tags"].get("mask_sparsity")
-            if not isinstance(mask_tag, str):
-                continue
-            wrapper = str(w.get("wrapper") or mask_tag)
-            weight = str(w.get("weight") or "")
-            position = w.get("position") if isinstance(w.get("position"), int) else None
-            layer_class = w.get("layer_class") if isinstance(w.get("layer_class"), str) else None
-            first = wrapper not in firsts
-            firsts.add(wrapper)
-            base = str(w.get("layer") or readable_name(wrapper))
-            name = base if first else "%s/%s" % (base, weight)
-            if position is not None and layer_class:
-                key = "%d:%s" % (position, layer_class) + ("" if first else "/" + weight)
-            else:
-                key = name
-            params = w.get("params")
-            params = params if isinstance(params, int) and params > 0 else None
-            zeros_tag = w["tags"].get("weight_sparsity")
-            layers.append(
-                LayerData(
-                    tag=mask_tag,
-                    wrapper=wrapper,
-                    name=name,
-                    weight=weight,
-                    key=key,
-                    position=position,
-                    layer_class=layer_class,
-                    params=params,
-                    schedule=w.get("schedule"),
-                    block_size=w.get("block_size"),
-                    sparsity_m_by_n=w.get("sparsity_m_by_n"),
-                    measured=clean_series(series.get(mask_tag, []), skipped),
-                    threshold=(
-                        clean_series(series.get(w["tags"].get("threshold"), []), {}, lower=None)
-                        if thresholds else None
-                    ),
-                    weight_zeros=(
-                        clean_series(series.get(zeros_tag, []), skipped)
-                        if zeros_tag in series
-                        else None
-                    ),
-                )
-            )
-        data = RunData(run, group, SOURCE_OWN, layers, skipped=skipped, problems=problems)
-        # SparsitySummaries logs at train end, so its last step is the last training step.
-        last = max((l.measured[-1][0] for l in layers if l.measured), default=None)
-        data.training_last_step = last
-        data.training_last_step_source = "SparsitySummaries' last record" if last is not None else None
-        return data
+    def _model_wrappers(self, ctx, experiment_id, run, models):
+        """(tfmot wrappers from a sibling run's Keras model config, problem sentence or None).
 
-    def _read_tfmot(self, ctx, experiment_id, run, group, tags, listing, thresholds,
-                    problems=None):
-        skipped = {}
-        problems = list(problems or [])
-        sparsity_tags = _tfmot_sparsity_tags(tags)
-        wanted = list(sparsity_tags)
-        if thresholds:
-            wanted += [t for _, t in sparsity_tags.values() if t]
-        series = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped)
-
-        wrappers, config_problem = self._model_wrappers(
-            ctx, experiment_id, run, group, listing.models)
-        if config_problem:
-            problems.append(config_problem)
-        source = SOURCE_KERAS if wrappers else SOURCE_NONE
-        layers = []
-        for tag, (wrapper, threshold_tag) in sparsity_tags.items():
-            info = None
-            if wrappers:
-                info = wrappers.get(wrapper) or wrappers.get(wrapper.rsplit("/", 1)[-1])
-            name = readable_name(wrapper)
-            if info and isinstance(info.get("layer_name"), str):
-                name = info["layer_name"]
-            mask = TFMOT_SPARSITY_TAG.match(tag).group("mask")
-            if mask != "mask":
-                name = "%s/%s" % (name, mask)
-            position = info["position"] if info else None
-            layer_class = info["layer_class"] if info else None
-            if position is not None and isinstance(layer_class, str):
-                key = "%d:%s" % (position, layer_class) + ("" if mask == "mask" else "/" + mask)
-            else:
-                key = name
-            layers.append(
-                LayerData(
-                    tag=tag,
-                    wrapper=wrapper,
-                    name=name,
-                    weight="",
-                    key=key,
-                    position=position,
-                    layer_class=layer_class if isinstance(layer_class, str) else None,
-                    params=info["params"] if info and mask == "mask" else None,
-                    schedule=info["schedule"] if info else None,
-                    block_size=info["block_size"] if info else None,
-                    measured=clean_series(series.get(tag, []), skipped),
-                    threshold=(clean_series(series.get(threshold_tag, []), {}, lower=None)
-                               if thresholds else None),
-                )
-            )
-        layers.sort(key=lambda l: (l.position if l.position is not None else 1 << 60, l.name))
-        if wrappers:
-            unmatched = [l.tag for l in layers if l.schedule is None]
-            if unmatched:
-                problems.append(
-                    "no wrapper in the Keras model config matches %s" % ", ".join(unmatched[:5])
-                )
-        data = RunData(run, group, source, layers, skipped=skipped, problems=problems)
-        data.training_last_step, data.training_last_step_source = _training_last_step(
-            listing.scalars, group
-        )
-        return data
-
-    def _model_wrappers(self, ctx, experiment_id, run, group, listing):
-        """(wrappers from a sibling run's Keras model config, problem sentence or None).
-
-        `listing` is Listing.models.
+        `models` is Listing.models.
         """
-        if isinstance(listing, str):
-            return {}, listing
-        candidates = [r for r in listing if run_group(r) == group and KERAS_MODEL_TAG in listing[r]]
-        # The Keras TensorBoard callback writes the model to "<exp>/train".
-        candidates.sort(key=lambda r: (posixpath.basename(r) != "train", r != run, r))
+        if isinstance(models, str):
+            return {}, models
         problem = None
-        for candidate in candidates:
-            meta = listing[candidate][KERAS_MODEL_TAG]
+        for candidate in tfmot.model_config_runs(models, run):
+            meta = models[candidate][keras_config.TAG]
             fingerprint = (meta.max_step, meta.max_wall_time)
             key = (experiment_id, candidate)
-            with self._lock:
-                hit = self._model_cache.get(key)
-            if hit and hit[0] == fingerprint:
-                model = hit[1]
-            else:
+            model = self._models.get(key, fingerprint)
+            if model is None:
                 model = self._read_model_json(ctx, experiment_id, candidate)
-                with self._lock:
-                    self._model_cache[key] = (fingerprint, model)
+                self._models.put(key, model, fingerprint)
             if isinstance(model, str):
                 problem = "the Keras model config in run %r is unusable: %s" % (candidate, model)
                 continue
-            wrappers = wrappers_in_model_config(model)
+            wrappers = keras_config.wrappers_in_model_config(model)
             if wrappers:
                 return wrappers, None
             problem = "the Keras model config in run %r has no PruneLowMagnitude wrapper" % candidate
@@ -739,11 +366,11 @@ class Reader:
             seqs = self._provider.read_blob_sequences(
                 ctx,
                 experiment_id=experiment_id,
-                plugin_name=KERAS_MODEL_PLUGIN,
+                plugin_name=keras_config.PLUGIN,
                 downsample=1,
-                run_tag_filter=provider.RunTagFilter(runs=[run], tags=[KERAS_MODEL_TAG]),
+                run_tag_filter=provider.RunTagFilter(runs=[run], tags=[keras_config.TAG]),
             )
-            data = seqs.get(run, {}).get(KERAS_MODEL_TAG, [])
+            data = seqs.get(run, {}).get(keras_config.TAG, [])
             if not data or not data[-1].values:
                 return "no model config recorded"
             raw = self._provider.read_blob(ctx, blob_key=data[-1].values[0].blob_key)
@@ -762,34 +389,3 @@ def _only_group(listing, group):
         return {run: tags for run, tags in by_run.items() if run_group(run) == group}
 
     return Listing(*(only(part) for part in listing))
-
-
-def _tfmot_sparsity_tags(tags):
-    """{sparsity tag: (wrapper, its threshold tag or None)} of tfmot's PruningSummaries."""
-    out = {}
-    for tag in tags:
-        m = TFMOT_SPARSITY_TAG.match(tag)
-        if m:
-            threshold_tag = "%s/%s:0/threshold" % (
-                m.group("wrapper"),
-                m.group("mask").replace("mask", "threshold", 1),
-            )
-            out[tag] = (m.group("wrapper"), threshold_tag if threshold_tag in tags else None)
-    return out
-
-
-def _training_last_step(scalars, group):
-    """The last training step from a sibling run's `evaluation_*_vs_iterations` tags.
-
-    Keras' TensorBoard callback logs them at each epoch end with step = iterations.
-    """
-    best = None
-    for run, tags in sorted(scalars.items()):  # sorted: the same answer from both loaders
-        if run_group(run) != group:
-            continue
-        for tag, meta in sorted(tags.items()):
-            if tag.startswith("evaluation_") and tag.endswith("_vs_iterations"):
-                if best is None or meta.max_step > best[0]:
-                    best = (int(meta.max_step), "%s in run %r" % (tag, run))
-    return best if best else (None, None)
-
