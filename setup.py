@@ -22,7 +22,8 @@ setuptools.setup(
     python_requires=">=3.11",
     # The dashboard's sources live in frontend/src and are installed as
     # tb_sparsity_plugin/static: one copy in the repository, no node needed to install.
-    packages=["tb_sparsity_plugin", "tb_sparsity_plugin.static", "tb_sparsity_plugin.torch"],
+    packages=["tb_sparsity_plugin", "tb_sparsity_plugin.sources", "tb_sparsity_plugin.static",
+              "tb_sparsity_plugin.torch"],
     package_dir={"tb_sparsity_plugin.static": "frontend/src"},
     package_data={
         "tb_sparsity_plugin": ["http_api.md"],
@@ -36,6 +37,8 @@ setuptools.setup(
         "google-crc32c",
         # the CLI's progress counter
         "tqdm",
+        # the LRU bookkeeping of cache.py
+        "cachetools",
     ],
     extras_require={
         # Logdirs in S3 buckets: TensorBoard reads s3:// with boto3 (docs/remote_logdirs.md).
