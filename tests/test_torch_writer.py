@@ -22,6 +22,7 @@ from tb_sparsity_plugin import metadata, schedules
 from tb_sparsity_plugin.torch import SparsityWriter
 from tests.conftest import make_provider
 
+pytestmark = pytest.mark.torch
 F32 = 1e-6  # scalars are stored as float32
 
 
