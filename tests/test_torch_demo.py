@@ -7,10 +7,11 @@ import sys
 import pytest
 
 from tb_sparsity_plugin import metadata, torch_schedules
-from tests.test_torch_writer import expected_for, read_back
+from test_torch_writer import expected_for, read_back
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "demo", "torch_pruning.py")
+pytestmark = pytest.mark.torch
 RUNS = ("torch_ao_cubic", "torch_l1_iterative", "torch_global", "torch_schedule_trap")
 F32 = 1e-6
 

@@ -4,7 +4,6 @@ expected curves of schedules.py equal what torch.ao and torch.nn.utils.prune pro
 import json
 import os
 
-import numpy as np
 import pytest
 
 try:
@@ -20,8 +19,9 @@ from torch.nn.utils import prune
 
 from tb_sparsity_plugin import metadata, schedules
 from tb_sparsity_plugin.torch import SparsityWriter
-from tests.conftest import make_provider
+from conftest import make_provider
 
+pytestmark = pytest.mark.torch
 F32 = 1e-6  # scalars are stored as float32
 
 
