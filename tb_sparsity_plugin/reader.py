@@ -22,6 +22,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import gc
+import hashlib
 import json
 import math
 import posixpath
@@ -32,6 +33,7 @@ import time
 import numpy as np
 from tensorboard.data import provider
 
+from tb_sparsity_plugin import lru
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import recovery
 from tb_sparsity_plugin import schedules
@@ -315,6 +317,9 @@ class Reader:
     # The `run` route keeps its own encoded answers; the table, export and quality routes
     # ask for one run at a time.
     MAX_CACHED_RUNS = 2
+    MAX_SUMMARIES = 10_000  # a few hundred bytes each
+    MAX_LISTINGS = 32  # a group's listing serves 2 s; the whole logdir's sits among them
+    MAX_MODELS = 64  # a model's wrappers: ~2 KB per pruned layer
 
     def __init__(self, data_provider, logdir=None, scan_ahead=False):
         self._provider = data_provider
@@ -326,9 +331,13 @@ class Reader:
         self._lock = threading.Lock()
         # (experiment_id, run) -> (fingerprint, RunData), most recently used last
         self._cache = collections.OrderedDict()
-        self._summaries = {}  # (experiment_id, run) -> (fingerprint, RunSummary)
-        self._listings = {}  # (experiment_id, group or None: all) -> (monotonic time, listing)
-        self._model_cache = {}  # (experiment_id, run) -> (fingerprint, model json | error)
+        # Every cache is bounded (issue 14): a server that has shown 500 runs holds no more
+        # than one that has shown a few. (experiment_id, run) -> (fingerprint, RunSummary)
+        self._summaries = lru.BoundedCache(max_entries=self.MAX_SUMMARIES)
+        # (experiment_id, group or None: all) -> (monotonic time, listing)
+        self._listings = lru.BoundedCache(max_entries=self.MAX_LISTINGS)
+        # (experiment_id, run) -> (fingerprint, {wrapper: info} | problem sentence)
+        self._model_cache = lru.BoundedCache(max_entries=self.MAX_MODELS)
 
     # listing ---------------------------------------------------------------------
 
@@ -345,16 +354,14 @@ class Reader:
         group instead of the logdir was a quarter of a big run's first read.
         """
         now = time.monotonic()
-        with self._lock:
-            full = self._listings.get((experiment_id, None))
-            hit = self._listings.get((experiment_id, group))
+        full = self._listings.get((experiment_id, None))
+        hit = self._listings.get((experiment_id, group))
         if full and now - full[0] < self.LISTING_TTL_SECONDS:
             return full[1] if group is None else _only_group(full[1], group)
         if hit and now - hit[0] < self.LISTING_TTL_SECONDS:
             return hit[1]
         listing = self._list_now(ctx, experiment_id, group)
-        with self._lock:
-            self._listings[(experiment_id, group)] = (now, listing)
+        self._listings.put((experiment_id, group), (now, listing))
         return listing
 
     def _list_now(self, ctx, experiment_id, group):
@@ -396,8 +403,7 @@ class Reader:
             fingerprint = self._fingerprint(run, listing)
             if fingerprint is None:
                 continue
-            with self._lock:
-                hit = self._summaries.get((experiment_id, run))
+            hit = self._summaries.get((experiment_id, run))
             if hit and hit[0] == fingerprint:
                 out[run] = hit[1]
             else:
@@ -406,8 +412,7 @@ class Reader:
         def summarize(item):
             run, fingerprint = item
             summary = self._summarize(ctx, experiment_id, run, listing)
-            with self._lock:
-                self._summaries[(experiment_id, run)] = (fingerprint, summary)
+            self._summaries.put((experiment_id, run), (fingerprint, summary))
             return summary
 
         # A summary waits on a round trip or two to the data server (the model config):
@@ -466,12 +471,13 @@ class Reader:
             TFMOT_SPARSITY_TAG.match(t) for t in tags
         ) and not _tool_plan(tags):
             return None
-        return (
-            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items())),
-            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items())),
+        # Kept per run by every cache: a digest, not the tuple (~100 KB for 300 layers).
+        return hashlib.blake2b(repr((
+            sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items()),
+            sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items()),
             self._sibling_fingerprint(scalars, run_group(run)),
             self._damage.fingerprint(run),
-        )
+        )).encode("utf-8"), digest_size=16).digest()
 
     def has_sparsity_data(self, ctx, experiment_id):
         scalars, own, _ = self._listing(ctx, experiment_id)
@@ -789,18 +795,16 @@ class Reader:
             meta = listing[candidate][KERAS_MODEL_TAG]
             fingerprint = (meta.max_step, meta.max_wall_time)
             key = (experiment_id, candidate)
-            with self._lock:
-                hit = self._model_cache.get(key)
+            hit = self._model_cache.get(key)
             if hit and hit[0] == fingerprint:
-                model = hit[1]
-            else:
+                wrappers = hit[1]
+            else:  # only the wrappers are kept: a model config is ~10x bigger as Python objects
                 model = self._read_model_json(ctx, experiment_id, candidate)
-                with self._lock:
-                    self._model_cache[key] = (fingerprint, model)
-            if isinstance(model, str):
-                problem = "the Keras model config in run %r is unusable: %s" % (candidate, model)
+                wrappers = model if isinstance(model, str) else wrappers_in_model_config(model)
+                self._model_cache.put(key, (fingerprint, wrappers))
+            if isinstance(wrappers, str):
+                problem = "the Keras model config in run %r is unusable: %s" % (candidate, wrappers)
                 continue
-            wrappers = wrappers_in_model_config(model)
             if wrappers:
                 return wrappers, None
             problem = "the Keras model config in run %r has no PruneLowMagnitude wrapper" % candidate
