@@ -34,6 +34,10 @@ function seriesOptions(line) {
       },
     };
   }
+  if (line.kind === "min" || line.kind === "max") {
+    // The edges of a group's min–max band: not drawn themselves, the band fills between them.
+    return { ...base, stroke: withAlpha(line.color, 0.3), width: 0.5, paths: stepped, points: { show: false } };
+  }
   if (line.kind === "expected") {
     return { ...base, stroke: line.color, width: 1.5, dash: [6, 4], paths: stepped, points: { show: false } };
   }
@@ -53,6 +57,17 @@ export function chartData(lines) {
     lines.map((l) => l.series),
     lines.map((l) => (l.kind === "expected" ? "hold" : "none")),
   );
+}
+
+/** uPlot bands between each "max" line and the "min" line after it (indices count the x series). */
+function bandsOf(lines) {
+  const bands = [];
+  lines.forEach((line, i) => {
+    if (line.kind === "max" && lines[i + 1] && lines[i + 1].kind === "min") {
+      bands.push({ series: [i + 1, i + 2], fill: withAlpha(line.color, 0.18) });
+    }
+  });
+  return bands;
 }
 
 function signature(lines) {
@@ -133,6 +148,7 @@ export class SparsityChart {
         { values: percentTicks, size: 44, font: "11px sans-serif", splits: [0, 0.25, 0.5, 0.75, 1], grid: { stroke: "#eceff1" } },
       ],
       series: [{ label: "step" }, ...lines.map(seriesOptions)],
+      bands: bandsOf(lines),
       hooks: {
         setCursor: [
           (u) => {
