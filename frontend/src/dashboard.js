@@ -19,7 +19,7 @@ import { connectToHost, DATA_RELOADED } from "./tb_host.js";
 
 export const REFRESH_SECONDS = 30;
 // While data arrives, the page is redrawn at most this often (ms).
-export const PROGRESS_RENDER_MS = 300;
+export const PROGRESS_RENDER_MS = 150;
 
 const INTRO = {
   quality: "A metric of each selected run against whole-model sparsity: where quality starts to fall, and how runs compare at equal sparsity.",
@@ -57,7 +57,12 @@ export class Dashboard {
     this.focusRun = null; // the run of the single-run views (heatmap, table, what-if)
     this.pickedStep = null; // the table's step, picked on a chart (null: the last step)
     this.pickedFrom = null;
-    this.store.subscribe(() => this.scheduleRender());
+    // Series of cards in view are drawn as they arrive (those cards only); anything else the
+    // store loaded redraws the page, coalesced.
+    this.store.subscribe((what) => {
+      if (what && what.series && this.tab === "layers" && !this.cancelRender) this.layersView.redraw(what.series);
+      else this.scheduleRender();
+    });
     this.build();
   }
 
@@ -310,6 +315,7 @@ export class Dashboard {
     }
     renderRunList(this.runList, {
       groups,
+      labels: runLabels(groups.flatMap((g) => g.runs.map((r) => r.run))),
       colors: this.colors,
       isSelected: (name) => !this.deselected.has(name),
       errors,

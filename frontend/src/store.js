@@ -86,8 +86,9 @@ export class Store {
     return () => this.listeners.delete(listener);
   }
 
-  changed() {
-    for (const listener of this.listeners) listener();
+  /** Tells the listeners; `what` is `{series: [layer keys]}` when only layer series arrived. */
+  changed(what = null) {
+    for (const listener of this.listeners) listener(what);
   }
 
   /** The run list's last step of `run` (null when unknown). */
@@ -258,7 +259,7 @@ export class Store {
         this.series.set(k, { state: LOADED, value: value || null, error: null, lastStep });
       }
     }
-    this.changed();
+    this.changed({ series: layers });
   }
 
   // ---- whole documents of the single-run views and the other routes -----------------------------

@@ -1,6 +1,6 @@
 // Many runs at once (sweeps: targets × seeds): run groups, colour families, a group's mean with
 // its min–max band, bounded readouts. Pure functions, no DOM, unit-tested with `node --test`.
-import { alignSeries, assignColors, compileFilter, groupRuns } from "./model.js";
+import { alignSeries, assignColors, compileFilter, groupRuns, PALETTE } from "./model.js";
 
 const NO_MATCH = "\u0000(no match)";
 
@@ -42,18 +42,53 @@ export function shade(hex, index, count) {
   if (count <= 1) return hex;
   const t = index / (count - 1) - 0.5; // -0.5 .. 0.5
   const rgb = hexToRgb(hex);
-  const mixed = t < 0 ? rgb.map((v) => v * (1 + 0.9 * t)) : rgb.map((v) => v + (255 - v) * 1.1 * t);
+  const mixed = t < 0 ? rgb.map((v) => v * (1 + 0.6 * t)) : rgb.map((v) => v + (255 - v) * 0.8 * t);
   return rgbToHex(mixed);
 }
 
+// A sequential ramp (blue, teal, green, olive, orange, red: dark enough on white) for groups
+// named by a number (a sweep's target sparsity): neighbouring values get neighbouring colours.
+const RAMP = ["#3b4cc0", "#1f8a9e", "#2a9d4a", "#8a9a1b", "#e08214", "#c0262d"];
+
+function rampColor(t) {
+  const x = Math.min(1, Math.max(0, t)) * (RAMP.length - 1);
+  const i = Math.min(RAMP.length - 2, Math.floor(x));
+  const a = hexToRgb(RAMP[i]);
+  const b = hexToRgb(RAMP[i + 1]);
+  return rgbToHex(a.map((v, k) => v + (b[k] - v) * (x - i)));
+}
+
+/** Base colours for more groups than the palette has: evenly spread hues, in group order. */
+function hueRing(count) {
+  return Array.from({ length: count }, (_, i) => {
+    const h = (i * 360) / count;
+    const f = (n) => {
+      const k = (n + h / 30) % 12;
+      return 0.42 - 0.32 * Math.max(-1, Math.min(k - 3, 9 - k, 1)); // HSL, s = 0.8, l = 0.42
+    };
+    return rgbToHex([f(0), f(8), f(4)].map((v) => v * 255));
+  });
+}
+
 /**
- * A colour per run: each group keeps one base colour for the page's life (`previous` group
- * colours, as `assignColors` keeps run colours), its runs take shades of it.
+ * A colour per run: each group has a base colour and its runs take shades of it, so a group
+ * reads as one family. Groups named by numbers (the targets of a sweep, from the group regex)
+ * are coloured along a ramp by their number; up to the palette's size, groups keep the colour
+ * they had (`previous`, as `assignColors` keeps run colours); beyond it, hues are spread evenly.
  * @param {{group: string, runs: {run: string}[]}[]} groups from groupRunsBy
  * @returns {{runs: Map<string,string>, groups: Map<string,string>}}
  */
 export function familyColors(groups, previous = new Map()) {
-  const groupColors = assignColors(groups.map((g) => g.group), previous);
+  const numbers = groups.map((g) => Number(g.group));
+  let groupColors;
+  if (groups.length > 1 && groups.every((g) => g.group.trim() !== "") && numbers.every(Number.isFinite)) {
+    const lo = Math.min(...numbers);
+    const hi = Math.max(...numbers);
+    groupColors = new Map(groups.map((g, i) => [g.group, rampColor(hi > lo ? (numbers[i] - lo) / (hi - lo) : 0)]));
+  } else if (groups.length > PALETTE.length) {
+    const ring = hueRing(groups.length);
+    groupColors = new Map(groups.map((g, i) => [g.group, ring[i]]));
+  } else groupColors = assignColors(groups.map((g) => g.group), previous);
   const runs = new Map();
   for (const g of groups) {
     g.runs.forEach((r, i) => runs.set(r.run, shade(groupColors.get(g.group), i, g.runs.length)));

@@ -9,7 +9,7 @@ import { el, replaceChildren, swatch } from "./dom.js";
 
 // Charts are drawn when their card comes near the viewport (as TensorBoard's Time Series tab
 // does): a run with hundreds of layers draws the cards in view first, the rest on scroll.
-const NEAR_VIEW = "600px 0px";
+const NEAR_VIEW = "1200px 0px";
 let observer = null;
 const cardsByRoot = new WeakMap();
 
@@ -22,7 +22,11 @@ function watchVisibility(card) {
     observer = new IntersectionObserver(
       (records) => {
         for (const record of records) {
-          if (record.isIntersecting) cardsByRoot.get(record.target)?.becameVisible();
+          const card = cardsByRoot.get(record.target);
+          if (!card) continue;
+          // Cards far from the view are not redrawn while data arrives; drawn again on return.
+          if (record.isIntersecting) card.becameVisible();
+          else card.visible = false;
         }
       },
       { rootMargin: NEAR_VIEW },
@@ -67,10 +71,8 @@ export class ChartCard {
     this.entries = entries;
     this.highlighted = highlighted;
     const lines = [];
-    // The highlighted run is drawn last (on top) and the others faded, so it can be followed.
-    const ordered = highlighted ? [...entries.filter((e) => e.run !== highlighted), ...entries.filter((e) => e.run === highlighted)] : entries;
-    for (const e of ordered) {
-      const color = highlighted && e.run !== highlighted ? fade(e.color) : e.color;
+    for (const e of entries) {
+      const color = e.color;
       if (e.band) {
         lines.push({ run: e.run, color, kind: "max", series: e.band.max });
         lines.push({ run: e.run, color, kind: "min", series: e.band.min });
@@ -84,7 +86,7 @@ export class ChartCard {
     if (this.visible) this.renderReadout();
     else this.readoutStale = true;
     // The chart needs its width: draw once the card is in the document and near the view.
-    this.pending = { lines, zoom };
+    this.pending = { lines, zoom, highlighted };
     this.drawPending();
   }
 
@@ -106,9 +108,9 @@ export class ChartCard {
 
   drawPending() {
     if (!this.pending || !this.visible || !this.root.isConnected) return;
-    const { lines, zoom } = this.pending;
+    const { lines, zoom, highlighted } = this.pending;
     this.pending = null;
-    this.chart.update(lines, zoom);
+    this.chart.update(lines, zoom, highlighted);
     this.plotBox.classList.remove("plot-pending");
   }
 
@@ -187,11 +189,6 @@ export class ChartCard {
     this.chart.destroy();
     this.root.remove();
   }
-}
-
-function fade(hex) {
-  const m = /^#([0-9a-f]{6})$/i.exec(hex || "");
-  return m ? `${hex}40` : hex; // #rrggbbaa: a quarter opaque
 }
 
 function targetAt(entry, step) {

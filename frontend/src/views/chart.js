@@ -95,8 +95,12 @@ export class SparsityChart {
     return Math.max(200, Math.floor(this.container.clientWidth || 320));
   }
 
-  /** Draws `lines`; keeps the user's zoom (or `zoom` passed in, when the chart is new). */
-  update(lines, zoom = undefined) {
+  /**
+   * Draws `lines`; keeps the user's zoom (or `zoom` passed in, when the chart is new). The
+   * measured line of the `highlighted` run stays opaque, the others fade (uPlot's series focus:
+   * a redraw, not a new chart).
+   */
+  update(lines, zoom = undefined, highlighted = null) {
     if (zoom !== undefined) this.zoom = zoom;
     const data = chartData(lines);
     this.range = dataRange(data);
@@ -112,6 +116,9 @@ export class SparsityChart {
       this.signature = sig;
       this.plot = this.create(lines, data);
     }
+    const focus = highlighted === null ? -1 : lines.findIndex((l) => l.run === highlighted && l.kind === "measured");
+    this.plot.setSeries(focus >= 0 ? focus + 1 : null, { focus: true });
+    this.container.dataset.highlighted = focus >= 0 ? highlighted : "";
     this.restoreZoom();
   }
 
@@ -133,6 +140,7 @@ export class SparsityChart {
       width: this.width(),
       height: this.height,
       legend: { show: false },
+      focus: { alpha: 0.1 }, // many runs overlap: faded lines must stay faint together
       padding: [8, 10, 0, 0],
       cursor: {
         sync: { key: CURSOR_SYNC_KEY, setSeries: false },

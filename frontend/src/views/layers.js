@@ -127,6 +127,7 @@ export class LayersView {
     const matcher = compileFilter(props.filter);
     const all = lineUpLayers(props.runs.map((r) => ({ run: r.run, color: r.color, data: r.doc })));
     const rows = sortLayerRows(filterLayerRows(all, matcher), props.sort);
+    this.rows = rows;
     const keep = new Set(rows.map((r) => r.key));
     for (const key of [...this.cards.keys()]) if (!keep.has(key)) this.takeDown(key);
     replaceChildren(
@@ -169,6 +170,16 @@ export class LayersView {
       if (fresh) card.attached();
     });
     return { filterError: matcher.error };
+  }
+
+  /** Redraws the cards of `keys` (their series arrived) from the last props, nothing else. */
+  redraw(keys) {
+    if (!this.props || !this.rows) return;
+    const wanted = new Set(keys);
+    for (const row of this.rows) {
+      const card = wanted.has(row.key) ? this.cards.get(row.key) : null;
+      if (card) this.drawCard(card, row, this.props, false);
+    }
   }
 
   /** Asks the store for this layer's series of every selected run that lacks them. */

@@ -14,10 +14,10 @@ const SOURCE_NOTES = {
  * @param {{groups: {group, label, runs: object[]}[], colors: Map<string,string>,
  *          isSelected: (run: string) => boolean, errors: Map<string, Error>,
  *          onToggle: (run: string, on: boolean) => void, onToggleMany: (runs: string[], on: boolean) => void,
- *          highlighted: string|null, onHighlight: (run: string) => void}} props
+ *          highlighted: string|null, onHighlight: (run: string) => void, labels: Map<string,string>}} props
  */
 export function renderRunList(container, props) {
-  const { colors, isSelected, errors, onToggle, onToggleMany, highlighted, onHighlight } = props;
+  const { colors, isSelected, errors, onToggle, onToggleMany, highlighted, onHighlight, labels } = props;
   if (props.groups.length === 0) {
     replaceChildren(container, el("p", { class: "muted small", text: "No run matches the filter." }));
     return;
@@ -49,7 +49,6 @@ export function renderRunList(container, props) {
           if (Number.isFinite(run.last_step)) meta.push(`step ${run.last_step}`);
           if (SOURCE_NOTES[run.schedule_source] && run.schedule_source === "none") meta.push(SOURCE_NOTES.none);
           const error = errors.get(run.run);
-          const shortName = run.group && run.run.startsWith(`${run.group}/`) ? run.run.slice(run.group.length + 1) : run.run;
           return el(
             "li",
             {
@@ -65,7 +64,7 @@ export function renderRunList(container, props) {
             el("button", {
               class: "run-name",
               attrs: { type: "button", title: `${run.run}: highlight in every chart (click again to stop)`, "aria-pressed": highlighted === run.run ? "true" : "false" },
-              text: shortName,
+              text: labels.get(run.run) || run.run,
               on: { click: () => onHighlight(run.run) },
             }),
             el("div", { class: "run-meta", text: meta.join(" · ") }),
