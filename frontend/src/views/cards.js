@@ -29,7 +29,10 @@ function watchVisibility(card) {
           else card.visible = false;
         }
       },
-      { rootMargin: NEAR_VIEW },
+      // root: the dashboard's own document. With the implicit root (the top-level viewport) the
+      // margin is clipped away by TensorBoard's iframe, and cards would only start drawing once
+      // they are already in view.
+      { root: document, rootMargin: NEAR_VIEW },
     );
   }
   cardsByRoot.set(card.root, card);
