@@ -8,7 +8,6 @@ held), not from the plugin's reader.
 import csv
 import io
 import json
-import math
 import urllib.parse
 
 import pytest
@@ -328,7 +327,7 @@ def test_table_csv_is_the_clis(client, tfmot_logdir, tmp_path):
     out = tmp_path / "state.csv"
     code = cli.main(["report", tfmot_logdir, "--run", "^poly/metrics$", "--step", "16",
                      "--format", "csv", "--load-fast", "false", "-q", "-o", str(out)])
-    assert code in (cli.EXIT_OK, cli.EXIT_GATE_FAILED)
+    assert code == cli.EXIT_OK  # no gate asked for: nothing can fail one
     response = get(client, "table", run="poly/metrics", step=16, format="csv")
     assert response.get_data(as_text=True) == out.read_text()
 
@@ -381,10 +380,3 @@ def test_export_csv_file_name_is_safe(client, tfmot_logdir):
 ])
 def test_export_errors_are_json(client, params, status):
     assert "error" in get_json(client, "export", status=status, **params)
-
-
-def test_cli_keeps_its_names():
-    # cli.py re-exports the writers it shares with the plugin.
-    assert cli.format_export_csv is exports.format_export_csv
-    assert cli.MODEL_KEY == exports.MODEL_KEY
-    assert math.isfinite(quality.DEFAULT_TOLERANCE)

@@ -17,48 +17,26 @@ import re
 import pytest
 
 from conftest import TensorBoardProcess
-from test_dashboard_browser import TIMEOUT_MS, assert_clean, browser, page  # noqa: F401
+from test_dashboard_browser import TIMEOUT_MS, assert_clean, page  # noqa: F401  (fixture)
 
-TARGETS = [round(0.5 + 0.05 * i, 2) for i in range(10)]
-SEEDS = range(10)
+pytestmark = [pytest.mark.browser, pytest.mark.tensorboard]
+
+SWEEP_RUNS = 100  # benchmarks/synthetic.py's "sweep": 10 targets x 10 seeds, no schedule on record
 SWEEP_LAYERS = 20
-SWEEP_EPOCHS = 30
+SWEEP_EPOCHS = 30  # fewer logged steps than the benchmark's sweep: quick to write
 GROUP_REGEX = r"_s([0-9.]+)_"
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
 
 
-def write_sweep(out_dir):
-    """`sweep_s<target>_seed<k>/metrics`: only what PruningSummaries logs (no model config, so no
-    schedule on record), mask sparsity following a PolynomialDecay to the run's target."""
-    from benchmarks import synthetic
-
-    synthetic._use_fast_crc()
-    protos = synthetic._Protos()
-    total = SWEEP_EPOCHS * synthetic.STEPS_PER_EPOCH
-    for target in TARGETS:
-        for seed in SEEDS:
-            run_dir = os.path.join(out_dir, "sweep_s%.2f_seed%d" % (target, seed), "metrics")
-            writer = synthetic._writer(run_dir)
-            schedule = {"config": {"initial_sparsity": 0.0, "final_sparsity": target, "power": 3,
-                                   "begin_step": 10 + seed, "end_step": int(total * 0.7),
-                                   "frequency": 20}}
-            for epoch in range(SWEEP_EPOCHS):
-                step = epoch * synthetic.STEPS_PER_EPOCH
-                for j in range(SWEEP_LAYERS):
-                    n = 1000 * (j % 5 + 1) + seed
-                    s = synthetic.effective_sparsity(step, schedule, n)
-                    tag = "prune_low_magnitude_dense_%d/mask:0/sparsity" % j
-                    writer.add_event(protos.scalar_event(tag, step, 1.7e9 + step, s))
-            writer.close()
-
-
 @pytest.fixture(scope="module")
 def sweep_tb(tmp_path_factory):
+    from benchmarks import synthetic
+
     logdir = str(tmp_path_factory.mktemp("sweep") / "logs")
-    write_sweep(logdir)
+    synthetic.generate(logdir, SWEEP_RUNS, SWEEP_LAYERS, SWEEP_EPOCHS, sweep=True)
     process = TensorBoardProcess(logdir)
     try:
-        process.wait_ready(timeout=300, runs_expected=len(TARGETS) * len(SEEDS))
+        process.wait_ready(timeout=300, runs_expected=SWEEP_RUNS)
         yield process
     finally:
         process.stop()
@@ -110,7 +88,9 @@ def test_a_100_run_sweep_stays_readable(sweep_tb, page):
              group: g.dataset.group,
              colors: [...g.querySelectorAll('.run-item .swatch')].map(s => getComputedStyle(s).backgroundColor),
            }))""")
-    assert [g["group"] for g in groups] == ["%.2f" % t for t in TARGETS]
+    from benchmarks import synthetic
+
+    assert [g["group"] for g in groups] == ["%.2f" % t for t in sorted(synthetic.SWEEP_TARGETS)]
     base_hues = []
     for g in groups:
         hexes = [rgb_to_hex(c) for c in g["colors"]]
@@ -188,7 +168,7 @@ def test_a_100_run_sweep_stays_readable(sweep_tb, page):
         "() => document.querySelector('.layer-card .readout tbody tr').innerText.includes('mean of 10')",
         timeout=TIMEOUT_MS)
     series = int(frame.get_attribute(".layer-card .plot", "data-series-count"))
-    assert series == 3 * len(TARGETS)  # mean, min and max per group
+    assert series == 3 * len(groups)  # mean, min and max per group
 
     # The screenshot for docs/: grouped by target, one run highlighted, per-run lines.
     frame.uncheck(".mean-label input")

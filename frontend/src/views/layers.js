@@ -5,7 +5,6 @@
 // min–max band, readouts are bounded, a card's schedules and badges are counted, not repeated.
 import {
   compileFilter,
-  describeSchedule,
   filterLayerRows,
   formatCompactCount,
   formatCount,
@@ -13,6 +12,7 @@ import {
   layerBadges,
   WEIGHTING_LABELS,
   lineUpLayers,
+  scheduleLine,
   sortLayerRows,
 } from "../model.js";
 import { countTexts, meanBand, runCount } from "../sweeps.js";
@@ -22,10 +22,6 @@ import { el, replaceChildren, swatch } from "./dom.js";
 // Distinct schedule texts a card's footer lists before it says "and N more".
 const FOOTER_LINES = 3;
 const MODEL = "\u0000model";
-
-function scheduleText(layer) {
-  return typeof layer.schedule_text === "string" ? layer.schedule_text : describeSchedule(layer.schedule);
-}
 
 function weightingLabel(model) {
   return typeof model.weighting_label === "string" ? model.weighting_label : WEIGHTING_LABELS[model.weighting] || String(model.weighting);
@@ -236,14 +232,14 @@ export class LayersView {
       ),
       badges.length ? el("div", { class: "badges" }, badges) : null,
     ];
-    const schedules = countTexts(row.entries.map((e) => ({ run: e.run, text: scheduleText(e.layer) })));
+    const schedules = countTexts(row.entries.map((e) => ({ run: e.run, text: scheduleLine(e.layer) })));
     const colorOf = new Map(row.entries.map((e) => [e.run, e.color]));
     const footer = schedules.slice(0, FOOTER_LINES).map((s) =>
       el(
         "div",
         { class: "schedule-line", attrs: { title: s.runs.length > 1 ? s.runs.join(", ") : null } },
         multi && s.runs.length === 1 ? swatch(colorOf.get(s.runs[0]), "swatch swatch-small") : null,
-        el("span", { text: multi && s.runs.length > 1 ? `${s.text} (${runCount(s.runs.length)})` : s.text }),
+        el("span", { class: "schedule-text", text: multi && s.runs.length > 1 ? `${s.text} (${runCount(s.runs.length)})` : s.text }),
       ),
     );
     if (schedules.length > FOOTER_LINES) {
@@ -262,7 +258,7 @@ export class LayersView {
         expected: s.expected || null,
         target: s.target || null,
         finalTarget: layer.target_sparsity,
-        tooltip: `${r.run}: ${scheduleText(layer)}${Number.isFinite(layer.target_sparsity) ? `; final target ${formatPercent(layer.target_sparsity)}` : ""}`,
+        tooltip: `${r.run}: ${scheduleLine(layer)}${Number.isFinite(layer.target_sparsity) ? `; final target ${formatPercent(layer.target_sparsity)}` : ""}`,
       };
     });
     const waiting = row.entries.filter((e, i) => !series[i]).length;
