@@ -22,7 +22,8 @@ setuptools.setup(
     python_requires=">=3.11",
     # The dashboard's sources live in frontend/src and are installed as
     # tb_sparsity_plugin/static: one copy in the repository, no node needed to install.
-    packages=["tb_sparsity_plugin", "tb_sparsity_plugin.sources", "tb_sparsity_plugin.static"],
+    packages=["tb_sparsity_plugin", "tb_sparsity_plugin.sources", "tb_sparsity_plugin.static",
+              "tb_sparsity_plugin.torch"],
     package_dir={"tb_sparsity_plugin.static": "frontend/src"},
     package_data={
         "tb_sparsity_plugin": ["http_api.md"],
@@ -36,28 +37,39 @@ setuptools.setup(
         "google-crc32c",
         # the CLI's progress counter
         "tqdm",
-        # the LRU bookkeeping of cache.py
-        "cachetools",
     ],
     extras_require={
+        # Logdirs in S3 buckets: TensorBoard reads s3:// with boto3 (docs/remote_logdirs.md).
+        "s3": ["boto3"],
         "keras": ["tensorflow>=2.16", "tf-keras", "tensorflow-model-optimization>=0.8"],
+        # Pinned: a bare `torch` (or a range admitting a newer release) pulls a CUDA build of
+        # several GB; this one is the CPU build the writer and its tests are checked with.
+        "torch": ["torch==2.13.0"],
         "demo": [
             "tensorflow>=2.16",
             "tf-keras",
             "tensorflow-model-optimization>=0.8",
             "scikit-learn",
+            "torch==2.13.0",
         ],
         "test": [
             "tensorflow>=2.16",
             "tf-keras",
             "tensorflow-model-optimization>=0.8",
             "scikit-learn",
+            "torch==2.13.0",
             "pytest",
             "hypothesis",
             "playwright",
             "tbparse",
             "pandas",
             "psutil",
+            # Local S3 and GCS emulators for the s3:// and gs:// logdir tests; cryptography
+            # makes the certificate TensorFlow's GCS client is shown (tests/gcs_emulator.py).
+            "moto[server]",
+            "boto3",
+            "gcp-storage-emulator",
+            "cryptography",
         ],
     },
     entry_points={

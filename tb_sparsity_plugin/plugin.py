@@ -1,12 +1,10 @@
-"""The TensorBoard plugin: thin HTTP routes over reader.py and analysis.py.
+"""The TensorBoard plugin: thin HTTP routes over documents.py (reader.py + analysis.py).
 
 Each `*_route` parses the request and answers through `http_util.Respond`; the work is
 done by `*_impl` methods that return plain data (the command line uses the same
 analysis). Routes are documented in http_api.md.
 """
 
-import gzip
-import json
 import logging
 import os
 import re
@@ -18,13 +16,13 @@ from werkzeug import wrappers
 from tensorboard import errors
 from tensorboard import plugin_util
 from tensorboard.backend import http_util
-from tensorboard.backend import json_util
 from tensorboard.context import RequestContext
 from tensorboard.plugins import base_plugin
 
 from tb_sparsity_plugin import analysis
-from tb_sparsity_plugin import cache
+from tb_sparsity_plugin import documents
 from tb_sparsity_plugin import exports
+from tb_sparsity_plugin import logdir_files
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import quality
 from tb_sparsity_plugin import reader as reader_lib
@@ -33,10 +31,12 @@ from tb_sparsity_plugin import schedules
 logger = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 1000
+# The `series` route's batch limits (http_api.md).
+MAX_SERIES_RUNS = 100
+MAX_SERIES_LAYERS = 300
 MAX_STEP = 10_000_000
 IS_ACTIVE_TTL_SECONDS = 10.0
-# The gzipped `run` answers kept (a big run's is about a megabyte).
-MAX_ENCODED_BYTES = 64 * 1024 * 1024
+LOGDIR_CHECK_TTL_SECONDS = 10.0
 STATIC_TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -57,6 +57,12 @@ def static_dir():
     return os.path.join(os.path.dirname(here), "frontend", "src")
 
 
+class LogdirUnreadableError(errors.PublicError):
+    """The logdir cannot be read (503): the server cannot reach its data, a retry may help."""
+
+    http_code = 503
+
+
 class SparsityPlugin(base_plugin.TBPlugin):
     plugin_name = metadata.PLUGIN_NAME
 
@@ -68,12 +74,13 @@ class SparsityPlugin(base_plugin.TBPlugin):
             if self._provider
             else None
         )
+        self._documents = documents.RunDocuments(self._reader) if self._reader else None
         self._static_dir = os.path.realpath(static_dir())
-        # (experiment_id, run, thresholds) -> _EncodedJson
-        self._encoded_runs = cache.FingerprintCache(
-            MAX_ENCODED_BYTES, size_of=lambda encoded: len(encoded.gzipped))
         self._active_lock = threading.Lock()
         self._active = (0.0, False)
+        self._logdir = getattr(context, "logdir", None)
+        self._logdir_check_lock = threading.Lock()
+        self._logdir_check = (-LOGDIR_CHECK_TTL_SECONDS, None)  # (monotonic time, problem)
 
     # -- TensorBoard's plugin interface ---------------------------------------------
 
@@ -83,6 +90,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
             "/static/*": self.static_route,
             "/runs": self.runs_route,
             "/run": self.run_route,
+            "/series": self.series_route,
             "/schedule": self.schedule_route,
             "/metrics": self.metrics_route,
             "/quality": self.quality_route,
@@ -148,27 +156,6 @@ class SparsityPlugin(base_plugin.TBPlugin):
             raise errors.NotFoundError("no sparsity data for run %r" % run)
         return data
 
-    def _run_json(self, ctx, experiment_id, run, thresholds):
-        """The `run` document, analysed and encoded once per change of the run's data.
-
-        A repeated request (the dashboard re-fetches every 30 s) costs a listing and a
-        dictionary lookup: profiles showed 86 % of a warm request spent encoding the same
-        document again. Only the gzipped bytes are kept (a fraction of the document's Python
-        objects); TensorBoard's Respond unzips them for the rare client that cannot.
-        """
-        reader = self._require_reader()
-        fingerprint = reader.fingerprint(ctx, experiment_id, run)
-        if fingerprint is None:
-            raise errors.NotFoundError("no sparsity data for run %r" % run)
-        key = (experiment_id, run, thresholds)
-        hit = self._encoded_runs.get(key, fingerprint)
-        if hit is not None:
-            return hit
-        with cache.gc_paused():
-            encoded = _EncodedJson(self.run_impl(ctx, experiment_id, run, thresholds))
-        self._encoded_runs.put(key, encoded, fingerprint)
-        return encoded
-
     def _require_run(self, ctx, experiment_id, run):
         if self._require_reader().fingerprint(ctx, experiment_id, run) is None:
             raise errors.NotFoundError("no sparsity data for run %r" % run)
@@ -212,14 +199,48 @@ class SparsityPlugin(base_plugin.TBPlugin):
 
     @wrappers.Request.application
     def runs_route(self, request):
-        return self._json(request, lambda ctx, eid: self.runs_impl(ctx, eid))
+        def impl(ctx, eid):
+            doc = self.runs_impl(ctx, eid)
+            if not doc["runs"]:  # empty because the logdir cannot be read? Say so.
+                problem = self._logdir_problem()
+                if problem:
+                    raise LogdirUnreadableError(problem[0].upper() + problem[1:] + ".")
+            return doc
+
+        return self._json(request, impl)
+
+    def _logdir_problem(self):
+        """Why TensorBoard's logdir cannot be read (a bucket that does not answer, a path
+        that does not exist), checked at most every LOGDIR_CHECK_TTL_SECONDS, or None."""
+        if self._logdir is None:  # e.g. TensorBoard started with --logdir_spec
+            return None
+        with self._logdir_check_lock:  # concurrent requests share one check
+            checked_at, problem = self._logdir_check
+            if time.monotonic() - checked_at >= LOGDIR_CHECK_TTL_SECONDS:
+                problem = logdir_files.logdir_problem(self._logdir)
+                self._logdir_check = (time.monotonic(), problem)
+        return problem
 
     @wrappers.Request.application
     def run_route(self, request):
         def impl(ctx, eid):
             run = _single(request, "run")
             thresholds = _choice(request, "threshold", ("0", "1"), "0") == "1"
-            return self._run_json(ctx, eid, run, thresholds)
+            series = _choice(request, "series", (documents.SERIES_ALL, documents.SERIES_NONE),
+                             documents.SERIES_ALL)
+            self._require_reader()
+            return self._documents.document(ctx, eid, run, thresholds, series)
+
+        return self._json(request, impl)
+
+    @wrappers.Request.application
+    def series_route(self, request):
+        def impl(ctx, eid):
+            runs = _several(request, "run", MAX_SERIES_RUNS)
+            layers = _several(request, "layer", MAX_SERIES_LAYERS)
+            thresholds = _choice(request, "threshold", ("0", "1"), "0") == "1"
+            self._require_reader()
+            return _JsonText(self._documents.series_json(ctx, eid, runs, layers, thresholds))
 
         return self._json(request, impl)
 
@@ -314,7 +335,9 @@ class SparsityPlugin(base_plugin.TBPlugin):
             ctx = plugin_util.context(request.environ)
             eid = plugin_util.experiment_id(request.environ)
             body = impl(ctx, eid)
-            if isinstance(body, _EncodedJson):
+            if isinstance(body, _JsonText):
+                return http_util.Respond(request, body.text, "application/json")
+            if isinstance(body, documents.EncodedJson):
                 return http_util.Respond(
                     request, body.gzipped, "application/json", content_encoding="gzip")
             if isinstance(body, _Download):
@@ -366,15 +389,11 @@ class SparsityPlugin(base_plugin.TBPlugin):
 DIRECTIONS = {"higher": quality.HIGHER, "lower": quality.LOWER}
 
 
-class _EncodedJson:
-    """A JSON document encoded once: compact, gzipped."""
+class _JsonText:
+    """A JSON answer already encoded as text."""
 
-    def __init__(self, doc):
-        try:  # the reader lets only finite numbers through; Cleanse only if that ever fails
-            text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
-        except ValueError:
-            text = json.dumps(json_util.Cleanse(doc), separators=(",", ":"))
-        self.gzipped = gzip.compress(text.encode("utf-8"), compresslevel=3, mtime=0)
+    def __init__(self, text):
+        self.text = text
 
 
 class _Download:
@@ -413,14 +432,31 @@ def _single(request, name, required=True):
         return None
     if len(values) > 1:
         raise errors.InvalidArgumentError("%s: given %d times, expected once" % (name, len(values)))
-    value = values[0]
+    _check_value(name, values[0])
+    return values[0]
+
+
+def _several(request, name, limit):
+    """The values of a repeated parameter (at least one, at most `limit`), duplicates
+    dropped, each checked as `_single` checks one."""
+    values = request.args.getlist(name)
+    if not values:
+        raise errors.InvalidArgumentError("%s: missing parameter" % name)
+    if len(values) > limit:
+        raise errors.InvalidArgumentError(
+            "%s: given %d times, at most %d allowed" % (name, len(values), limit))
+    for value in values:
+        _check_value(name, value)
+    return list(dict.fromkeys(values))
+
+
+def _check_value(name, value):
     if len(value) > MAX_PARAM_LENGTH:
         raise errors.InvalidArgumentError(
             "%s: longer than %d characters" % (name, MAX_PARAM_LENGTH)
         )
     if "\x00" in value:
         raise errors.InvalidArgumentError("%s: contains a NUL character" % name)
-    return value
 
 
 def _number(request, name):

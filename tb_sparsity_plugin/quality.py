@@ -22,8 +22,9 @@ import posixpath
 import re
 
 from tb_sparsity_plugin import analysis
-from tb_sparsity_plugin import sources
+from tb_sparsity_plugin import sources as sources_lib
 from tb_sparsity_plugin.sources import tfmot
+from tb_sparsity_plugin.sources import tools
 
 STEPS = "steps"  # the tag's step is the training step
 EPOCH_END = "epoch_end"  # the tag's step is an epoch index: mapped to the step it ended at
@@ -34,7 +35,6 @@ DEFAULT_TOLERANCE = 0.01  # one point of accuracy
 EVALUATION_TAG = re.compile(r"^evaluation_(?P<name>.+)_vs_iterations$")
 EPOCH_TAG = re.compile(r"^epoch_(?P<name>.+)$")
 BATCH_TAG = re.compile(r"^batch_(?P<name>.+)$")
-TFMOT_THRESHOLD_TAG = re.compile(r"^.+/threshold(?:_\d+)?:0/threshold$")
 LOWER_IS_BETTER = re.compile(
     r"loss|error|err\b|mse|mae|rmse|mape|msle|perplexity|entropy|hinge|divergence|wer|cer",
     re.IGNORECASE)
@@ -44,11 +44,13 @@ RUN_WORDS = {"train": "training", "validation": "validation"}
 
 
 def is_sparsity_tag(tag):
-    """A tag written by PruningSummaries or SparsitySummaries (not a quality metric)."""
+    """A tag written by PruningSummaries, SparsitySummaries or another pruning tool (not a
+    quality metric)."""
     return bool(
         tfmot.is_sparsity_tag(tag)
-        or TFMOT_THRESHOLD_TAG.match(tag)
-        or tag.startswith("tb_sparsity/"))
+        or tfmot.THRESHOLD_TAG.match(tag)
+        or tag.startswith("tb_sparsity/")
+        or tools.is_tool_tag(tag))
 
 
 def _relative_run(run, group):
@@ -81,16 +83,17 @@ def describe_tag(metric_run, tag, group):
 
 
 def metric_catalog(scalar_tags, run):
-    """The quality metrics available to `run`: scalar tags of the other runs of its group.
+    """The quality metrics available to `run`: scalar tags of the runs of its group, itself
+    included (a PyTorch SummaryWriter logs loss and accuracy next to the sparsity tags).
 
     `scalar_tags` is {run: iterable of tags} (a provider listing). Sorted with the likely
-    default first: validation before training, step-indexed before per-epoch, accuracy-like
+    default first: its own, validation before training, step-indexed before per-epoch, accuracy-like
     before the rest.
     """
-    group = sources.run_group(run)
+    group = sources_lib.run_group(run)
     out = []
     for other, tags in scalar_tags.items():
-        if other == run or sources.run_group(other) != group:
+        if sources_lib.run_group(other) != group:
             continue
         for tag in tags:
             if is_sparsity_tag(tag) or NOT_QUALITY.match(tag):
@@ -100,6 +103,7 @@ def metric_catalog(scalar_tags, run):
     def rank(m):
         base = posixpath.basename(_relative_run(m["run"], group))
         return (
+            m["run"] != run,  # its own metrics first
             {"validation": 0, "train": 1}.get(base, 2),
             0 if EVALUATION_TAG.match(m["tag"]) else 1 if m["alignment"] == EPOCH_END else 2,
             0 if m["direction"] == HIGHER else 1,
@@ -140,7 +144,7 @@ def steps_per_epoch(evaluation_series, run_doc):
         if e:
             return e, "%d steps per epoch, from the steps of %s in run %r (%s)" % (
                 e, tag, run, _preview(steps))
-    if run_doc.get("schedule_source") != sources.SOURCE_OWN:
+    if run_doc.get("schedule_source") in (sources_lib.SOURCE_KERAS, sources_lib.SOURCE_NONE):
         # PruningSummaries writes at each epoch start: steps 0, e, 2e, …
         steps = sorted({int(p[0]) for p in (run_doc.get("model") or {}).get("measured") or []})
         if len(steps) >= 2:

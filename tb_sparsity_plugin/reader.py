@@ -9,7 +9,9 @@ Where the schedule comes from, in this order:
   (a) the plugin's own config summary, written by `SparsitySummaries` (sources/own.py);
   (b) the Keras model config (`keras` tag, plugin `graph_keras_model`) of a sibling run in
       the same directory (`exp/train` for `exp/metrics`), for tfmot's tags (sources/tfmot.py);
-  (c) none: measured data only.
+  (c) other tools' tags (SparseML, Distiller, NNCF: sources/tools.py), measured data and
+      the levels they log;
+  (d) none: measured data only.
 
 Damaged records cost only themselves: a tag that cannot be read at all is dropped and
 counted in `RunData.skipped`; records TensorBoard's loaders drop after a damaged record are
@@ -19,6 +21,7 @@ recovered (recovery.py).
 import collections
 import concurrent.futures
 import dataclasses
+import hashlib
 import json
 import time
 
@@ -32,6 +35,7 @@ from tb_sparsity_plugin import sources
 from tb_sparsity_plugin.sources import own
 from tb_sparsity_plugin.sources import run_group
 from tb_sparsity_plugin.sources import tfmot
+from tb_sparsity_plugin.sources import tools
 
 SCALARS_PLUGIN = "scalars"
 
@@ -76,10 +80,9 @@ class Reader:
     # The `run` route keeps its own encoded answers; the table, export and quality routes
     # ask for one run at a time.
     MAX_CACHED_RUNS = 2
-    # Small (a few numbers per run, a model config per experiment), but bounded all the same.
-    MAX_CACHED_SUMMARIES = 100_000
-    MAX_CACHED_LISTINGS = 1_000
-    MAX_CACHED_MODELS = 1_000
+    MAX_SUMMARIES = 10_000  # a few hundred bytes each
+    MAX_LISTINGS = 32  # a group's listing serves 2 s; the whole logdir's sits among them
+    MAX_MODELS = 64  # a model's wrappers: ~2 KB per pruned layer
 
     def __init__(self, data_provider, logdir=None, scan_ahead=False):
         self._provider = data_provider
@@ -88,12 +91,15 @@ class Reader:
         self._damage = recovery.DamageScanner(logdir)
         if scan_ahead:  # a long-lived server: check files before the first request needs them
             self._damage.start_background()
-        # Keyed by (experiment_id, run), checked against the run's fingerprint:
-        self._runs = cache.FingerprintCache(self.MAX_CACHED_RUNS)  # RunData
-        self._summaries = cache.FingerprintCache(self.MAX_CACHED_SUMMARIES)  # RunSummary
-        self._models = cache.FingerprintCache(self.MAX_CACHED_MODELS)  # model json | error
+        # Every cache is bounded (issue 14): a server that has shown 500 runs holds no more
+        # than one that has shown a few. Keyed by (experiment_id, run), checked against the
+        # run's fingerprint:
+        self._runs = cache.BoundedCache(max_entries=self.MAX_CACHED_RUNS)  # RunData
+        self._summaries = cache.BoundedCache(max_entries=self.MAX_SUMMARIES)  # RunSummary
+        # {wrapper: info} | problem sentence, checked against the model config's listing
+        self._models = cache.BoundedCache(max_entries=self.MAX_MODELS)
         # (experiment_id, group or None: all) -> (monotonic time, Listing)
-        self._listings = cache.FingerprintCache(self.MAX_CACHED_LISTINGS)
+        self._listings = cache.BoundedCache(max_entries=self.MAX_LISTINGS)
 
     # listing ---------------------------------------------------------------------
 
@@ -187,38 +193,53 @@ class Reader:
         weights = None
         if metadata.CONFIG_TAG in own_tensors.get(run, {}):
             weights, _ = self._own_weights(ctx, experiment_id, run)
+        tool = _tool_plan(tags)
         if weights is not None:
-            mask_tags = own.mask_tags(weights)
+            mask_tags, last_tags = own.mask_tags(weights), own.last_step_tags(weights)
             source = sources.SOURCE_OWN
+        elif tool:
+            mask_tags = last_tags = [l.tag for l in tool.layers]
+            source = tool.source
         else:
-            mask_tags = list(tfmot.match_tags(tags))
+            mask_tags = last_tags = list(tfmot.match_tags(tags))
             wrappers, _ = self._model_wrappers(ctx, experiment_id, run, models)
             source = sources.SOURCE_KERAS if wrappers else sources.SOURCE_NONE
-        last = max((int(tags[t].max_step) for t in mask_tags if t in tags), default=0)
+        last = max((int(tags[t].max_step) for t in last_tags if t in tags), default=0)
         return RunSummary(run, run_group(run), len(mask_tags), source, last)
 
     def fingerprint(self, ctx, experiment_id, run):
         """What identifies the current data of `run` (None: no sparsity data). Cheap."""
         return self._fingerprint(run, self._listing(ctx, experiment_id, run_group(run)))
 
+    def fingerprints(self, ctx, experiment_id, runs):
+        """{run: fingerprint or None} for several runs, from one listing of the logdir
+        (a listing per group would be a round trip to the data server each)."""
+        if len(set(runs)) == 1:
+            return {run: self.fingerprint(ctx, experiment_id, run) for run in runs}
+        listing = self._listing(ctx, experiment_id)
+        return {run: self._fingerprint(run, listing) for run in runs}
+
     def _fingerprint(self, run, listing):
         scalars, own, _ = listing
         tags = scalars.get(run, {})
         own_tags = own.get(run, {})
-        if metadata.CONFIG_TAG not in own_tags and not any(map(tfmot.is_sparsity_tag, tags)):
+        if metadata.CONFIG_TAG not in own_tags and not any(
+                map(tfmot.is_sparsity_tag, tags)) and not _tool_plan(tags):
             return None
-        return (
-            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items())),
-            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items())),
+        # Kept per run by every cache: a digest, not the tuple (~100 KB for 300 layers).
+        return hashlib.blake2b(repr((
+            sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items()),
+            sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items()),
             self._sibling_fingerprint(scalars, run_group(run)),
             self._damage.fingerprint(run),
-        )
+        )).encode("utf-8"), digest_size=16).digest()
 
     def has_sparsity_data(self, ctx, experiment_id):
         scalars, own, _ = self._listing(ctx, experiment_id)
         if any(metadata.CONFIG_TAG in tags for tags in own.values()):
             return True
-        return any(tfmot.is_sparsity_tag(t) for tags in scalars.values() for t in tags)
+        return any(any(map(tfmot.is_sparsity_tag, tags)) or tools.plan(tags)
+                   for tags in scalars.values())
 
     def scalar_tags(self, ctx, experiment_id):
         """{run: [tag]} of every scalar series (quality.py picks a run's group's metrics)."""
@@ -255,29 +276,28 @@ class Reader:
     def _read(self, ctx, experiment_id, run, listing, thresholds):
         """RunData of `run`: its source's plan, the series the plan names, recovered records."""
         tags = listing.scalars.get(run, {})
+        group = run_group(run)
+        skipped = {}
         problems = []
         weights = None
         if metadata.CONFIG_TAG in listing.own.get(run, {}):
             weights, problem = self._own_weights(ctx, experiment_id, run)
             if weights is None:  # not ours, or damaged: tfmot's tags, saying why
                 problems.append(problem)
+        tool = _tool_plan(tags) if weights is None else None
         if weights is not None:
             plan = own.plan_layers(weights)
+        elif tool:
+            series = self._read_scalar_tags(ctx, experiment_id, run, tool.tags, skipped)
+            return tools.build_run(tool, run, group, series, skipped)
         else:
             wrappers, problem = self._model_wrappers(ctx, experiment_id, run, listing.models)
             plan = tfmot.plan_layers(tags, wrappers, problems + ([problem] if problem else []))
-        skipped = {}
         series = self._read_scalar_tags(
             ctx, experiment_id, run, sources.series_tags(plan, tags, thresholds), skipped)
-        layers = sources.build_layers(plan, series, skipped, thresholds)
-        data = sources.RunData(run, run_group(run), plan.source, layers, skipped=skipped,
-                               problems=plan.problems)
         if weights is not None:
-            last = own.training_last_step(layers)
-        else:
-            last = tfmot.training_last_step(listing.scalars, data.group)
-        data.training_last_step, data.training_last_step_source = last
-        return data
+            return own.build_run(plan, run, group, series, skipped, thresholds)
+        return tfmot.build_run(plan, run, group, series, skipped, thresholds, listing.scalars)
 
     @staticmethod
     def _sibling_fingerprint(scalars, group):
@@ -319,17 +339,18 @@ class Reader:
         out = {tag: [(d.step, d.value) for d in data] for tag, data in series.items()}
         return self._damage.add_recovered(run, tag_list, out, skipped)
 
+    def _read_last(self, ctx, experiment_id, method, plugin_name, run, tag):
+        """The last datum of one tag of one run (read_tensors or read_blob_sequences)."""
+        result = getattr(self._provider, method)(
+            ctx, experiment_id=experiment_id, plugin_name=plugin_name, downsample=1,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]))
+        return result.get(run, {}).get(tag, [])[-1:]
+
     def _own_weights(self, ctx, experiment_id, run):
         """(the weights of the plugin's own config summary, None) or (None, problem)."""
         try:
-            tensors = self._provider.read_tensors(
-                ctx,
-                experiment_id=experiment_id,
-                plugin_name=metadata.PLUGIN_NAME,
-                downsample=1,
-                run_tag_filter=provider.RunTagFilter(runs=[run], tags=[metadata.CONFIG_TAG]),
-            )
-            datum = tensors.get(run, {}).get(metadata.CONFIG_TAG, [])[-1]
+            datum = self._read_last(ctx, experiment_id, "read_tensors", metadata.PLUGIN_NAME,
+                                    run, metadata.CONFIG_TAG)[-1]
             raw = datum.numpy.item() if hasattr(datum.numpy, "item") else datum.numpy
             return metadata.decode_config(raw), None
         except Exception as e:  # not ours, or damaged: the caller falls back to tfmot's tags
@@ -347,14 +368,15 @@ class Reader:
             meta = models[candidate][keras_config.TAG]
             fingerprint = (meta.max_step, meta.max_wall_time)
             key = (experiment_id, candidate)
-            model = self._models.get(key, fingerprint)
-            if model is None:
+            wrappers = self._models.get(key, fingerprint)
+            if wrappers is None:  # only the wrappers are kept: a model config is ~10x bigger
                 model = self._read_model_json(ctx, experiment_id, candidate)
-                self._models.put(key, model, fingerprint)
-            if isinstance(model, str):
-                problem = "the Keras model config in run %r is unusable: %s" % (candidate, model)
+                wrappers = (model if isinstance(model, str)
+                            else keras_config.wrappers_in_model_config(model))
+                self._models.put(key, wrappers, fingerprint)
+            if isinstance(wrappers, str):
+                problem = "the Keras model config in run %r is unusable: %s" % (candidate, wrappers)
                 continue
-            wrappers = keras_config.wrappers_in_model_config(model)
             if wrappers:
                 return wrappers, None
             problem = "the Keras model config in run %r has no PruneLowMagnitude wrapper" % candidate
@@ -363,14 +385,8 @@ class Reader:
     def _read_model_json(self, ctx, experiment_id, run):
         """The model config as a dict, or a string saying what is wrong with it."""
         try:
-            seqs = self._provider.read_blob_sequences(
-                ctx,
-                experiment_id=experiment_id,
-                plugin_name=keras_config.PLUGIN,
-                downsample=1,
-                run_tag_filter=provider.RunTagFilter(runs=[run], tags=[keras_config.TAG]),
-            )
-            data = seqs.get(run, {}).get(keras_config.TAG, [])
+            data = self._read_last(ctx, experiment_id, "read_blob_sequences",
+                                   keras_config.PLUGIN, run, keras_config.TAG)
             if not data or not data[-1].values:
                 return "no model config recorded"
             raw = self._provider.read_blob(ctx, blob_key=data[-1].values[0].blob_key)
@@ -389,3 +405,10 @@ def _only_group(listing, group):
         return {run: tags for run, tags in by_run.items() if run_group(run) == group}
 
     return Listing(*(only(part) for part in listing))
+
+
+def _tool_plan(tags):
+    """Another tool's ToolPlan for a run's tags, unless tfmot's own tags are there."""
+    if any(map(tfmot.is_sparsity_tag, tags)):
+        return None
+    return tools.plan(tags)

@@ -1,23 +1,25 @@
 """Sources: pure modules that turn what a run lists into pruned layers with their schedules.
 
 One framework or tool = one module here:
-  own.py    the plugin's own config summary (`SparsitySummaries`, metadata.py)
+  own.py    the plugin's own config summary (`SparsitySummaries`, the PyTorch
+            `SparsityWriter`: metadata.py, docs/summary_format.md)
   tfmot.py  tfmot's `PruningSummaries` scalar tags, schedules from a Keras model config
+  tools.py  the tags SparseML, Distiller and NNCF write (measured levels, no schedule)
 
 A source never reads anything. The reader (reader.py) lists a run's tags, reads the config
 the source needs and the scalar series the source names, and calls the source; so a source
 is tested with plain dicts, and the reader's caching serves every source alike.
 
 A source module provides:
-  match_tags(scalar_tags) -> {sparsity tag: ...}  (tag-convention sources)
-      the run's scalar tags that hold its sparsity series; cheap, it runs on every listing.
-  plan_layers(scalar_tags, config, ...) -> Plan
-      the layers (LayerData without series), and per layer the tags of its series: what
-      the reader must read. `config` is whatever the source's schedules come from (the
-      decoded config summary for own.py, the Keras model config's wrappers for tfmot.py,
-      None when there is none).
-The reader then reads `series_tags(plan, listed, thresholds)` and calls `build_layers(plan, series,
-skipped, thresholds)`, which cleans every series (`clean_series`) into the layers.
+  a cheap test of a run's scalar tags (tfmot.match_tags, tools.plan): it runs on every
+      listing, for the runs route and the runs' fingerprints;
+  plan_layers(...) -> Plan: the layers (LayerData without series) and per layer the tags
+      of its series, from the run's tags and whatever the source's schedules come from
+      (own.py: the decoded config summary; tfmot.py: the Keras model config's wrappers;
+      tools.py: nothing);
+  build_run(plan, run, series, skipped, thresholds, ...) -> RunData.
+The reader reads `series_tags(plan, listed, thresholds)` in between; `build_layers` fills
+a plan's layers with their cleaned series (`clean_series`) for every source.
 
 Damaged records cost only themselves: a point that is not a finite sparsity in [0, 1] is
 dropped and counted by reason in `skipped`.
@@ -54,6 +56,14 @@ class LayerData:
     measured: list = dataclasses.field(default_factory=list)  # [[step, value]]
     threshold: list | None = None  # None: not read (read_run(..., thresholds=False))
     weight_zeros: list | None = None
+    logged_target: list | None = None  # the level a scheduler asked for, as logged
+    # Version-2 summaries (docs/summary_format.md): the tensor's entry, and what
+    # schedules.parse_schedule needs besides the schedule.
+    entry: dict | None = None
+    rounding: dict | None = None
+    shape: list | None = None
+    logged: dict | None = None  # {name: [[step, value]]} of schedules.logged_series_tags
+    nm_compliance: list | None = None  # fraction of groups that satisfy the entry's N:M
 
 
 @dataclasses.dataclass
@@ -67,6 +77,10 @@ class RunData:
     skipped: dict = dataclasses.field(default_factory=dict)  # reason -> count
     problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
     thresholds: bool = False  # whether the layers' threshold series were read
+    # A tool's own series of all its pruned weights (weighted by count) and its target.
+    model_measured: list | None = None
+    model_target: list | None = None
+    clock: dict = dataclasses.field(default_factory=dict)  # torch.ao: metadata.CLOCK_TAGS series
 
 
 @dataclasses.dataclass
@@ -78,13 +92,18 @@ class LayerPlan:
     measured_tag: str
     threshold_tag: str | None = None
     weight_zeros_tag: str | None = None
+    nm_compliance_tag: str | None = None
+    logged_target_tag: str | None = None
+    logged_tags: dict = dataclasses.field(default_factory=dict)  # {name: tag} -> LayerData.logged
 
 
 @dataclasses.dataclass
 class Plan:
-    source: str  # SOURCE_*: the run document's `schedule_source`
+    source: str  # SOURCE_* or a tool's: the run document's `schedule_source`
     layers: list  # [LayerPlan], in model order
     problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
+    run_tags: list = dataclasses.field(default_factory=list)  # run-level series to read too
+    detail: object = None  # what else the source's build_run needs
 
 
 def run_group(run):
@@ -100,13 +119,30 @@ def layer_key(position, layer_class, name, suffix=""):
     return "%d:%s" % (position, layer_class) + ("/" + suffix if suffix else "")
 
 
+# PyTorch's layer classes by the Keras name of the same layer, so that a key ("7:Dense")
+# lines the same architecture up across frameworks; torch.ao's parametrization renames the
+# class ("ParametrizedLinear").
+KERAS_CLASS_NAMES = {
+    "Linear": "Dense", "Conv1d": "Conv1D", "Conv2d": "Conv2D", "Conv3d": "Conv3D",
+    "ConvTranspose1d": "Conv1DTranspose", "ConvTranspose2d": "Conv2DTranspose",
+    "ConvTranspose3d": "Conv3DTranspose",
+}
+
+
+def key_class(layer_class):
+    if layer_class.startswith("Parametrized") and len(layer_class) > len("Parametrized"):
+        layer_class = layer_class[len("Parametrized"):]
+    return KERAS_CLASS_NAMES.get(layer_class, layer_class)
+
+
 def series_tags(plan, listed, thresholds):
     """The scalar tags to read for `plan`: those the run lists (`listed`), threshold series
     only when asked."""
-    out = []
+    out = list(plan.run_tags)
     for p in plan.layers:
-        out += [p.measured_tag, p.weight_zeros_tag] + ([p.threshold_tag] if thresholds else [])
-    return [t for t in dict.fromkeys(out) if t is not None and t in listed]
+        out += [p.measured_tag, p.weight_zeros_tag, p.nm_compliance_tag, p.logged_target_tag]
+        out += list(p.logged_tags.values()) + ([p.threshold_tag] if thresholds else [])
+    return sorted(t for t in set(out) if t is not None and t in listed)
 
 
 def build_layers(plan, series, skipped, thresholds):
@@ -119,6 +155,13 @@ def build_layers(plan, series, skipped, thresholds):
             layer.threshold = clean_series(series.get(p.threshold_tag, []), {}, lower=None)
         if p.weight_zeros_tag in series:
             layer.weight_zeros = clean_series(series[p.weight_zeros_tag], skipped)
+        if p.nm_compliance_tag in series:
+            layer.nm_compliance = clean_series(series[p.nm_compliance_tag], skipped)
+        if p.logged_target_tag in series:
+            layer.logged_target = clean_series(series[p.logged_target_tag], skipped)
+        if p.logged_tags:
+            layer.logged = {name: clean_series(series.get(tag, []), {}, lower=None)
+                            for name, tag in p.logged_tags.items()}
         layers.append(layer)
     return layers
 

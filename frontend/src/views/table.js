@@ -1,7 +1,8 @@
 // The per-layer table of one run at one step (the backend's `table` route), sortable, the whole
 // model on top, with links to the same table as CSV and to the run's full series.
 import { exportUrl, fetchTable, tableCsvUrl } from "../data.js";
-import { formatCell, sortTableRows, TABLE_COLUMNS } from "../view_models.js";
+import { formatCell, sortTableRows, tableColumns } from "../view_models.js";
+import { MODEL_KEY } from "../model.js";
 import { el, replaceChildren } from "./dom.js";
 
 export class TableView {
@@ -86,7 +87,7 @@ export class TableView {
     }
     const doc = got.doc;
     this.heading.textContent = `${run} at step ${doc.step} (${step === null ? "the run's last step" : props.pickedFrom ? `picked on ${props.pickedFrom}` : "chosen step"}): values held at that step, i.e. each series' last record at or before it.`;
-    const layers = doc.rows.filter((r) => r.key !== "(model)");
+    const layers = doc.rows.filter((r) => r.key !== MODEL_KEY);
     const messages = [];
     if (!layers.length) messages.push(`Run ${run} logs no pruned layer.`);
     else if (layers.every((r) => r.measured === null)) messages.push(`Run ${run} has no record at or before step ${doc.step}: pick a later step.`);
@@ -97,10 +98,11 @@ export class TableView {
 
   renderTable(rows) {
     const sorted = sortTableRows(rows, this.sort.column, this.sort.descending);
+    const columns = tableColumns(rows);
     const head = el(
       "tr",
       {},
-      TABLE_COLUMNS.map((c) => {
+      columns.map((c) => {
         const active = this.sort.column === c.id;
         const arrow = active ? (this.sort.descending ? " \u25BC" : " \u25B2") : "";
         return el(
@@ -113,8 +115,8 @@ export class TableView {
     const body = sorted.map((r) =>
       el(
         "tr",
-        { class: r.key === "(model)" ? "model-row" : "", dataset: { key: r.key } },
-        TABLE_COLUMNS.map((c) => {
+        { class: r.key === MODEL_KEY ? "model-row" : "", dataset: { key: r.key } },
+        columns.map((c) => {
           const text = formatCell(r[c.id], c.kind);
           const cls = [c.kind === "text" ? "text" : "num"];
           if (c.id === "deviation" && Number.isFinite(r.deviation) && Math.abs(r.deviation) >= 0.005) cls.push(r.deviation < 0 ? "diff-neg" : "diff-pos");
