@@ -37,8 +37,6 @@ setuptools.setup(
         "google-crc32c",
         # the CLI's progress counter
         "tqdm",
-        # the LRU bookkeeping of cache.py
-        "cachetools",
     ],
     extras_require={
         # Logdirs in S3 buckets: TensorBoard reads s3:// with boto3 (docs/remote_logdirs.md).

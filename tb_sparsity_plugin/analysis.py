@@ -1,7 +1,8 @@
 """The analysis: expected curves, deviations, model-level sparsity and diagnostics.
 
 Pure functions from sources.RunData (or a schedule config) to the JSON documents the HTTP
-routes and the command line serve. No HTTP, no TensorBoard, no TensorFlow here.
+routes and the command line serve; the words they contain come from words.py. No HTTP, no
+TensorBoard, no TensorFlow here.
 """
 
 import math

@@ -1,60 +1,59 @@
-"""The one cache type of the plugin: bounded, least recently used out first, and each value
-kept with the fingerprint of the data it was made from; and `gc_paused`, for building what
-goes into it.
+"""The one cache type of the plugin, and `gc_paused` for building what goes into it.
 
-A TensorBoard process lives for days over a logdir that grows, so every cache has a bound
-(a number of entries, or a number of bytes with `size_of`), and a value made from data that
-has changed since (another fingerprint) is never answered. The LRU bookkeeping is
-cachetools'; this adds the fingerprint check and a lock (readers are called from
-TensorBoard's request threads).
+`BoundedCache`: least recently used out first, bounded by a number of entries and/or a
+number of bytes (each entry's size is given by the caller), each value kept with the
+fingerprint of the data it was made from, and safe across TensorBoard's request threads.
+A TensorBoard process lives for days over a logdir that grows, so every cache has a bound,
+and a value made from data that has changed since (another fingerprint) is never answered.
+Own code rather than cachetools: its caches bound one measure (entries or a size), not both,
+and an OrderedDict does the bookkeeping in a dozen lines.
 """
 
+import collections
 import contextlib
 import gc
 import threading
 
-import cachetools
 
-_MISSING = object()
-
-
-class FingerprintCache:
-    """{key: value} of at most `max_size` entries, or of at most `max_size` in total of
-    `size_of(value)` (e.g. bytes) when `size_of` is given.
+class BoundedCache:
+    """{key: value} of at most `max_entries` entries and `max_bytes` bytes (None: no bound).
 
     `get(key, fingerprint)` answers a value only if it was `put` with an equal fingerprint
-    (`None` is a fingerprint like any other: for values that cannot go stale).
+    (None is a fingerprint like any other: for values that cannot go stale).
     """
 
-    def __init__(self, max_size, size_of=None):
-        self._lru = cachetools.LRUCache(
-            max_size, getsizeof=(lambda item: size_of(item[1])) if size_of else None)
+    def __init__(self, max_entries=None, max_bytes=None):
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._items = collections.OrderedDict()  # key -> (fingerprint, value, size), newest last
+        self.bytes = 0
 
     def get(self, key, fingerprint=None, default=None):
         with self._lock:
-            item = self._lru.get(key, _MISSING)  # a hit counts as a use
-        if item is _MISSING or item[0] != fingerprint:
-            return default
-        return item[1]
+            hit = self._items.get(key)
+            if hit is None or hit[0] != fingerprint:
+                return default
+            self._items.move_to_end(key)
+            return hit[1]
 
-    def put(self, key, value, fingerprint=None):
-        """Keep `value`; one larger than the whole bound is not kept."""
+    def put(self, key, value, fingerprint=None, size=0):
         with self._lock:
-            try:
-                self._lru[key] = (fingerprint, value)
-            except ValueError:  # cachetools: the value alone is larger than max_size
-                self._lru.pop(key, None)
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.bytes -= old[2]
+            self._items[key] = (fingerprint, value, size)
+            self.bytes += size
+            while self._items and (
+                (self.max_entries is not None and len(self._items) > self.max_entries)
+                or (self.max_bytes is not None and self.bytes > self.max_bytes)
+            ):
+                _, (_, _, dropped) = self._items.popitem(last=False)
+                self.bytes -= dropped
 
     def __len__(self):
         with self._lock:
-            return len(self._lru)
-
-    @property
-    def size(self):
-        """The bound's measure of what is kept (entries, or the sum of `size_of`)."""
-        with self._lock:
-            return self._lru.currsize
+            return len(self._items)
 
 
 _gc_lock = threading.Lock()

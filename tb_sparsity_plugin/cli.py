@@ -294,18 +294,6 @@ def _write(args, text):
         sys.stdout.flush()
 
 
-def _write(args, text):
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-        except OSError as e:
-            raise CliError("cannot write %s: %s" % (args.output, e))
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-
 def run_report(args, source):
     docs = analyse(source, run_pattern=args.run, quiet=args.quiet)
     summaries = [summary_doc(doc, args.step) for _, doc in docs]

@@ -114,8 +114,8 @@ class RunDocuments:
 
     def __init__(self, reader, max_bytes=None):
         self._reader = reader
-        self._cache = cache.FingerprintCache(
-            cache_bytes() if max_bytes is None else max_bytes, size_of=lambda v: v.size)
+        self._cache = cache.BoundedCache(
+            max_bytes=cache_bytes() if max_bytes is None else max_bytes)
 
     def document(self, ctx, experiment_id, run, thresholds=False, series=SERIES_ALL):
         """The `run` document (EncodedJson); NotFoundError without sparsity data."""
@@ -169,5 +169,5 @@ class RunDocuments:
             if data is None:
                 raise _NoData(run)
             value = build(analysis.analyze_run(data, thresholds))
-        self._cache.put(key, value, fingerprint)
+        self._cache.put(key, value, fingerprint, value.size)
         return value

@@ -9,8 +9,8 @@ Where the schedule comes from, in this order:
   (a) the plugin's own config summary, written by `SparsitySummaries` (sources/own.py);
   (b) the Keras model config (`keras` tag, plugin `graph_keras_model`) of a sibling run in
       the same directory (`exp/train` for `exp/metrics`), for tfmot's tags (sources/tfmot.py);
-  (c) other tools' tags (SparseML, Distiller, NNCF: tool_tags.py), measured data and the
-      levels they log;
+  (c) other tools' tags (SparseML, Distiller, NNCF: sources/tools.py), measured data and
+      the levels they log;
   (d) none: measured data only.
 
 Damaged records cost only themselves: a tag that cannot be read at all is dropped and
@@ -32,10 +32,10 @@ from tb_sparsity_plugin import keras_config
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import recovery
 from tb_sparsity_plugin import sources
-from tb_sparsity_plugin import tool_tags
 from tb_sparsity_plugin.sources import own
 from tb_sparsity_plugin.sources import run_group
 from tb_sparsity_plugin.sources import tfmot
+from tb_sparsity_plugin.sources import tools
 
 SCALARS_PLUGIN = "scalars"
 
@@ -80,11 +80,9 @@ class Reader:
     # The `run` route keeps its own encoded answers; the table, export and quality routes
     # ask for one run at a time.
     MAX_CACHED_RUNS = 2
-    # Every cache is bounded (issue 14): a server that has shown 500 runs holds no more
-    # than one that has shown a few.
-    MAX_CACHED_SUMMARIES = 10_000  # a few hundred bytes each
-    MAX_CACHED_LISTINGS = 32  # a group's listing serves 2 s; the whole logdir's sits among them
-    MAX_CACHED_MODELS = 64  # a model's wrappers: ~2 KB per pruned layer
+    MAX_SUMMARIES = 10_000  # a few hundred bytes each
+    MAX_LISTINGS = 32  # a group's listing serves 2 s; the whole logdir's sits among them
+    MAX_MODELS = 64  # a model's wrappers: ~2 KB per pruned layer
 
     def __init__(self, data_provider, logdir=None, scan_ahead=False):
         self._provider = data_provider
@@ -93,12 +91,15 @@ class Reader:
         self._damage = recovery.DamageScanner(logdir)
         if scan_ahead:  # a long-lived server: check files before the first request needs them
             self._damage.start_background()
-        # Keyed by (experiment_id, run), checked against the run's fingerprint:
-        self._runs = cache.FingerprintCache(self.MAX_CACHED_RUNS)  # RunData
-        self._summaries = cache.FingerprintCache(self.MAX_CACHED_SUMMARIES)  # RunSummary
-        self._models = cache.FingerprintCache(self.MAX_CACHED_MODELS)  # wrappers | error
+        # Every cache is bounded (issue 14): a server that has shown 500 runs holds no more
+        # than one that has shown a few. Keyed by (experiment_id, run), checked against the
+        # run's fingerprint:
+        self._runs = cache.BoundedCache(max_entries=self.MAX_CACHED_RUNS)  # RunData
+        self._summaries = cache.BoundedCache(max_entries=self.MAX_SUMMARIES)  # RunSummary
+        # {wrapper: info} | problem sentence, checked against the model config's listing
+        self._models = cache.BoundedCache(max_entries=self.MAX_MODELS)
         # (experiment_id, group or None: all) -> (monotonic time, Listing)
-        self._listings = cache.FingerprintCache(self.MAX_CACHED_LISTINGS)
+        self._listings = cache.BoundedCache(max_entries=self.MAX_LISTINGS)
 
     # listing ---------------------------------------------------------------------
 
@@ -194,8 +195,7 @@ class Reader:
             weights, _ = self._own_weights(ctx, experiment_id, run)
         tool = _tool_plan(tags)
         if weights is not None:
-            mask_tags = own.mask_tags(weights)
-            last_tags = own.last_step_tags(weights)
+            mask_tags, last_tags = own.mask_tags(weights), own.last_step_tags(weights)
             source = sources.SOURCE_OWN
         elif tool:
             mask_tags = last_tags = [l.tag for l in tool.layers]
@@ -223,8 +223,8 @@ class Reader:
         scalars, own, _ = listing
         tags = scalars.get(run, {})
         own_tags = own.get(run, {})
-        if (metadata.CONFIG_TAG not in own_tags and not any(map(tfmot.is_sparsity_tag, tags))
-                and not _tool_plan(tags)):
+        if metadata.CONFIG_TAG not in own_tags and not any(
+                map(tfmot.is_sparsity_tag, tags)) and not _tool_plan(tags):
             return None
         # Kept per run by every cache: a digest, not the tuple (~100 KB for 300 layers).
         return hashlib.blake2b(repr((
@@ -238,7 +238,7 @@ class Reader:
         scalars, own, _ = self._listing(ctx, experiment_id)
         if any(metadata.CONFIG_TAG in tags for tags in own.values()):
             return True
-        return any(any(map(tfmot.is_sparsity_tag, tags)) or tool_tags.plan(tags)
+        return any(any(map(tfmot.is_sparsity_tag, tags)) or tools.plan(tags)
                    for tags in scalars.values())
 
     def scalar_tags(self, ctx, experiment_id):
@@ -276,6 +276,8 @@ class Reader:
     def _read(self, ctx, experiment_id, run, listing, thresholds):
         """RunData of `run`: its source's plan, the series the plan names, recovered records."""
         tags = listing.scalars.get(run, {})
+        group = run_group(run)
+        skipped = {}
         problems = []
         weights = None
         if metadata.CONFIG_TAG in listing.own.get(run, {}):
@@ -283,46 +285,19 @@ class Reader:
             if weights is None:  # not ours, or damaged: tfmot's tags, saying why
                 problems.append(problem)
         tool = _tool_plan(tags) if weights is None else None
-        if tool:
-            return self._read_tool(ctx, experiment_id, run, tool)
         if weights is not None:
             plan = own.plan_layers(weights)
+        elif tool:
+            series = self._read_scalar_tags(ctx, experiment_id, run, tool.tags, skipped)
+            return tools.build_run(tool, run, group, series, skipped)
         else:
             wrappers, problem = self._model_wrappers(ctx, experiment_id, run, listing.models)
             plan = tfmot.plan_layers(tags, wrappers, problems + ([problem] if problem else []))
-        skipped = {}
         series = self._read_scalar_tags(
             ctx, experiment_id, run, sources.series_tags(plan, tags, thresholds), skipped)
-        layers = sources.build_layers(plan, series, skipped, thresholds)
-        data = sources.RunData(run, run_group(run), plan.source, layers, skipped=skipped,
-                               problems=plan.problems, clock=sources.clock(plan, series))
         if weights is not None:
-            last = own.training_last_step(layers)
-        else:
-            last = tfmot.training_last_step(listing.scalars, data.group)
-        data.training_last_step, data.training_last_step_source = last
-        return data
-
-    def _read_tool(self, ctx, experiment_id, run, tool):
-        """Another tool's tags (tool_tags.py): measured series, logged targets, no schedule."""
-        skipped = {}
-        series = self._read_scalar_tags(ctx, experiment_id, run, tool.tags, skipped)
-        found, model, model_target = tool_tags.layers_of(tool, series)
-        clean = sources.clean_series
-        layers = [
-            sources.LayerData(
-                tag=layer.tag, wrapper=layer.name, name=layer.name, weight=layer.weight,
-                key=layer.key, position=None, layer_class=None, params=None, schedule=None,
-                measured=clean(measured, skipped),
-                logged_target=clean(target, skipped) if target is not None else None,
-            )
-            for layer, measured, target in found
-        ]
-        data = sources.RunData(run, run_group(run), tool.source, layers, skipped=skipped)
-        if model is not None:
-            data.model_measured = clean(model, skipped)
-            data.model_target = clean(model_target or [], skipped) or None
-        return data
+            return own.build_run(plan, run, group, series, skipped, thresholds)
+        return tfmot.build_run(plan, run, group, series, skipped, thresholds, listing.scalars)
 
     @staticmethod
     def _sibling_fingerprint(scalars, group):
@@ -364,17 +339,18 @@ class Reader:
         out = {tag: [(d.step, d.value) for d in data] for tag, data in series.items()}
         return self._damage.add_recovered(run, tag_list, out, skipped)
 
+    def _read_last(self, ctx, experiment_id, method, plugin_name, run, tag):
+        """The last datum of one tag of one run (read_tensors or read_blob_sequences)."""
+        result = getattr(self._provider, method)(
+            ctx, experiment_id=experiment_id, plugin_name=plugin_name, downsample=1,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]))
+        return result.get(run, {}).get(tag, [])[-1:]
+
     def _own_weights(self, ctx, experiment_id, run):
         """(the weights of the plugin's own config summary, None) or (None, problem)."""
         try:
-            tensors = self._provider.read_tensors(
-                ctx,
-                experiment_id=experiment_id,
-                plugin_name=metadata.PLUGIN_NAME,
-                downsample=1,
-                run_tag_filter=provider.RunTagFilter(runs=[run], tags=[metadata.CONFIG_TAG]),
-            )
-            datum = tensors.get(run, {}).get(metadata.CONFIG_TAG, [])[-1]
+            datum = self._read_last(ctx, experiment_id, "read_tensors", metadata.PLUGIN_NAME,
+                                    run, metadata.CONFIG_TAG)[-1]
             raw = datum.numpy.item() if hasattr(datum.numpy, "item") else datum.numpy
             return metadata.decode_config(raw), None
         except Exception as e:  # not ours, or damaged: the caller falls back to tfmot's tags
@@ -409,14 +385,8 @@ class Reader:
     def _read_model_json(self, ctx, experiment_id, run):
         """The model config as a dict, or a string saying what is wrong with it."""
         try:
-            seqs = self._provider.read_blob_sequences(
-                ctx,
-                experiment_id=experiment_id,
-                plugin_name=keras_config.PLUGIN,
-                downsample=1,
-                run_tag_filter=provider.RunTagFilter(runs=[run], tags=[keras_config.TAG]),
-            )
-            data = seqs.get(run, {}).get(keras_config.TAG, [])
+            data = self._read_last(ctx, experiment_id, "read_blob_sequences",
+                                   keras_config.PLUGIN, run, keras_config.TAG)
             if not data or not data[-1].values:
                 return "no model config recorded"
             raw = self._provider.read_blob(ctx, blob_key=data[-1].values[0].blob_key)
@@ -441,4 +411,4 @@ def _tool_plan(tags):
     """Another tool's ToolPlan for a run's tags, unless tfmot's own tags are there."""
     if any(map(tfmot.is_sparsity_tag, tags)):
         return None
-    return tool_tags.plan(tags)
+    return tools.plan(tags)

@@ -149,13 +149,15 @@ def test_own_plan_and_layers_with_series():
     series = {kernel["mask_sparsity"]: [(0, 0.0), (10, 0.5), (10, 0.6), (20, 2.0)],
               kernel["weight_sparsity"]: [(0, 0.1)],
               kernel["threshold"]: [(0, 3.5)]}
-    layers = sources.build_layers(plan, series, skipped, thresholds=True)
+    data = own.build_run(plan, "exp/metrics", "exp", series, skipped, thresholds=True)
+    layers = data.layers
     assert layers[0].measured == [[0, 0.0], [10, 0.6]]
     assert layers[0].weight_zeros == [[0, 0.1]] and layers[0].threshold == [[0, 3.5]]
     assert layers[1].measured == [] and layers[1].weight_zeros is None
     assert skipped == {sources.DUPLICATE_STEP: 1, "value outside [0, 1]": 1}
     assert plan.layers[0].layer.measured == []  # the plan is not changed by building
-    assert own.training_last_step(layers) == (10, "SparsitySummaries' last record")
+    assert (data.source, data.training_last_step) == (sources.SOURCE_OWN, 10)
+    assert data.training_last_step_source == "SparsitySummaries' last record"
     assert own.mask_tags(weights) == [w["tags"]["mask_sparsity"] for w in weights]
 
 
@@ -178,7 +180,7 @@ def test_run_group():
 
 
 def test_cache_answers_only_the_same_fingerprint_and_drops_the_least_recent():
-    c = cache.FingerprintCache(2)
+    c = cache.BoundedCache(max_entries=2)
     c.put("a", "A", fingerprint=1)
     c.put("b", "B", fingerprint=1)
     assert c.get("a", 1) == "A" and c.get("a", 2) is None
@@ -189,14 +191,17 @@ def test_cache_answers_only_the_same_fingerprint_and_drops_the_least_recent():
 
 
 def test_cache_bounded_by_size():
-    c = cache.FingerprintCache(10, size_of=len)
-    c.put("a", "x" * 6)
-    c.put("b", "y" * 3)
-    assert c.size == 9
-    c.put("c", "z" * 4)  # 13 > 10: "a" goes
-    assert c.get("a") is None and c.get("b") == "yyy" and c.size == 7
-    c.put("b", "w" * 11)  # larger than the bound: not kept, and no stale "b" either
-    assert c.get("b") is None and c.size == 4
+    c = cache.BoundedCache(max_entries=3, max_bytes=10)
+    c.put("a", "x" * 6, size=6)
+    c.put("b", "y" * 3, size=3)
+    assert c.bytes == 9
+    c.put("c", "z" * 4, size=4)  # 13 > 10: "a" goes
+    assert c.get("a") is None and c.get("b") == "yyy" and c.bytes == 7
+    c.put("b", "w" * 11, size=11)  # larger than the bound: not kept, and no stale "b" either
+    assert c.get("b") is None and c.bytes == 0 and len(c) == 0
+    for key in "defg":
+        c.put(key, key, size=1)
+    assert len(c) == 3 and c.get("d") is None  # the entry bound holds too
 
 
 # -- words --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import make_client, run_python, TESTS
 from tb_sparsity_plugin import cli
-from tb_sparsity_plugin import tool_tags
+from tb_sparsity_plugin.sources import tools as tool_tags
 
 # float32 simple_value in the event file (Distiller's percent: 100 × float32 / 100)
 CLOSE = 1e-6

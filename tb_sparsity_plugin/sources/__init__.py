@@ -1,25 +1,25 @@
 """Sources: pure modules that turn what a run lists into pruned layers with their schedules.
 
 One framework or tool = one module here:
-  own.py    the plugin's own config summary (`SparsitySummaries`, `SparsityWriter`;
-            metadata.py, docs/summary_format.md), versions 1 and 2
+  own.py    the plugin's own config summary (`SparsitySummaries`, the PyTorch
+            `SparsityWriter`: metadata.py, docs/summary_format.md)
   tfmot.py  tfmot's `PruningSummaries` scalar tags, schedules from a Keras model config
-  tool_tags.py (beside this package) SparseML's, Distiller's and NNCF's tags
+  tools.py  the tags SparseML, Distiller and NNCF write (measured levels, no schedule)
 
 A source never reads anything. The reader (reader.py) lists a run's tags, reads the config
 the source needs and the scalar series the source names, and calls the source; so a source
 is tested with plain dicts, and the reader's caching serves every source alike.
 
 A source module provides:
-  match_tags(scalar_tags) -> {sparsity tag: ...}  (tag-convention sources)
-      the run's scalar tags that hold its sparsity series; cheap, it runs on every listing.
-  plan_layers(scalar_tags, config, ...) -> Plan
-      the layers (LayerData without series), and per layer the tags of its series: what
-      the reader must read. `config` is whatever the source's schedules come from (the
-      decoded config summary for own.py, the Keras model config's wrappers for tfmot.py,
-      None when there is none).
-The reader then reads `series_tags(plan, listed, thresholds)` and calls `build_layers(plan, series,
-skipped, thresholds)`, which cleans every series (`clean_series`) into the layers.
+  a cheap test of a run's scalar tags (tfmot.match_tags, tools.plan): it runs on every
+      listing, for the runs route and the runs' fingerprints;
+  plan_layers(...) -> Plan: the layers (LayerData without series) and per layer the tags
+      of its series, from the run's tags and whatever the source's schedules come from
+      (own.py: the decoded config summary; tfmot.py: the Keras model config's wrappers;
+      tools.py: nothing);
+  build_run(plan, run, series, skipped, thresholds, ...) -> RunData.
+The reader reads `series_tags(plan, listed, thresholds)` in between; `build_layers` fills
+a plan's layers with their cleaned series (`clean_series`) for every source.
 
 Damaged records cost only themselves: a point that is not a finite sparsity in [0, 1] is
 dropped and counted by reason in `skipped`.
@@ -93,26 +93,30 @@ class LayerPlan:
     threshold_tag: str | None = None
     weight_zeros_tag: str | None = None
     nm_compliance_tag: str | None = None
-    logged_tags: dict = dataclasses.field(default_factory=dict)  # -> LayerData.logged
-    # The step the mask was removed at (prune.remove, squash_mask): from there on the
-    # weight's own zeros are the sparsity the model has.
-    removed_at: int | None = None
+    logged_target_tag: str | None = None
+    logged_tags: dict = dataclasses.field(default_factory=dict)  # {name: tag} -> LayerData.logged
 
 
 @dataclasses.dataclass
 class Plan:
-    source: str  # SOURCE_*: the run document's `schedule_source`
+    source: str  # SOURCE_* or a tool's: the run document's `schedule_source`
     layers: list  # [LayerPlan], in model order
     problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
-    clock_tags: dict = dataclasses.field(default_factory=dict)  # -> RunData.clock
-    # The writer logs the final state again at its last step: that record replaces the one
-    # before it, it is no repeated step.
-    close_record: bool = False
+    run_tags: list = dataclasses.field(default_factory=list)  # run-level series to read too
+    detail: object = None  # what else the source's build_run needs
 
 
 def run_group(run):
     """The experiment directory of a run: "exp" for "exp/metrics", "" at the top."""
     return posixpath.dirname(run.replace("\\", "/"))
+
+
+def layer_key(position, layer_class, name, suffix=""):
+    """What lines a layer up across runs: "<position>:<class>[/<suffix>]" when the model
+    config tells them (Keras' name suffixes differ between runs), else its name."""
+    if position is None or not isinstance(layer_class, str):
+        return name
+    return "%d:%s" % (position, layer_class) + ("/" + suffix if suffix else "")
 
 
 # PyTorch's layer classes by the Keras name of the same layer, so that a key ("7:Dense")
@@ -131,65 +135,35 @@ def key_class(layer_class):
     return KERAS_CLASS_NAMES.get(layer_class, layer_class)
 
 
-def layer_key(position, layer_class, name, suffix=""):
-    """What lines a layer up across runs: "<position>:<class>[/<suffix>]" when the model
-    config tells them (Keras' name suffixes differ between runs), else its name."""
-    if position is None or not isinstance(layer_class, str) or not layer_class:
-        return name
-    return "%d:%s" % (position, key_class(layer_class)) + ("/" + suffix if suffix else "")
-
-
 def series_tags(plan, listed, thresholds):
     """The scalar tags to read for `plan`: those the run lists (`listed`), threshold series
     only when asked."""
-    out = list(plan.clock_tags.values())
+    out = list(plan.run_tags)
     for p in plan.layers:
-        out += [p.measured_tag, p.weight_zeros_tag, p.nm_compliance_tag]
+        out += [p.measured_tag, p.weight_zeros_tag, p.nm_compliance_tag, p.logged_target_tag]
         out += list(p.logged_tags.values()) + ([p.threshold_tag] if thresholds else [])
-    return [t for t in dict.fromkeys(out) if t is not None and t in listed]
+    return sorted(t for t in set(out) if t is not None and t in listed)
 
 
 def build_layers(plan, series, skipped, thresholds):
     """[LayerData] of `plan` with its series from `series` ({tag: [(step, value)]})."""
-    if plan.close_record:
-        series = {tag: _close_record(points) for tag, points in series.items()}
     layers = []
     for p in plan.layers:
         layer = dataclasses.replace(p.layer)
-        if p.weight_zeros_tag in series:
-            layer.weight_zeros = clean_series(series[p.weight_zeros_tag], skipped)
-        layer.measured = _measured(clean_series(series.get(p.measured_tag, []), skipped),
-                                   layer.weight_zeros, p.removed_at)
+        layer.measured = clean_series(series.get(p.measured_tag, []), skipped)
         if thresholds:
             layer.threshold = clean_series(series.get(p.threshold_tag, []), {}, lower=None)
+        if p.weight_zeros_tag in series:
+            layer.weight_zeros = clean_series(series[p.weight_zeros_tag], skipped)
         if p.nm_compliance_tag in series:
             layer.nm_compliance = clean_series(series[p.nm_compliance_tag], skipped)
+        if p.logged_target_tag in series:
+            layer.logged_target = clean_series(series[p.logged_target_tag], skipped)
         if p.logged_tags:
             layer.logged = {name: clean_series(series.get(tag, []), {}, lower=None)
                             for name, tag in p.logged_tags.items()}
         layers.append(layer)
     return layers
-
-
-def clock(plan, series):
-    """RunData.clock: the run's torch.ao schedule-step series named by `plan.clock_tags`."""
-    return {name: clean_series(series[tag], {}, lower=None)
-            for name, tag in plan.clock_tags.items() if tag in series}
-
-
-def _close_record(points):
-    if len(points) >= 2 and points[-1][0] == points[-2][0]:
-        return points[:-2] + points[-1:]
-    return points
-
-
-def _measured(mask, weight_zeros, removed_at):
-    """The mask's series, continued by the weight's own zeros once the mask is removed
-    (prune.remove, squash_mask): then they are the sparsity the model has."""
-    if not isinstance(removed_at, int) or not weight_zeros:
-        return mask
-    after = mask[-1][0] if mask else removed_at - 1
-    return mask + [p for p in weight_zeros if p[0] >= removed_at and p[0] > after]
 
 
 def clean_series(points, skipped, lower=0.0, upper=1.0):

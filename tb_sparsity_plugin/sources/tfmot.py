@@ -17,10 +17,13 @@ from tb_sparsity_plugin.sources import SOURCE_NONE
 from tb_sparsity_plugin.sources import LayerData
 from tb_sparsity_plugin.sources import LayerPlan
 from tb_sparsity_plugin.sources import Plan
+from tb_sparsity_plugin.sources import RunData
+from tb_sparsity_plugin.sources import build_layers
 from tb_sparsity_plugin.sources import layer_key
 from tb_sparsity_plugin.sources import run_group
 
 SPARSITY_TAG = re.compile(r"^(?P<wrapper>.+)/(?P<mask>mask(?:_\d+)?):0/sparsity$")
+THRESHOLD_TAG = re.compile(r"^.+/threshold(?:_\d+)?:0/threshold$")
 WRAPPER_PREFIX = "prune_low_magnitude_"
 
 
@@ -96,6 +99,15 @@ def plan_layers(tags, wrappers, problems=()):
             problems.append(
                 "no wrapper in the Keras model config matches %s" % ", ".join(unmatched[:5]))
     return Plan(SOURCE_KERAS if wrappers else SOURCE_NONE, plans, problems)
+
+
+def build_run(plan, run, group, series, skipped, thresholds, scalars):
+    """The RunData of `plan` with `series` ({tag: [(step, value)]}) read; `scalars` is the
+    listing's {run: {tag: meta}} (the training length is a sibling's)."""
+    layers = build_layers(plan, series, skipped, thresholds)
+    data = RunData(run, group, plan.source, layers, skipped=skipped, problems=list(plan.problems))
+    data.training_last_step, data.training_last_step_source = training_last_step(scalars, group)
+    return data
 
 
 def training_last_step(scalars, group):
