@@ -11,6 +11,11 @@ waits until every layer chart is drawn and saves the page. The README's screensh
 and the screenshot of the other views (docs/views.png) with
 
     python scripts/screenshot.py logs --view quality --out docs/views.png
+
+and the two themes (docs/light.png, docs/dark.png; TensorBoard follows the browser's colour
+scheme by default, the tab follows TensorBoard) with
+
+    python scripts/screenshot.py logs --theme dark --out docs/dark.png
 """
 
 import argparse
@@ -44,6 +49,8 @@ def main(argv=None):
                    help="the dashboard's section to show (default: layers); e.g. "
                         "--view quality --out docs/views.png")
     p.add_argument("--run", help="the run of the single-run views (heatmap, table, whatif)")
+    p.add_argument("--theme", choices=("light", "dark"), default="light",
+                   help="the browser's colour scheme, which TensorBoard (and so the tab) follows")
     args = p.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -55,7 +62,8 @@ def main(argv=None):
         tb.wait_ready(timeout=120)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": args.width, "height": args.height})
+            page = browser.new_page(viewport={"width": args.width, "height": args.height},
+                                    color_scheme=args.theme)
             frame = sparsity_frame(page, tb.url)
             if args.runs:
                 frame.fill(".sidebar input.filter >> nth=0", args.runs)

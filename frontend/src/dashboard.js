@@ -16,6 +16,7 @@ import { TableView } from "./views/table.js";
 import { WhatIfView } from "./views/whatif.js";
 import { TABS } from "./view_models.js";
 import { connectToHost, DATA_RELOADED } from "./tb_host.js";
+import { followTheme } from "./theme.js";
 
 export const REFRESH_SECONDS = 30;
 // While data arrives, the page is redrawn at most this often (ms).
@@ -162,6 +163,11 @@ export class Dashboard {
   }
 
   start() {
+    // A theme switch: canvases read the new colours at their next draw; uPlot's axes need one.
+    followTheme(() => {
+      this.layersView.repaint();
+      this.render();
+    });
     this.render();
     this.refresh({ force: true });
     this.scheduleRefresh();

@@ -34,6 +34,7 @@ export async function render() {
     [dashboard] = await Promise.all([
       import(new URL("./static/dashboard.js", import.meta.url).href),
       addStylesheet("./static/vendor/uPlot.min.css"),
+      addStylesheet("./static/theme.css"),
       addStylesheet("./static/style.css"),
     ]);
   } catch (err) {

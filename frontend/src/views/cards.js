@@ -188,6 +188,10 @@ export class ChartCard {
     this.chart.resize();
   }
 
+  repaint() {
+    this.chart.repaint();
+  }
+
   destroy() {
     this.chart.destroy();
     this.root.remove();

@@ -5,8 +5,15 @@
 // across data refreshes.
 import uPlot from "../vendor/uPlot.esm.js";
 import { alignSeries, dataRange } from "../model.js";
+import { themeColor } from "../theme.js";
 
 const CURSOR_SYNC_KEY = "tb-sparsity-steps";
+// Read at each draw (uPlot calls these), so repaint() after a theme switch recolours the axes.
+const AXIS_COLORS = {
+  stroke: () => themeColor("--chart-text"),
+  grid: { stroke: () => themeColor("--chart-grid") },
+  ticks: { stroke: () => themeColor("--chart-grid") },
+};
 
 function withAlpha(hex, alpha) {
   const m = /^#([0-9a-f]{6})$/i.exec(hex || "");
@@ -152,8 +159,8 @@ export class SparsityChart {
         y: { range: [0, 1] },
       },
       axes: [
-        { label: "step", labelSize: 16, size: 32, font: "11px sans-serif", labelFont: "11px sans-serif", grid: { stroke: "#eceff1" } },
-        { values: percentTicks, size: 44, font: "11px sans-serif", splits: [0, 0.25, 0.5, 0.75, 1], grid: { stroke: "#eceff1" } },
+        { label: "step", labelSize: 16, size: 32, font: "11px sans-serif", labelFont: "11px sans-serif", ...AXIS_COLORS },
+        { values: percentTicks, size: 44, font: "11px sans-serif", splits: [0, 0.25, 0.5, 0.75, 1], ...AXIS_COLORS },
       ],
       series: [{ label: "step" }, ...lines.map(seriesOptions)],
       bands: bandsOf(lines),
@@ -186,6 +193,11 @@ export class SparsityChart {
       if (idx !== null && idx !== undefined && plot.data[0][idx] !== undefined) self.onPick(plot.data[0][idx]);
     });
     return plot;
+  }
+
+  /** Draws again with the current theme's colours. */
+  repaint() {
+    if (this.plot) this.plot.redraw(false, true);
   }
 
   resize() {

@@ -5,6 +5,7 @@
 import { formatPercent } from "../model.js";
 import { cellAt, deviationScale, heatmapCellText, heatmapColor, heatmapMatrix, heatmapPixels, niceTicks, HEATMAP_MODES } from "../view_models.js";
 import { el, replaceChildren } from "./dom.js";
+import { themeColor } from "../theme.js";
 
 const LABEL_WIDTH = 190;
 const AXIS_HEIGHT = 30;
@@ -133,11 +134,11 @@ export class HeatmapView {
     ctx.imageSmoothingEnabled = false;
     const a = lay.area;
     ctx.drawImage(cells, a.left, a.top, a.width, a.height);
-    ctx.strokeStyle = "#9aa0a6";
+    ctx.strokeStyle = themeColor("--chart-frame");
     ctx.lineWidth = 1;
     ctx.strokeRect(a.left - 0.5, a.top - 0.5, a.width + 1, a.height + 1);
     ctx.font = "11px sans-serif";
-    ctx.fillStyle = "#3c4043";
+    ctx.fillStyle = themeColor("--chart-label");
     if (lay.labels) {
       ctx.textAlign = "right";
       ctx.textBaseline = "middle";
@@ -148,7 +149,7 @@ export class HeatmapView {
     // Step axis: ticks at columns whose steps are round numbers.
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    ctx.fillStyle = "#5f6368";
+    ctx.fillStyle = themeColor("--chart-text");
     const colWidth = a.width / cols;
     const wanted = niceTicks(m.steps[0], m.steps[cols - 1], Math.max(2, Math.floor(a.width / 90)));
     let lastX = -Infinity;
@@ -230,10 +231,10 @@ export class HeatmapView {
     if (!this.hover) return;
     const a = this.lay.area;
     const colWidth = a.width / this.matrix.steps.length;
-    ctx.strokeStyle = "rgba(32, 33, 36, 0.55)";
+    ctx.strokeStyle = themeColor("--chart-hover");
     ctx.lineWidth = 1;
     ctx.strokeRect(a.left + 0.5, a.top + this.hover.row * this.lay.rowHeight - 0.5, a.width - 1, this.lay.rowHeight + 1);
-    ctx.strokeStyle = "#f57c00";
+    ctx.strokeStyle = themeColor("--accent");
     ctx.lineWidth = 2;
     ctx.strokeRect(a.left + this.hover.col * colWidth, a.top + this.hover.row * this.lay.rowHeight, Math.max(2, colWidth), Math.max(2, this.lay.rowHeight));
   }

@@ -286,6 +286,12 @@ export class LayersView {
     for (const card of this.cards.values()) card.resize();
   }
 
+  /** The theme changed: the charts draw their axes again. */
+  repaint() {
+    if (this.modelCard) this.modelCard.repaint();
+    for (const card of this.cards.values()) card.repaint();
+  }
+
   cardOf(key) {
     return key === null ? this.modelCard : this.cards.get(key);
   }

@@ -5,6 +5,7 @@
 // Hover shows the nearest point; a click on a point picks its step.
 import { nearestPoint, niceTicks } from "../view_models.js";
 import { el } from "./dom.js";
+import { themeColor } from "../theme.js";
 
 const MARGIN = { left: 58, right: 16, top: 14, bottom: 40 };
 
@@ -76,8 +77,8 @@ export class XYChart {
 
     ctx.font = "11px sans-serif";
     ctx.lineWidth = 1;
-    ctx.strokeStyle = "#eceff1";
-    ctx.fillStyle = "#5f6368";
+    ctx.strokeStyle = themeColor("--chart-grid");
+    ctx.fillStyle = themeColor("--chart-text");
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     for (const t of niceTicks(xDomain[0], xDomain[1], 10)) {
@@ -98,7 +99,7 @@ export class XYChart {
       ctx.stroke();
       ctx.fillText(yFormat(t), a.left - 6, y);
     }
-    ctx.strokeStyle = "#9aa0a6";
+    ctx.strokeStyle = themeColor("--chart-frame");
     ctx.strokeRect(a.left + 0.5, a.top + 0.5, a.width, a.height);
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
@@ -129,7 +130,7 @@ export class XYChart {
         const hovered = this.hover && this.hover.line === li && this.hover.point === pi;
         ctx.beginPath();
         ctx.arc(x, y, hovered ? 5.5 : 3.5, 0, 2 * Math.PI);
-        ctx.fillStyle = p.estimated ? "#ffffff" : line.color;
+        ctx.fillStyle = p.estimated ? themeColor("--chart-point-hollow") : line.color;
         ctx.fill();
         ctx.lineWidth = 1.5;
         ctx.strokeStyle = line.color;
