@@ -17,6 +17,7 @@ import { WhatIfView } from "./views/whatif.js";
 import { TABS } from "./view_models.js";
 import { connectToHost, DATA_RELOADED } from "./tb_host.js";
 import { followTheme } from "./theme.js";
+import { UrlState } from "./url_state.js";
 
 export const REFRESH_SECONDS = 30;
 // While data arrives, the page is redrawn at most this often (ms).
@@ -56,6 +57,9 @@ export class Dashboard {
     this.timer = null;
     this.tab = "layers"; // the section shown (view_models.TABS)
     this.focusRun = null; // the run of the single-run views (heatmap, table, what-if)
+    this.chosenRun = null; // that run as the user (or a link) chose it; kept while it loads
+    this.urlState = null; // the view in TensorBoard's URL (url_state.js), from start()
+    this.viewRead = false; // the URL's view was applied: from now on the URL follows the page
     this.pickedStep = null; // the table's step, picked on a chart (null: the last step)
     this.pickedFrom = null;
     // Series of cards in view are drawn as they arrive (those cards only); anything else the
@@ -121,7 +125,7 @@ export class Dashboard {
 
     this.banners = el("div", { class: "banners" });
     this.stateBox = el("div", { class: "state-box" });
-    this.layersView = new LayersView({ store: this.store, onPick: (step, from) => this.pickStep(step, from) });
+    this.layersView = new LayersView({ store: this.store, onPick: (step, from) => this.pickStep(step, from), onLayout: () => this.render() });
     this.diagnosticsBox = el("section", { class: "diagnostics", attrs: { "aria-label": "diagnostics" } });
     this.overview = el("section", { class: "overview" }, this.layersView.modelBox, this.diagnosticsBox);
     this.buildViews();
@@ -158,7 +162,11 @@ export class Dashboard {
       quality: new QualityView(this.viewSections.get("quality"), { store, onPick: (step, run) => this.pickStep(step, "the quality chart", run, true) }),
       heatmap: new HeatmapView(this.viewSections.get("heatmap"), { onPick: (step) => this.pickStep(step, "the heatmap", null, true) }),
       table: new TableView(this.viewSections.get("table"), { store, onStep: (step) => this.pickStep(step, step === null ? null : "the step box") }),
-      whatif: new WhatIfView(this.viewSections.get("whatif"), { store, onPick: (step) => this.pickStep(step, "the what-if chart", null, true) }),
+      whatif: new WhatIfView(this.viewSections.get("whatif"), {
+        store,
+        onPick: (step) => this.pickStep(step, "the what-if chart", null, true),
+        onSchedule: () => this.saveView(),
+      }),
     };
   }
 
@@ -171,12 +179,20 @@ export class Dashboard {
     this.render();
     this.refresh({ force: true });
     this.scheduleRefresh();
-    connectToHost((type) => {
+    const host = connectToHost((type) => {
       if (type === DATA_RELOADED) {
         this.refresh({ force: false });
         this.scheduleRefresh();
       }
     });
+    this.urlState = new UrlState({ host, onRestore: (view) => this.applyView(view) });
+    this.urlState
+      .read()
+      .then((view) => this.applyView(view))
+      .catch((err) => console.error("The view in the URL could not be shown:", err))
+      .finally(() => {
+        this.viewRead = true;
+      });
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && this.lastUpdated && Date.now() - this.lastUpdated.getTime() > this.refreshSeconds * 1000) {
         this.refresh({ force: false });
@@ -281,6 +297,44 @@ export class Dashboard {
     } finally {
       this.lastRenderMs = performance.now() - started;
     }
+    this.saveView();
+  }
+
+  // ---- the view in the URL (url_state.js keeps it in TensorBoard's hash) ----------------------
+
+  viewState() {
+    return {
+      tab: this.tab,
+      run: this.chosenRun,
+      step: this.pickedStep,
+      runs: this.runFilter.value,
+      group: this.groupBy.value,
+      mean: this.meanBox.checked,
+      layers: this.layerFilter.value,
+      sort: this.sortSelect.value === Object.keys(SORT_MODES)[0] ? null : this.sortSelect.value,
+      whatif: this.views.whatif.userSchedule,
+      ...this.layersView.layout(),
+    };
+  }
+
+  saveView() {
+    if (this.viewRead && this.urlState) this.urlState.save(this.viewState());
+  }
+
+  /** Shows the view a link (or the back button) holds. */
+  applyView(view) {
+    this.runFilter.value = view.runs;
+    this.groupBy.value = view.group;
+    this.meanBox.checked = view.mean;
+    this.layerFilter.value = view.layers;
+    this.sortSelect.value = view.sort in SORT_MODES ? view.sort : Object.keys(SORT_MODES)[0];
+    this.chosenRun = view.run;
+    this.pickedStep = view.step;
+    this.pickedFrom = null; // the table says "chosen step"
+    this.tabBar.setNote("table", view.step === null ? "" : `· step ${view.step}`);
+    this.views.whatif.restore(view.whatif);
+    this.layersView.setLayout(view);
+    this.selectTab(TABS.some((t) => t.id === view.tab) ? view.tab : "layers");
   }
 
   renderNow() {
@@ -415,7 +469,7 @@ export class Dashboard {
     if (step === this.pickedStep && (!run || run === this.focusRun) && !(open && this.tab !== "table")) return;
     this.pickedStep = step;
     this.pickedFrom = step === null ? null : from;
-    if (run) this.focusRun = run;
+    if (run) this.focusRun = this.chosenRun = run;
     this.tabBar.setNote("table", step === null ? "" : `· step ${step}`);
     const button = this.tabBar.buttons.get("table");
     button.classList.remove("flash");
@@ -433,14 +487,15 @@ export class Dashboard {
       return;
     }
     const names = runDatas.map((r) => r.run);
-    if (!names.includes(this.focusRun)) this.focusRun = names.length ? names[0] : null;
+    // The chosen run while it is drawn; else the first (a chosen run still loading comes back).
+    this.focusRun = names.includes(this.chosenRun) ? this.chosenRun : names.length ? names[0] : null;
     if (this.focusRun) {
       runPicker(view.runPickerContainer, {
         runs: names,
         current: this.focusRun,
         colors: this.colors,
         onChange: (run) => {
-          this.focusRun = run;
+          this.focusRun = this.chosenRun = run;
           this.render();
         },
       });

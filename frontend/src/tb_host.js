@@ -1,4 +1,5 @@
-// Listens for TensorBoard's reload (its reload button and its auto-reload timer).
+// Listens for TensorBoard's reload (its reload button and its auto-reload timer) and asks it for
+// the tab's URL data.
 //
 // TensorBoard talks to iframed plugins over a MessageChannel: the iframe posts the string
 // "experimental.bootstrap" to its parent with one port; TensorBoard then sends JSON messages
@@ -9,11 +10,16 @@
 // nothing happens.
 
 export const DATA_RELOADED = "experimental.DataReloaded";
+// Asked by the plugin: TensorBoard answers the `p.<plugin>.*` keys of its URL hash.
+export const GET_URL_DATA = "experimental.GetURLPluginData";
+const REQUEST_TIMEOUT_MS = 3000;
 
 /**
  * @param {(type: string, payload: any) => void} onMessage called for each host message
  * @param {Window} [win]
- * @returns {boolean} whether a host was found
+ * @returns {false | {request: (type: string, payload?: any) => Promise<any>}} the host, or false
+ *   when there is none; `request` sends a message and resolves with TensorBoard's reply (rejects
+ *   on its error, or when no reply comes within a few seconds)
  */
 export function connectToHost(onMessage, win = globalThis.window) {
   if (!win || !win.parent || win.parent === win || typeof MessageChannel === "undefined") return false;
@@ -24,6 +30,8 @@ export function connectToHost(onMessage, win = globalThis.window) {
     return false;
   }
   const port = channel.port1;
+  const waiting = new Map(); // id -> {resolve, reject}
+  let nextId = 0;
   port.addEventListener("message", (event) => {
     let message;
     try {
@@ -31,7 +39,15 @@ export function connectToHost(onMessage, win = globalThis.window) {
     } catch (_) {
       return;
     }
-    if (!message || message.isReply) return;
+    if (!message) return;
+    if (message.isReply) {
+      const wait = waiting.get(message.id);
+      if (!wait) return;
+      waiting.delete(message.id);
+      if (message.error) wait.reject(new Error(String(message.error)));
+      else wait.resolve(message.payload);
+      return;
+    }
     try {
       onMessage(message.type, message.payload);
     } catch (err) {
@@ -49,5 +65,18 @@ export function connectToHost(onMessage, win = globalThis.window) {
   } catch (_) {
     return false;
   }
-  return true;
+  const request = (type, payload = null) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`TensorBoard did not answer ${type}`));
+      }, REQUEST_TIMEOUT_MS);
+      waiting.set(id, {
+        resolve: (value) => (clearTimeout(timer), resolve(value)),
+        reject: (error) => (clearTimeout(timer), reject(error)),
+      });
+      port.postMessage(JSON.stringify({ type, id, payload, error: null, isReply: false }));
+    });
+  return { request };
 }

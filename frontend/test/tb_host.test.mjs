@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { connectToHost, DATA_RELOADED } from "../src/tb_host.js";
+import { connectToHost, DATA_RELOADED, GET_URL_DATA } from "../src/tb_host.js";
 
 test("connectToHost does nothing outside an iframe", () => {
   const win = {};
@@ -19,7 +19,7 @@ test("connectToHost bootstraps TensorBoard's channel and answers DataReloaded", 
     },
   };
   const seen = [];
-  assert.equal(connectToHost((type, payload) => seen.push([type, payload]), { parent }), true);
+  assert.ok(connectToHost((type, payload) => seen.push([type, payload]), { parent }));
   assert.ok(hostPort);
   const reply = new Promise((resolve) => {
     hostPort.onmessage = (event) => resolve(JSON.parse(event.data));
@@ -28,5 +28,18 @@ test("connectToHost bootstraps TensorBoard's channel and answers DataReloaded", 
   const answer = await reply;
   assert.deepEqual(answer, { type: DATA_RELOADED, id: 7, payload: null, error: null, isReply: true });
   assert.deepEqual(seen, [[DATA_RELOADED, null]]);
+  hostPort.close();
+});
+
+test("request sends a message and resolves with TensorBoard's reply", async () => {
+  let hostPort = null;
+  const parent = { postMessage: (message, origin, ports) => (hostPort = ports[0]) };
+  const host = connectToHost(() => {}, { parent });
+  hostPort.onmessage = (event) => {
+    const m = JSON.parse(event.data);
+    assert.equal(m.type, GET_URL_DATA);
+    hostPort.postMessage(JSON.stringify({ type: m.type, id: m.id, payload: { tab: "heatmap" }, error: null, isReply: true }));
+  };
+  assert.deepEqual(await host.request(GET_URL_DATA, { pluginName: "sparsity" }), { tab: "heatmap" });
   hostPort.close();
 });

@@ -18,6 +18,10 @@ import { countTexts, meanBand, runCount } from "../sweeps.js";
 import { badge, ChartCard } from "./cards.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 
+// Card widths of the width control (the grid's minimum column width, px), as Time Series offers.
+export const CARD_WIDTHS = { small: 280, medium: 360, large: 520 };
+const DEFAULT_WIDTH = "medium";
+
 // Distinct schedule texts a card's footer lists before it says "and N more".
 const FOOTER_LINES = 3;
 const MODEL = "\u0000model";
@@ -31,9 +35,13 @@ export class LayersView {
   /**
    * @param {{store: import("../store.js").Store, onPick: (step: number, from: string) => void}} options
    */
-  constructor({ store, onPick }) {
+  constructor({ store, onPick, onLayout = () => {} }) {
     this.store = store;
     this.onPick = onPick;
+    this.onLayout = onLayout; // pins, the wide card or the card width changed (the URL keeps them)
+    this.pins = []; // pinned layer keys, in the order they were pinned: drawn first
+    this.wide = null; // the layer key of the card opened full width, or null
+    this.width = DEFAULT_WIDTH;
     this.cards = new Map(); // layer key -> ChartCard
     this.inputs = new Map(); // layer key -> what the card was last drawn from (skip unchanged)
     this.zooms = new Map(); // layer key -> zoom of a card that was taken down
@@ -55,6 +63,40 @@ export class LayersView {
     this.props = props;
     this.renderModel(props);
     return this.renderLayers(props);
+  }
+
+  /** Pins, the full-width card and the card width, as the URL keeps them. */
+  layout() {
+    return { pins: this.pins.slice(), wide: this.wide, width: this.width === DEFAULT_WIDTH ? null : this.width };
+  }
+
+  setLayout({ pins = [], wide = null, width = null }) {
+    this.pins = Array.isArray(pins) ? pins.slice() : [];
+    this.wide = wide;
+    this.width = width in CARD_WIDTHS ? width : DEFAULT_WIDTH;
+    this.grid.style.setProperty("--card-min", `${CARD_WIDTHS[this.width]}px`);
+  }
+
+  togglePin(key) {
+    this.pins = this.pins.includes(key) ? this.pins.filter((k) => k !== key) : [...this.pins, key];
+    this.onLayout();
+  }
+
+  toggleWide(key) {
+    this.wide = this.wide === key ? null : key;
+    this.onLayout();
+    this.resizeSoon();
+  }
+
+  setWidth(width) {
+    this.setLayout({ ...this.layout(), width });
+    this.onLayout();
+    this.resizeSoon();
+  }
+
+  /** Charts take their new width once the grid has laid the cards out again. */
+  resizeSoon() {
+    requestAnimationFrame(() => this.resize());
   }
 
   /** The lines of a card: one entry per run, or per group (mean and band) in mean mode. */
@@ -122,7 +164,10 @@ export class LayersView {
   renderLayers(props) {
     const matcher = compileFilter(props.filter);
     const all = lineUpLayers(props.runs.map((r) => ({ run: r.run, color: r.color, data: r.doc })));
-    const rows = sortLayerRows(filterLayerRows(all, matcher), props.sort);
+    const sorted = sortLayerRows(filterLayerRows(all, matcher), props.sort);
+    // Pinned cards first, in the order they were pinned (as Time Series does).
+    const pinned = this.pins.map((key) => sorted.find((r) => r.key === key)).filter(Boolean);
+    const rows = [...pinned, ...sorted.filter((r) => !this.pins.includes(r.key))];
     this.rows = rows;
     const keep = new Set(rows.map((r) => r.key));
     for (const key of [...this.cards.keys()]) if (!keep.has(key)) this.takeDown(key);
@@ -138,6 +183,16 @@ export class LayersView {
         "expected ",
         el("span", { class: "key-line key-target" }),
         "target",
+      ),
+      el(
+        "label",
+        { class: "card-width small" },
+        el("span", { text: "Card width " }),
+        el(
+          "select",
+          { attrs: { "aria-label": "card width" }, on: { change: (e) => this.setWidth(e.target.value) } },
+          Object.keys(CARD_WIDTHS).map((w) => el("option", { attrs: { value: w, selected: w === this.width }, text: w })),
+        ),
       ),
     );
     if (rows.length === 0) {
@@ -159,6 +214,8 @@ export class LayersView {
         this.cards.set(row.key, card);
       }
       card.root.classList.toggle("highlight", props.activeLayer === row.key);
+      card.root.classList.toggle("pinned", this.pins.includes(row.key));
+      card.root.classList.toggle("wide", this.wide === row.key);
       if (card.visible) this.fetchVisible(row.key);
       this.drawCard(card, row, props, fresh);
       const at = this.grid.children[index];
@@ -195,7 +252,9 @@ export class LayersView {
     });
     // Redraw only when something the card shows changed (a batch of series for other cards, a
     // run loading elsewhere: this card stays as it is).
-    const inputs = [props.mean, props.highlighted, props.activeLayer, card.visible, ...row.entries.flatMap((e, i) => [e.run, e.color, e.layer, series[i]])];
+    const pinned = this.pins.includes(row.key);
+    const wide = this.wide === row.key;
+    const inputs = [pinned, wide, props.mean, props.highlighted, props.activeLayer, card.visible, ...row.entries.flatMap((e, i) => [e.run, e.color, e.layer, series[i]])];
     const before = this.inputs.get(row.key);
     if (!fresh && before && before.length === inputs.length && before.every((v, i) => v === inputs[i])) return;
     this.inputs.set(row.key, inputs);
@@ -231,6 +290,22 @@ export class LayersView {
         }),
       ),
       badges.length ? el("div", { class: "badges" }, badges) : null,
+      el(
+        "div",
+        { class: "card-tools" },
+        el("button", {
+          class: `card-tool pin${pinned ? " active" : ""}`,
+          attrs: { type: "button", "aria-pressed": String(pinned), "aria-label": `${pinned ? "unpin" : "pin"} ${row.key}`, title: pinned ? "Unpin: back to its place" : "Pin: show this card first (kept in the link)" },
+          text: pinned ? "\u2605" : "\u2606",
+          on: { click: () => this.togglePin(row.key) },
+        }),
+        el("button", {
+          class: `card-tool widen${wide ? " active" : ""}`,
+          attrs: { type: "button", "aria-pressed": String(wide), "aria-label": `${wide ? "back to the grid:" : "full width:"} ${row.key}`, title: wide ? "Back to the grid" : "Open full width" },
+          text: wide ? "\u2922" : "\u2194",
+          on: { click: () => this.toggleWide(row.key) },
+        }),
+      ),
     ];
     const schedules = countTexts(row.entries.map((e) => ({ run: e.run, text: scheduleLine(e.layer) })));
     const colorOf = new Map(row.entries.map((e) => [e.run, e.color]));

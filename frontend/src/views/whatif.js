@@ -16,9 +16,12 @@ export class WhatIfView {
    * @param {{controls: HTMLElement, body: HTMLElement}} parts
    * @param {{onPick?: (step: number) => void, store: import("../store.js").Store}} options
    */
-  constructor({ controls, body }, { onPick = () => {}, store }) {
+  constructor({ controls, body }, { onPick = () => {}, onSchedule = () => {}, store }) {
     this.store = store; // asks the backend for the typed-in schedule's curves
     this.onPick = onPick;
+    this.onSchedule = onSchedule; // the user drew a schedule of their own (the URL keeps it)
+    this.userSchedule = null; // that schedule's form values, or null (the run's own schedule)
+    this.pendingSchedule = null; // a schedule from a link, filled in when the run arrives
     this.runPickerBox = el("div", { class: "control" });
     replaceChildren(controls, this.runPickerBox);
     this.classSelect = el(
@@ -33,7 +36,7 @@ export class WhatIfView {
     this.prefillNote = el("p", { class: "muted small" });
     this.form = el(
       "form",
-      { class: "whatif-form", on: { submit: (e) => { e.preventDefault(); this.submit(); } } },
+      { class: "whatif-form", on: { submit: (e) => { e.preventDefault(); this.userSubmit(); } } },
       el("label", { class: "field" }, el("span", { text: "schedule" }), this.classSelect),
       this.fieldsBox,
       el("label", { class: "field" }, el("span", { text: "training length (steps)" }), this.maxStepInput),
@@ -98,8 +101,41 @@ export class WhatIfView {
       return;
     }
     this.form.hidden = false;
-    if (changed) this.prefill(true);
+    if (changed && this.pendingSchedule) {
+      this.fill(this.pendingSchedule);
+      this.pendingSchedule = null;
+      this.submit();
+    } else if (changed) this.prefill(true);
     else this.draw();
+  }
+
+  /** The form's values as the URL keeps them. */
+  formValues() {
+    return { class_name: this.classSelect.value, fields: this.texts(), max_step: this.maxStepInput.value, params: this.paramsInput.value };
+  }
+
+  /** A schedule from a link (formValues()' shape), or null for the run's own. */
+  restore(schedule) {
+    this.userSchedule = schedule && SCHEDULE_FIELDS[schedule.class_name] ? schedule : null;
+    this.pendingSchedule = this.userSchedule;
+    if (this.pendingSchedule && this.data) {
+      this.fill(this.pendingSchedule);
+      this.pendingSchedule = null;
+      this.submit();
+    }
+  }
+
+  fill(s) {
+    this.classSelect.value = s.class_name;
+    this.renderFields(s.class_name, s.fields && typeof s.fields === "object" ? s.fields : {});
+    this.maxStepInput.value = String(s.max_step ?? "");
+    this.paramsInput.value = String(s.params ?? "");
+  }
+
+  userSubmit() {
+    this.userSchedule = this.formValues();
+    this.submit();
+    this.onSchedule();
   }
 
   texts() {
