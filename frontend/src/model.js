@@ -62,24 +62,28 @@ export function compileFilter(text) {
 
 const byText = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 
+// Natural order, so "s0.9" < "s0.95" and "seed2" < "seed10".
+const natural = new Intl.Collator("en", { numeric: true }).compare;
+
 /**
- * Groups runs by their `group` (the experiment directory). Groups sorted by name with the top
- * level ("") first, runs sorted by name inside a group.
+ * Groups runs by their `group` (the experiment directory), or by `groupOf(run)` when given.
+ * Groups sorted by name with the top level ("") first, runs sorted by name inside a group, both
+ * in natural order.
  * @returns {{group: string, label: string, runs: object[]}[]}
  */
-export function groupRuns(runs) {
+export function groupRuns(runs, groupOf = (run) => (typeof run.group === "string" ? run.group : "")) {
   const groups = new Map();
   for (const run of runs) {
-    const group = typeof run.group === "string" ? run.group : "";
+    const group = groupOf(run);
     if (!groups.has(group)) groups.set(group, []);
     groups.get(group).push(run);
   }
   return [...groups.keys()]
-    .sort(byText)
+    .sort(natural)
     .map((group) => ({
       group,
       label: group === "" ? "(top level)" : group,
-      runs: groups.get(group).slice().sort((a, b) => byText(a.run, b.run)),
+      runs: groups.get(group).slice().sort((a, b) => natural(a.run, b.run)),
     }));
 }
 
@@ -195,24 +199,30 @@ export function collectDiagnostics(runDatas) {
 
 /**
  * Diagnostics of one kind in one run, one entry for all the layers they concern, so a schedule
- * shared by every layer reads as one finding, not one per layer. Keeps the order of `items`
- * (worst first). The first item is shown in full; the others are links to their layers.
+ * shared by every layer reads as one finding, not one per layer; and the same finding in several
+ * runs is one entry too (a sweep's 100 runs without a schedule: one entry, 99 more runs). Keeps
+ * the order of `items` (worst first). The first item is shown in full; `others` are the links
+ * to its other layers, `runs` the first item of each other run with that finding.
  * @param {ReturnType<typeof collectDiagnostics>} items
- * @returns {{first: object, others: object[]}[]}
+ * @returns {{first: object, others: object[], runs: object[]}[]}
  */
 export function groupDiagnostics(items) {
   const groups = new Map();
   for (const item of items) {
-    if (item.layer === null) {
-      groups.set(Symbol("run-level"), { first: item, others: [] });
-      continue;
-    }
-    const key = `${item.run}\u0000${item.diagnostic.severity}\u0000${item.diagnostic.code}`;
+    const key = `${item.run}\u0000${item.diagnostic.severity}\u0000${item.diagnostic.code}\u0000${item.layer === null}`;
     const group = groups.get(key);
     if (group) group.others.push(item);
-    else groups.set(key, { first: item, others: [] });
+    else groups.set(key, { first: item, others: [], runs: [] });
   }
-  return [...groups.values()];
+  const merged = new Map();
+  for (const group of groups.values()) {
+    const d = group.first.diagnostic;
+    const key = `${d.severity}\u0000${d.code}\u0000${group.first.layer === null}`;
+    const into = merged.get(key);
+    if (into) into.runs.push(group.first);
+    else merged.set(key, group);
+  }
+  return [...merged.values()];
 }
 
 /** Short badge text for the diagnostic codes a layer header shows. */
@@ -392,15 +402,25 @@ export function weightingText(runDatas, labels = new Map()) {
 
 /**
  * Short labels for runs in tight places: when every run ends with the same last path part
- * (tfmot's `<experiment>/metrics`), that part is dropped ("poly/metrics" -> "poly").
+ * (tfmot's `<experiment>/metrics`), that part is dropped ("poly/metrics" -> "poly"); when
+ * several runs start alike up to a separator (a sweep's "sweep_s0.80_seed3"), that start is
+ * dropped too ("s0.80_seed3"), so the labels still tell the runs apart in a narrow column.
  * @returns {Map<string,string>}
  */
 export function runLabels(names) {
   const labels = new Map(names.map((n) => [n, n]));
-  if (names.length === 0 || !names.every((n) => n.includes("/"))) return labels;
-  const tail = names[0].slice(names[0].lastIndexOf("/"));
-  if (!names.every((n) => n.endsWith(tail) && n.length > tail.length)) return labels;
-  const short = names.map((n) => n.slice(0, n.length - tail.length));
+  let short = names;
+  if (names.length && names.every((n) => n.includes("/"))) {
+    const tail = names[0].slice(names[0].lastIndexOf("/"));
+    if (names.every((n) => n.endsWith(tail) && n.length > tail.length)) short = names.map((n) => n.slice(0, n.length - tail.length));
+  }
+  if (short.length > 1) {
+    let prefix = short[0];
+    for (const n of short) while (!n.startsWith(prefix)) prefix = prefix.slice(0, -1);
+    let cut = prefix.length;
+    while (cut > 0 && !"/_-".includes(prefix[cut - 1])) cut -= 1;
+    if (cut > 0 && short.every((n) => n.length > cut)) short = short.map((n) => n.slice(cut));
+  }
   if (new Set(short).size !== short.length) return labels;
   names.forEach((n, i) => labels.set(n, short[i]));
   return labels;

@@ -294,7 +294,7 @@ test("pointWithin ends where the series ends", () => {
   assert.equal(pointWithin(null, 1), null);
 });
 
-test("groupDiagnostics gathers one kind of finding of one run across its layers", () => {
+test("groupDiagnostics gathers one kind of finding across layers, and across runs with a count", () => {
   const d = (code, layer, severity = "warning") => ({ code, layer, severity, message: code + " " + layer });
   const items = collectDiagnostics([
     { run: "trap", color: "#000", data: { layers: [{ key: "0:A", name: "a" }, { key: "1:B", name: "b" }],
@@ -302,12 +302,16 @@ test("groupDiagnostics gathers one kind of finding of one run across its layers"
     { run: "other", color: "#111", data: { layers: [{ key: "0:A", name: "a" }], diagnostics: [d("freq", "0:A")] } },
   ]);
   const groups = groupDiagnostics(items);
-  assert.deepEqual(groups.map((g) => [g.first.run, g.first.diagnostic.code, g.first.layer, g.others.map((o) => o.layer)]), [
-    ["trap", "freq", "0:A", ["1:B"]],
-    ["trap", "stop", "0:A", ["1:B"]],
-    ["other", "freq", "0:A", []],
-    ["trap", "info_run", null, []],
+  assert.deepEqual(groups.map((g) => [g.first.run, g.first.diagnostic.code, g.first.layer, g.others.map((o) => o.layer), g.runs.map((r) => r.run)]), [
+    ["trap", "freq", "0:A", ["1:B"], ["other"]],
+    ["trap", "stop", "0:A", ["1:B"], []],
+    ["trap", "info_run", null, [], []],
   ]);
+  // 100 runs with the same run-level finding: one entry, 99 more runs.
+  const many = collectDiagnostics(Array.from({ length: 100 }, (_, i) => ({ run: `r${i}`, color: "#000", data: { layers: [], diagnostics: [d("no_schedule", null, "info")] } })));
+  const one = groupDiagnostics(many);
+  assert.equal(one.length, 1);
+  assert.equal(one[0].runs.length, 99);
 });
 
 test("scheduleLine shows the document's schedule text and N:M compliance when logged", () => {
