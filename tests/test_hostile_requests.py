@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from conftest import ROOT, make_client
 import hostile_util as hu
 from tb_sparsity_plugin import plugin as plugin_lib
+from tb_sparsity_plugin import request_params
 
 PREFIX = "/data/plugin/sparsity/"
 RUN = "exp/metrics"
@@ -83,7 +84,7 @@ def test_good_requests_work(client):
     assert status == 200 and doc["expected"]
 
 
-LONG = "x" * (plugin_lib.MAX_PARAM_LENGTH + 1)
+LONG = "x" * (request_params.MAX_PARAM_LENGTH + 1)
 BAD_RUN = [
     ("missing", []),
     ("empty", [("run", "")]),
