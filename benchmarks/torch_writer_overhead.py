@@ -132,7 +132,7 @@ def markdown(result, args, machine):
         if v in result["log_time"]:
             lines.append(
                 "CPU time inside the writer, %s (median per run): %.1f ms in %d calls (%.1f ms per "
-                "call), %.2f %% of the training's CPU time without logging (a), median %.2f s)." % (
+                "call), %.2f %% of the training's CPU time without logging (a; median %.2f s)." % (
                     label, result["log_time"][v] * 1000, result["log_calls"][v],
                     result["log_time"][v] * 1000 / result["log_calls"][v],
                     100.0 * result["log_time"][v] / cpu_a, cpu_a))
