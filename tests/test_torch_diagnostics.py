@@ -134,3 +134,33 @@ def test_cli_gate_fails_on_a_trap(trap_logdir, capsys):
     assert cli.main(["report", trap_logdir, "--run", "^ramp$", "--fail-on", "warning",
                      "--quiet"]) != 0
     capsys.readouterr()
+
+
+def test_what_if_cubic_sl_equals_torch_ao(trap_client):
+    """The what-if form's CubicSL: after k iterations of torch.ao's loop the masks hold the
+    level of scheduler step k - 1, as CubicSL computes it (torch itself, in a subprocess)."""
+    doc = get(trap_client, "schedule?class_name=CubicSL&sparsity_level=0.8&init_t=2&delta_t=2"
+                           "&total_t=5&max_step=20")
+    assert doc["diagnostics"] == []
+    levels = run_python(["-c", (
+        "import torch\n"
+        "from torch.ao.pruning import CubicSL, WeightNormSparsifier\n"
+        "m = torch.nn.Sequential(torch.nn.Linear(8, 8))\n"
+        "s = WeightNormSparsifier(sparsity_level=0.8)\n"
+        "s.prepare(m, [{'tensor_fqn': '0.weight'}])\n"
+        "c = CubicSL(s, init_t=2, delta_t=2, total_t=5)\n"
+        "out = []\n"
+        "for k in range(20):\n"
+        "    out.append(s.groups[0]['sparsity_level'])\n"
+        "    s.step(); c.step()\n"
+        "print(out)\n")]).stdout
+    asked = eval(levels.strip().splitlines()[-1])  # the level each sparsifier.step() applied
+    expected = dict((step, value) for step, value in doc["expected"])
+    held = 0.0
+    for k in range(1, 21):
+        held = expected.get(k, held)
+        assert held == pytest.approx(asked[k - 1], abs=1e-12), k
+    # A ramp longer than the training says so, instead of target_not_reached.
+    short = get(trap_client, "schedule?class_name=CubicSL&sparsity_level=0.8&delta_t=10"
+                             "&total_t=10&max_step=20")
+    assert [d["code"] for d in short["diagnostics"]] == ["ramp_exceeds_training"]
