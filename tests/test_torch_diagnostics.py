@@ -13,6 +13,8 @@ from conftest import make_client, run_python, TESTS
 from tb_sparsity_plugin import cli
 from test_tool_tags import get, require_torch
 
+pytestmark = pytest.mark.torch  # trains PyTorch pruning runs (tests/torch_trap_runs.py)
+
 
 @pytest.fixture(scope="module")
 def trap_logdir(tmp_path_factory):

@@ -24,7 +24,7 @@ import types
 
 import torch
 from torch.ao.pruning import FakeSparsity
-from torch.nn.utils import prune
+from torch.nn.utils import parametrize, prune
 
 from tb_sparsity_plugin import metadata, summary
 
@@ -140,7 +140,8 @@ class SparsityWriter:
         group = self._group(fqn)
         tags_series = metadata.TORCH_AO_SERIES if group is not None else metadata.TORCH_SERIES
         entry = {
-            "name": fqn, "module": path, "module_class": type(module).__name__, "weight": name,
+            "name": fqn, "module": path, "weight": name,
+            "module_class": parametrize.type_before_parametrizations(module).__name__,
             "position": position, "params": int(orig.numel()), "shape": [int(d) for d in orig.shape],
             "mask_removed_at": None,
         }
