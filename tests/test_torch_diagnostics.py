@@ -44,7 +44,8 @@ def messages(doc, code):
 
 
 def test_every_run_is_listed_from_its_summary(docs):
-    assert sorted(docs) == ["blocks", "cadence", "healthy", "mirror", "order", "ramp", "squash"]
+    assert sorted(docs) == ["blocks", "cadence", "healthy", "lambda", "mirror", "order", "ramp",
+                            "squash"]
     for run, doc in docs.items():
         if run == "mirror":
             continue
@@ -70,6 +71,19 @@ def test_iterative_prune_lines_up_with_the_keras_model(docs):
     for layer in doc["layers"]:
         assert layer["max_abs_deviation"] < 1e-6  # compounding 0.3 four times, to the weight
         assert layer["final_sparsity"] == pytest.approx(1 - 0.7 ** 4, abs=2.0 / layer["params"])
+
+
+def test_lambda_sl_is_drawn_from_its_logged_levels(docs):
+    doc = docs["lambda"]
+    assert doc["diagnostics"] == []
+    for layer in doc["layers"]:
+        assert layer["schedule_text"] == "LambdaSL (levels as logged)"
+        assert layer["max_abs_deviation"] < 1e-6  # the applied levels, block-rounded
+        # the target is the level the scheduler asked for: 0.75 × min(1, epoch / 5)
+        targets = dict((s, v) for s, v in layer["target"])
+        assert targets[8] == pytest.approx(0.75 / 5, abs=1e-6)
+        assert layer["target_sparsity"] == pytest.approx(0.75, abs=1e-6)
+        assert layer["final_sparsity"] == pytest.approx(0.75)
 
 
 def test_scheduler_stepped_per_epoch_sparsifier_per_batch(docs):
