@@ -5,6 +5,7 @@ warning; the healthy run gets none. The same runs check what the reader makes of
 summaries: keys, N:M compliance, the measured series after a mask is removed, the CLI.
 """
 
+import json
 import os
 
 import pytest
@@ -180,3 +181,11 @@ def test_what_if_cubic_sl_equals_torch_ao(trap_client):
     short = get(trap_client, "schedule?class_name=CubicSL&sparsity_level=0.8&delta_t=10"
                              "&total_t=10&max_step=20")
     assert [d["code"] for d in short["diagnostics"]] == ["ramp_exceeds_training"]
+
+
+def test_cli_export_of_a_pytorch_run(trap_logdir, trap_client, capsys):
+    assert cli.main(["export", trap_logdir, "--run", "blocks", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out) == get(trap_client, "run?threshold=1&run=blocks")
+    assert cli.main(["export", trap_logdir, "--run", "blocks", "--format", "csv", "--quiet"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert any(",0:Dense,0,n_m_compliance,64," in r for r in rows), rows[:5]
