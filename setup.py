@@ -36,6 +36,8 @@ setuptools.setup(
         "google-crc32c",
         # the CLI's progress counter
         "tqdm",
+        # the run and series answers' encoding: ~10x faster than json (documents.py)
+        "orjson",
     ],
     extras_require={
         "keras": ["tensorflow>=2.16", "tf-keras", "tensorflow-model-optimization>=0.8"],
