@@ -303,7 +303,10 @@ class Reader:
     MAX_CACHED_RUNS = 2
     MAX_SUMMARIES = 10_000  # a few hundred bytes each
     MAX_LISTINGS = 32  # a group's listing serves 2 s; the whole logdir's sits among them
-    MAX_MODELS = 64  # a model's wrappers: ~2 KB per pruned layer
+    # Models' wrappers by their estimated size (4 x their repr: Python's objects): every
+    # run of a 200-run logdir of 30-layer models (~7 MB); fewer than that and each run's
+    # read would fetch its model config again (two round trips to the data server).
+    MAX_MODEL_BYTES = 32 * 2**20
 
     def __init__(self, data_provider, logdir=None, scan_ahead=False):
         self._provider = data_provider
@@ -321,7 +324,7 @@ class Reader:
         # (experiment_id, group or None: all) -> (monotonic time, listing)
         self._listings = lru.BoundedCache(max_entries=self.MAX_LISTINGS)
         # (experiment_id, run) -> (fingerprint, {wrapper: info} | problem sentence)
-        self._model_cache = lru.BoundedCache(max_entries=self.MAX_MODELS)
+        self._model_cache = lru.BoundedCache(max_bytes=self.MAX_MODEL_BYTES)
 
     # listing ---------------------------------------------------------------------
 
@@ -736,7 +739,7 @@ class Reader:
             else:  # only the wrappers are kept: a model config is ~10x bigger as Python objects
                 model = self._read_model_json(ctx, experiment_id, candidate)
                 wrappers = model if isinstance(model, str) else wrappers_in_model_config(model)
-                self._model_cache.put(key, (fingerprint, wrappers))
+                self._model_cache.put(key, (fingerprint, wrappers), 4 * len(repr(wrappers)))
             if isinstance(wrappers, str):
                 problem = "the Keras model config in run %r is unusable: %s" % (candidate, wrappers)
                 continue
