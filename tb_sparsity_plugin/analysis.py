@@ -36,12 +36,20 @@ def tolerance(layer):
     return block / layer.params + 1e-6
 
 
-def held_values(series, steps):
-    """Value of a [[step, value]] series held at each of `steps` (NaN before its first)."""
-    if not series:
-        return np.full(len(steps), np.nan)
+def series_arrays(series):
+    """(steps, values) of a [[step, value]] series as float64 arrays (steps < 2**53 are
+    exact). fromiter: 4x faster than np.array on the list of pairs."""
     xs = np.fromiter((p[0] for p in series), dtype=np.float64, count=len(series))
     ys = np.fromiter((p[1] for p in series), dtype=np.float64, count=len(series))
+    return xs, ys
+
+
+def held_values(series, steps, arrays=None):
+    """Value of a [[step, value]] series held at each of `steps` (NaN before its first);
+    `arrays`: its series_arrays when already made."""
+    if not series:
+        return np.full(len(steps), np.nan)
+    xs, ys = arrays or series_arrays(series)
     idx = np.searchsorted(xs, np.asarray(steps, dtype=np.float64), side="right") - 1
     out = np.where(idx >= 0, ys[np.maximum(idx, 0)], np.nan)
     return out
@@ -177,10 +185,11 @@ def analyze_layer(layer, run_last_step, run_source):
         # Once a mask is removed the measured value is the weight's own zeros, which no
         # schedule drives (torch_diagnostics.mask_removed_diagnostics speaks of them).
         removed = (layer.entry or {}).get("mask_removed_at")
-        masked = [p for p in measured if not isinstance(removed, int) or p[0] < removed]
+        masked = measured if not isinstance(removed, int) else [
+            p for p in measured if p[0] < removed]
         if masked:
-            steps = np.array([p[0] for p in masked], dtype=np.int64)
-            values = np.array([p[1] for p in masked])
+            steps, values = series_arrays(masked)
+            steps = steps.astype(np.int64)
             expected = schedule.effective(steps, layer.params)
             dev = np.abs(values - expected)
             worst = int(np.argmax(dev))
@@ -249,8 +258,9 @@ def model_series(layer_docs, field, weights):
     series = [d[field] for d in layer_docs]
     if not series or any(not s for s in series):
         return None
-    steps = np.unique(np.concatenate([[p[0] for p in s] for s in series]))
-    held = np.vstack([held_values(s, steps) for s in series])
+    arrays = [series_arrays(s) for s in series]
+    steps = np.unique(np.concatenate([xs for xs, _ in arrays]))
+    held = np.vstack([held_values(s, steps, a) for s, a in zip(series, arrays)])
     ok = ~np.isnan(held).any(axis=0)
     w = np.asarray(weights, dtype=np.float64)
     values = (held[:, ok] * w[:, None]).sum(axis=0) / w.sum()
