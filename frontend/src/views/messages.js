@@ -62,15 +62,17 @@ function runsPart(runs) {
 /** One banner for the runs that failed to load: their names and messages, counted when many. */
 export function failedRunsBanner(failures) {
   if (failures.length === 1) return banner("error", `Run ${failures[0].run} could not be loaded:`, failures[0].error.message);
+  // The first reason in full (often all share it), the others folded.
   return el(
     "div",
     { class: "banner banner-error", attrs: { role: "alert" } },
     el("strong", { text: `${failures.length} runs could not be loaded.` }),
+    el("span", { text: ` ${failures[0].run}: ${failures[0].error.message}` }),
     el(
       "details",
       { class: "run-list-folded" },
-      el("summary", { text: "why" }),
-      el("ul", {}, failures.map((f) => el("li", { text: `${f.run}: ${f.error.message}` }))),
+      el("summary", { text: `the other ${failures.length - 1}` }),
+      el("ul", {}, failures.slice(1).map((f) => el("li", { text: `${f.run}: ${f.error.message}` }))),
     ),
   );
 }
