@@ -344,7 +344,10 @@ export class Dashboard {
     else if (loading.length > 1) banners.push(banner("info", "Loading runs\u2026", `${loading.length} of ${selected.length} to go`));
     if (shown.length === 0) banners.push(banner("info", "No run matches the run filter."));
     else if (selected.length === 0) banners.push(banner("info", "No run selected: tick a run on the left to draw it."));
-    const withoutSchedule = runDatas.filter((r) => r.data.schedule_source === "none" || (r.data.model && r.data.model.expected === null));
+    // The note's advice (keep the `train` run, or log with SparsitySummaries) is for tfmot's
+    // logs; PyTorch runs and other tools' tags say what they have in their cards.
+    const tfmotLogs = (r) => r.data.schedule_source === "none" || r.data.schedule_source === "keras_model_config";
+    const withoutSchedule = runDatas.filter((r) => tfmotLogs(r) && (r.data.schedule_source === "none" || (r.data.model && r.data.model.expected === null)));
     if (withoutSchedule.length) banners.push(noScheduleNote(withoutSchedule.map((r) => r.run)));
     // Kept when unchanged: an opened "which runs" stays open, and nothing flickers.
     const text = banners.map((b) => b.textContent).join("\u0000");

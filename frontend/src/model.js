@@ -152,6 +152,9 @@ export function filterLayerRows(rows, matcher) {
   return rows.filter((row) => matcher.test(row.key) || row.names.some((n) => matcher.test(n)));
 }
 
+/** The whole model's row key in the `table` route's rows (words.MODEL_KEY on the backend). */
+export const MODEL_KEY = "(model)";
+
 export const SEVERITY_RANK = { error: 0, warning: 1, info: 2 };
 
 export function severityRank(severity) {
@@ -374,32 +377,27 @@ export function formatCompactCount(n) {
   return formatCount(n);
 }
 
-export const WEIGHTING_LABELS = {
-  params: "weighted by weight count",
-  mean: "plain mean of layers",
-};
-
 /**
  * The sentence the model chart states about how each run's layers were averaged: one phrase
- * when all runs agree, else the most common one with the exceptions named.
+ * when all runs agree, else the most common one with the exceptions named. The phrases are
+ * the run documents' `model.weighting_label` (the CLI's and the CSV's words).
  */
 export function weightingText(runDatas, labels = new Map()) {
-  const withKind = runDatas.filter((r) => r.data && r.data.model && r.data.model.weighting);
-  if (withKind.length === 0) return "";
-  const label = (kind) => WEIGHTING_LABELS[kind] || String(kind);
+  const withLabel = runDatas.filter((r) => r.data && r.data.model && typeof r.data.model.weighting_label === "string");
+  if (withLabel.length === 0) return "";
   const counts = new Map();
-  for (const r of withKind) counts.set(r.data.model.weighting, (counts.get(r.data.model.weighting) || 0) + 1);
+  for (const r of withLabel) counts.set(r.data.model.weighting_label, (counts.get(r.data.model.weighting_label) || 0) + 1);
   const [common] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]; // ties: first seen
-  const others = withKind.filter((r) => r.data.model.weighting !== common);
-  if (others.length === 0) return label(common);
-  const byKind = new Map();
+  const others = withLabel.filter((r) => r.data.model.weighting_label !== common);
+  if (others.length === 0) return common;
+  const byLabel = new Map();
   for (const r of others) {
-    const kind = r.data.model.weighting;
-    if (!byKind.has(kind)) byKind.set(kind, []);
-    byKind.get(kind).push(labels.get(r.run) || r.run);
+    const label = r.data.model.weighting_label;
+    if (!byLabel.has(label)) byLabel.set(label, []);
+    byLabel.get(label).push(labels.get(r.run) || r.run);
   }
-  const exceptions = [...byKind.entries()].map(([kind, runs]) => `${label(kind)} for ${runs.join(", ")}`);
-  return `${label(common)} (${exceptions.join("; ")})`;
+  const exceptions = [...byLabel.entries()].map(([label, runs]) => `${label} for ${runs.join(", ")}`);
+  return `${common} (${exceptions.join("; ")})`;
 }
 
 /**
@@ -448,34 +446,12 @@ export function dataRange(data) {
   return [xs[0], xs[xs.length - 1]];
 }
 
-function pct(v) {
-  return Number.isFinite(v) ? `${+(v * 100).toFixed(2)}%` : "?";
-}
-
-/** A one-line description of a schedule from its JSON (text only, no math). */
-export function describeSchedule(schedule) {
-  if (!schedule || typeof schedule !== "object") return "no schedule";
-  const name = String(schedule.class_name || "unknown schedule");
-  const c = schedule.config && typeof schedule.config === "object" ? schedule.config : {};
-  const window_ = Number.isFinite(c.begin_step)
-    ? `steps ${c.begin_step}\u2013${c.end_step === -1 ? "end" : c.end_step ?? "?"}${Number.isFinite(c.frequency) ? ` every ${c.frequency}` : ""}`
-    : null;
-  let what = null;
-  if (name === "PolynomialDecay") {
-    const power = Number.isFinite(c.power) && c.power !== 3 ? ` (power ${c.power})` : "";
-    what = `${pct(c.initial_sparsity)} \u2192 ${pct(c.final_sparsity)}${power}`;
-  } else if (name === "ConstantSparsity") {
-    what = pct(c.target_sparsity);
-  }
-  return [[name, what].filter(Boolean).join(" "), window_].filter(Boolean).join(", ");
-}
-
 /**
  * A layer's schedule in words (the run document's `schedule_text`, which also names PyTorch's
  * schedules) and, when the writer checked it, its N:M compliance ("2:4 groups ok 87.5%").
  */
 export function scheduleLine(layer) {
-  const text = typeof layer.schedule_text === "string" ? layer.schedule_text : describeSchedule(layer.schedule);
+  const text = typeof layer.schedule_text === "string" ? layer.schedule_text : "";
   const nm = Array.isArray(layer.nm) && layer.nm.length === 2 && Number.isFinite(layer.final_n_m_compliance)
     ? ` \u00b7 ${layer.nm[0]}:${layer.nm[1]} groups ok ${formatPercent(layer.final_n_m_compliance)}`
     : "";

@@ -10,7 +10,6 @@ import {
   formatCount,
   formatPercent,
   layerBadges,
-  WEIGHTING_LABELS,
   lineUpLayers,
   scheduleLine,
   sortLayerRows,
@@ -24,7 +23,8 @@ const FOOTER_LINES = 3;
 const MODEL = "\u0000model";
 
 function weightingLabel(model) {
-  return typeof model.weighting_label === "string" ? model.weighting_label : WEIGHTING_LABELS[model.weighting] || String(model.weighting);
+  // The run document's words (words.py), the same as the CLI's and the CSV's.
+  return String(model.weighting_label ?? model.weighting);
 }
 
 export class LayersView {

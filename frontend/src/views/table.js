@@ -2,6 +2,7 @@
 // model on top, with links to the same table as CSV and to the run's full series.
 import { exportUrl, tableCsvUrl } from "../data.js";
 import { formatCell, sortTableRows, tableColumns } from "../view_models.js";
+import { MODEL_KEY } from "../model.js";
 import { el, replaceChildren } from "./dom.js";
 
 export class TableView {
@@ -72,7 +73,7 @@ export class TableView {
     }
     const doc = got.value;
     this.heading.textContent = `${run} at step ${doc.step} (${step === null ? "the run's last step" : props.pickedFrom ? `picked on ${props.pickedFrom}` : "chosen step"}): values held at that step, i.e. each series' last record at or before it.`;
-    const layers = doc.rows.filter((r) => r.key !== "(model)");
+    const layers = doc.rows.filter((r) => r.key !== MODEL_KEY);
     const messages = [];
     if (!layers.length) messages.push(`Run ${run} logs no pruned layer.`);
     else if (layers.every((r) => r.measured === null)) messages.push(`Run ${run} has no record at or before step ${doc.step}: pick a later step.`);
@@ -100,7 +101,7 @@ export class TableView {
     const body = sorted.map((r) =>
       el(
         "tr",
-        { class: r.key === "(model)" ? "model-row" : "", dataset: { key: r.key } },
+        { class: r.key === MODEL_KEY ? "model-row" : "", dataset: { key: r.key } },
         columns.map((c) => {
           const text = formatCell(r[c.id], c.kind);
           const cls = [c.kind === "text" ? "text" : "num"];
