@@ -123,14 +123,23 @@ def _check(logdir, module):
         if not os.access(path, os.R_OK | os.X_OK):
             return "the logdir %s is not readable" % logdir
         return None
+    # TensorFlow's GCS isdir answers False and its listdir NotFound also when the bucket
+    # cannot be reached; exists raises what went wrong.
     try:
-        found = module.isdir(logdir)
+        entries = module.listdir(logdir)
     except Exception as e:  # each filesystem raises its own types
+        if type(e).__name__ == "NotFoundError":
+            try:
+                module.exists(logdir)
+            except Exception as reason:
+                e = reason
+            else:
+                return "the logdir %s does not exist" % logdir
         if "No recognized filesystem" in str(e) or "not implemented" in str(e).lower():
             return ("TensorBoard has no filesystem for %s:// here (%s); see "
                     "docs/remote_logdirs.md" % (scheme(logdir), _describe(e)))
         return "the logdir %s cannot be read (%s)" % (logdir, _describe(e))
-    if not found:
+    if not entries:
         return "the logdir %s does not exist (nothing is stored under it)" % logdir
     return None
 

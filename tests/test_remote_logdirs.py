@@ -86,12 +86,12 @@ class Bucket:
             # TensorBoard reads s3:// only with its own filesystem layer, i.e. without
             # TensorFlow; --load_fast=auto picks the Python loader (the data server reads
             # local and gs:// logdirs only).
-            self.tensorboard_env = dict(self.env, PYTHONPATH=NO_TF_PATH)
+            self.pythonpath = NO_TF_PATH
             self.load_fast = "auto"
         else:
             # gs:// through TensorFlow's filesystem, i.e. the Python loader: the data server
             # cannot reach an emulator (docs/remote_logdirs.md).
-            self.tensorboard_env = dict(self.env, PYTHONPATH=ROOT)
+            self.pythonpath = ROOT
             self.load_fast = "false"
 
 
@@ -150,7 +150,7 @@ def test_the_tab_on_a_bucket_shows_what_it_shows_on_a_local_copy(
     assert damaged["last_step"] == docs["plain/metrics"]["last_step"]  # recovered after damage
 
     tb = tensorboard_process(bucket.logdir, load_fast=bucket.load_fast,
-                             env=bucket.tensorboard_env)
+                             env=dict(bucket.env, PYTHONPATH=bucket.pythonpath))
     tb.wait_ready(timeout=WAIT_SECONDS, runs_expected=len(runs["runs"]))
     remote_runs = _poll(lambda: tb.get_json("/data/plugin/sparsity/runs"),
                         lambda value: value == runs)
@@ -195,30 +195,45 @@ def _runs_error(tb):
     return status, json.loads(body)
 
 
-@pytest.mark.parametrize("case", ["missing_logdir", "missing_bucket", "unreachable_endpoint"])
-def test_a_logdir_that_cannot_be_read_says_why_in_the_tab(case, s3, s3_bucket,
-                                                          tensorboard_process):
-    env = dict(s3.env)
-    logdir = {"missing_logdir": "s3://%s/no/such/logs" % BUCKET,
-              "missing_bucket": "s3://no-such-bucket/logs",
-              "unreachable_endpoint": s3_bucket.logdir}[case]
-    if case == "unreachable_endpoint":
+# case -> (scheme, logdir, words the message must have); "unreachable": an endpoint where
+# nothing listens (s3://), or no emulator and no network (gs://).
+UNREADABLE = {
+    "s3_missing_logdir": ("s3", "s3://%s/no/such/logs" % BUCKET, "does not exist"),
+    "s3_missing_bucket": ("s3", "s3://no-such-bucket/logs", "NoSuchBucket"),
+    "s3_unreachable": ("s3", "s3://%s/logs" % BUCKET, "cannot be read"),
+    "gs_missing_logdir": ("gs", "gs://%s/no/such/logs" % BUCKET, "does not exist"),
+    "gs_unreachable": ("gs", "gs://tb-sparsity-no-such-bucket/logs", "cannot be read"),
+}
+
+
+def _unreadable(case, request):
+    """(Bucket whose settings to use, logdir, environment, words) of an UNREADABLE case."""
+    scheme, logdir, words = UNREADABLE[case]
+    bucket = request.getfixturevalue(scheme + "_bucket")
+    env = dict(bucket.env)
+    if case == "s3_unreachable":
         env["S3_ENDPOINT"] = "http://127.0.0.1:%d" % free_port()  # nothing listens there
-    tb = tensorboard_process(logdir, load_fast="auto", env=dict(env, PYTHONPATH=NO_TF_PATH))
-    status, body = _poll(lambda: _safe(lambda: _runs_error(tb)),
-                         lambda value: value is not None)
-    assert status == 503, body
-    assert logdir in body["error"]
-    expected = {"missing_logdir": "does not exist", "missing_bucket": "NoSuchBucket",
-                "unreachable_endpoint": "cannot be read"}[case]
-    assert expected in body["error"], body["error"]
+    if case == "gs_unreachable":
+        env = {}  # TensorFlow's GCS client tries the real endpoints: no network here
+    return bucket, logdir, env, words
 
 
-def _safe(call):
+def _runs_error(tb):
     try:
-        return call()
-    except (urllib.error.URLError, ConnectionError):  # TensorBoard not up yet
-        return None
+        status, body = tb.get("/data/plugin/sparsity/runs")
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read()
+    return status, json.loads(body)
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+def test_a_logdir_that_cannot_be_read_says_why_in_the_tab(case, request, tensorboard_process):
+    bucket, logdir, env, words = _unreadable(case, request)
+    tb = tensorboard_process(logdir, load_fast=bucket.load_fast,
+                             env=dict(env, PYTHONPATH=bucket.pythonpath))
+    status, body = _runs_error(tb)  # the launcher returns once TensorBoard serves
+    assert status == 503, body
+    assert logdir in body["error"] and words in body["error"], body["error"]
 
 
 # -- the command line --------------------------------------------------------------------
@@ -250,16 +265,14 @@ def test_the_cli_refuses_the_rust_loader_for_s3_in_one_sentence(s3_bucket):
     assert len(lines) == 1 and "s3://" in lines[0] and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("case", ["missing_logdir", "missing_bucket", "unreachable_endpoint"])
-def test_a_logdir_that_cannot_be_read_is_one_sentence_and_exit_2_in_the_cli(case, s3_bucket):
-    env = dict(s3_bucket.env)
-    logdir = {"missing_logdir": "s3://%s/no/such/logs" % BUCKET,
-              "missing_bucket": "s3://no-such-bucket/logs",
-              "unreachable_endpoint": s3_bucket.logdir}[case]
-    if case == "unreachable_endpoint":
-        env["S3_ENDPOINT"] = "http://127.0.0.1:%d" % free_port()
-    proc = _cli(["report", logdir], env, timeout=120)  # bounded: a hang fails here
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+def test_a_logdir_that_cannot_be_read_is_one_sentence_and_exit_2_in_the_cli(case, request):
+    _, logdir, env, words = _unreadable(case, request)
+    proc = _cli(["report", logdir], env, timeout=300)  # bounded: a hang fails here
     assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert lines[0].startswith("tb-sparsity: error: ") and logdir in lines[0]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    # TensorFlow (imported for gs://) logs a few lines of its own first; ours is the last.
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("tb-sparsity: error: ") and logdir in last and words in last, last
+    if case.startswith("s3"):  # no TensorFlow involved: nothing but our sentence
+        assert proc.stderr.strip() == last
