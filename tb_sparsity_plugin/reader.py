@@ -87,6 +87,8 @@ class RunData:
     training_last_step_source: str | None = None
     skipped: dict = dataclasses.field(default_factory=dict)  # reason -> count
     problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
+    # Why the run's event files (in a bucket) were not checked for damaged records, or None.
+    damage_unchecked: str | None = None
     thresholds: bool = False  # whether the layers' threshold series were read
 
 
@@ -640,7 +642,8 @@ class Reader:
                     ),
                 )
             )
-        data = RunData(run, group, SOURCE_OWN, layers, skipped=skipped, problems=problems)
+        data = RunData(run, group, SOURCE_OWN, layers, skipped=skipped, problems=problems,
+                       damage_unchecked=self._damage.unchecked(run))
         # SparsitySummaries logs at train end, so its last step is the last training step.
         last = max((l.measured[-1][0] for l in layers if l.measured), default=None)
         data.training_last_step = last
@@ -703,7 +706,8 @@ class Reader:
                 problems.append(
                     "no wrapper in the Keras model config matches %s" % ", ".join(unmatched[:5])
                 )
-        data = RunData(run, group, source, layers, skipped=skipped, problems=problems)
+        data = RunData(run, group, source, layers, skipped=skipped, problems=problems,
+                       damage_unchecked=self._damage.unchecked(run))
         data.training_last_step, data.training_last_step_source = _training_last_step(
             listing.scalars, group
         )

@@ -187,6 +187,32 @@ def test_a_run_growing_in_the_bucket_shows_its_new_steps(s3, tfmot_logdir, tenso
     assert doc["last_step"] == full_last
 
 
+def test_a_bucket_that_stops_answering_leaves_a_note_not_an_error(tfmot_logdir, tmp_path,
+                                                                  tensorboard_process):
+    """TensorBoard keeps what it read; the damage check of the run says it could not look."""
+    _require("boto3")
+    _require("moto.server")
+    from bucket_emulators import S3Emulator
+
+    emulator = S3Emulator(str(tmp_path))
+    try:
+        emulator.create_bucket("tb-stops")
+        emulator.upload_dir(os.path.join(tfmot_logdir, "plain"), "tb-stops", "logs/plain")
+        tb = tensorboard_process("s3://tb-stops/logs", load_fast="auto",
+                                 env=dict(emulator.env, PYTHONPATH=NO_TF_PATH))
+        tb.wait_ready(timeout=WAIT_SECONDS)
+        codes = lambda doc: [d["code"] for d in doc["diagnostics"]]  # noqa: E731
+        before = tb.get_json("/data/plugin/sparsity/run?run=plain/metrics")
+        assert "damage_not_checked" not in codes(before)
+    finally:
+        emulator.stop()
+    after = _poll(lambda: tb.get_json("/data/plugin/sparsity/run?run=plain/metrics"),
+                  lambda doc: "damage_not_checked" in codes(doc))
+    [note] = [d for d in after["diagnostics"] if d["code"] == "damage_not_checked"]
+    assert note["severity"] == "info" and "s3://tb-stops/logs/plain/metrics" in note["message"]
+    assert after["last_step"] == before["last_step"]  # TensorBoard's data is still shown
+
+
 def _runs_error(tb):
     try:
         status, body = tb.get("/data/plugin/sparsity/runs")
