@@ -302,3 +302,30 @@ def test_a_logdir_that_cannot_be_read_is_one_sentence_and_exit_2_in_the_cli(case
     assert last.startswith("tb-sparsity: error: ") and logdir in last and words in last, last
     if case.startswith("s3"):  # no TensorFlow involved: nothing but our sentence
         assert proc.stderr.strip() == last
+
+
+# -- the dashboard ---------------------------------------------------------------------------
+
+
+def test_the_dashboard_says_why_a_bucket_shows_nothing(s3_bucket, tensorboard_process, browser):
+    """The message of the `runs` route in the page the tab shows, not the empty-logdir help."""
+    logdir = "s3://%s/no/such/logs" % BUCKET
+    tb = tensorboard_process(logdir, load_fast="auto",
+                             env=dict(s3_bucket.env, PYTHONPATH=NO_TF_PATH))
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        # Without data TensorBoard lists the tab as inactive; #sparsity selects it anyway.
+        page.goto(tb.url + "/#sparsity")
+        iframe = page.wait_for_selector('iframe[src*="plugin_entry.html?name=sparsity"]',
+                                        timeout=120_000)
+        frame = iframe.content_frame()
+        frame.wait_for_selector(".state-error", timeout=120_000)
+        text = frame.inner_text(".state-error")
+        assert logdir in text and "does not exist" in text, text
+        assert frame.query_selector(".state-empty") is None  # not "log with these callbacks"
+        assert errors == []
+    finally:
+        context.close()
