@@ -113,6 +113,14 @@ def _describe(error):
     return "%s: %s" % (type(error).__name__, text) if text else type(error).__name__
 
 
+def _no_filesystem(error):
+    """Whether `error` says there is no filesystem for the scheme (TensorBoard's stub, fsspec,
+    TensorFlow each say it their way)."""
+    text = str(error)
+    return ("No recognized filesystem" in text or "Protocol not known" in text
+            or "not implemented" in text.lower())
+
+
 def _check(logdir, module, loader):
     if not is_remote(logdir):
         path = os.path.expanduser(logdir)
@@ -135,7 +143,7 @@ def _check(logdir, module, loader):
                 e = reason
             else:
                 return "the logdir %s does not exist" % logdir
-        if "No recognized filesystem" in str(e) or "not implemented" in str(e).lower():
+        if _no_filesystem(e):
             if not loader:  # TensorBoard's data server may read it: this process cannot tell
                 return None
             return ("TensorBoard has no filesystem for %s:// here (%s); see "
