@@ -296,6 +296,32 @@ class DamageScanner:
                     skipped[REASON_DAMAGED] = skipped.get(REASON_DAMAGED, 0) + 1
         return skipped, events
 
+    def add_recovered(self, run, tags, series, skipped):
+        """Add to `series` ({tag: [(step, value)]}) the points of `tags` that TensorBoard's
+        loaders dropped after damage in `run`'s files; count the damage in `skipped`.
+
+        They go before the provider's points, so on a shared step the provider's record
+        (read last by sources.clean_series) wins.
+        """
+        damage, events = self.scan_run(run)
+        for reason, count in damage.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+        wanted = set(tags)
+        recovered = {}
+        for event in events:
+            for value in event.summary.value:
+                if value.tag not in wanted:
+                    continue
+                number = scalar_of(value)
+                if number is None:
+                    reason = "unreadable series (not a scalar?)"
+                    skipped[reason] = skipped.get(reason, 0) + 1
+                    continue
+                recovered.setdefault(value.tag, []).append((event.step, number))
+        for tag, points in recovered.items():
+            series[tag] = points + series.get(tag, [])
+        return series
+
 
 def scalar_of(value):
     """The float of a recovered Summary.Value (tensor or legacy simple_value), or None."""

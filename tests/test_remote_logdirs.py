@@ -24,9 +24,10 @@ from bucket_emulators import free_port
 from conftest import ROOT, make_client
 import hostile_util as hu
 
-# gs:// is read with TensorFlow's GCS client (TensorBoard and CLI subprocesses), and the local
-# documents compared with come from TensorBoard's Python loader, which imports TensorFlow.
-pytestmark = pytest.mark.tensorflow
+# Emulated buckets; gs:// is read with TensorFlow's GCS client (TensorBoard and CLI
+# subprocesses), and the local documents compared with come from TensorBoard's Python
+# loader, which imports TensorFlow.
+pytestmark = [pytest.mark.emulator, pytest.mark.tensorflow]
 
 NO_TF_PATH = os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])
 BUCKET = "tb-logs"
