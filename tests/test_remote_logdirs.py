@@ -290,6 +290,18 @@ def test_the_cli_reports_on_a_bucket_what_it_reports_on_a_local_copy(bucket, loc
     table = _cli(["report", bucket.logdir, "--run", "damaged"], bucket.env)
     assert table.returncode == 0, table.stderr
     assert "records_skipped" in table.stdout
+    if bucket.scheme == "gs":
+        # auto chose the data server, as TensorBoard does for gs://; it cannot get Google
+        # credentials here, panics, and the CLI says so and reads with Python instead.
+        assert "warning: TensorBoard's data server crashed" in table.stderr, table.stderr
+        assert "read with TensorBoard's Python loader instead" in table.stderr
+
+
+def test_the_cli_reports_a_data_server_crash_on_gs_as_exit_2_with_load_fast_true(gs_bucket):
+    proc = _cli(["report", gs_bucket.logdir, "--load-fast", "true"], gs_bucket.env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("tb-sparsity: error: TensorBoard's data server crashed"), last
 
 
 def test_the_cli_refuses_the_rust_loader_for_s3_in_one_sentence(s3_bucket):
