@@ -316,6 +316,11 @@ def analyze_run(data, thresholds=True):
             "skipped %d damaged records: %s." % (
                 sum(damaged.values()),
                 ", ".join("%s × %d" % (k, v) for k, v in sorted(damaged.items())))))
+    if data.damage_unchecked:
+        diags.append(diagnostic(
+            "damage_not_checked", "info", None,
+            "the event files were not checked for damaged records, so records after a "
+            "damaged one are not recovered: %s." % data.damage_unchecked))
     if data.skipped.get(DUPLICATE_REASON):
         diags.append(diagnostic(
             "duplicate_steps", "info", None,

@@ -201,12 +201,15 @@ class SparsityPlugin(base_plugin.TBPlugin):
         def impl(ctx, eid):
             doc = self.runs_impl(ctx, eid)
             if not doc["runs"]:  # empty because the logdir cannot be read? Say so.
-                problem = self._logdir_problem()
-                if problem:
-                    raise LogdirUnreadableError(problem[0].upper() + problem[1:] + ".")
+                self._raise_if_logdir_unreadable()
             return doc
 
         return self._json(request, impl)
+
+    def _raise_if_logdir_unreadable(self):
+        problem = self._logdir_problem()
+        if problem:
+            raise LogdirUnreadableError(problem[0].upper() + problem[1:] + ".")
 
     def _logdir_problem(self):
         """Why TensorBoard's logdir cannot be read (a bucket that does not answer, a path
@@ -349,7 +352,15 @@ class SparsityPlugin(base_plugin.TBPlugin):
             return http_util.Respond(
                 request, {"error": str(e)}, "application/json", code=e.http_code
             )
-        except Exception as e:  # a bug, not bad input: say so rather than a bare 500 page
+        except Exception as e:
+            # TensorBoard's Python data provider reads files on some calls (a run's first
+            # event time): a bucket that stopped answering raises from there. Say that;
+            # anything else is a bug, said as such rather than with a bare 500 page.
+            try:
+                self._raise_if_logdir_unreadable()
+            except LogdirUnreadableError as unreadable:
+                return http_util.Respond(request, {"error": str(unreadable)},
+                                         "application/json", code=unreadable.http_code)
             logger.exception("sparsity plugin: %s failed", request.path)
             return http_util.Respond(
                 request,

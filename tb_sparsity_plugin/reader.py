@@ -288,6 +288,7 @@ class Reader:
         with cache.gc_paused():
             data = self._read(ctx, experiment_id, run, listing, thresholds)
         data.thresholds = thresholds
+        data.damage_unchecked = self._damage.unchecked(run)  # after the reads that check
         self._runs.put(key, data, fingerprint)
         return data
 
