@@ -173,15 +173,12 @@ def test_schedule_route_broken_schedules_are_diagnosed(client, name, pairs, code
     assert code in [d["code"] for d in doc["diagnostics"]], doc["diagnostics"]
 
 
-def test_schedule_route_longest_run_is_fast(client):
-    import time
-
-    start = time.monotonic()
+def test_schedule_route_longest_run_is_bounded(client):
     status, doc = check(client.get(PREFIX + "schedule?" + query(
         with_(end_step="10000000", frequency="1", max_step=str(plugin_lib.MAX_STEP),
               params="1000000"))))
+    # The longest run allowed answers a bounded curve (no point per pruning step).
     assert status == 200 and len(doc["expected"]) <= 4002
-    assert time.monotonic() - start < 10
 
 
 def test_runs_route_ignores_parameters(client):
