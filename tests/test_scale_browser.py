@@ -131,6 +131,12 @@ def test_a_100_run_sweep_stays_readable(sweep_tb, page):
     # Every run can be found (the run filter) and highlighted (a click on its name): it leads
     # the readouts and is drawn on top.
     frame.evaluate("() => window.scrollTo(0, 0)")
+    # (the first card is back near the view: its readout is built again)
+    frame.wait_for_function(
+        "() => { const r = document.querySelector('.layer-card').getBoundingClientRect();"
+        " return r.top < window.innerHeight && document.querySelector('.layer-card .readout tbody'); }",
+        timeout=TIMEOUT_MS)
+    page.wait_for_timeout(500)
     missing = frame.evaluate(
         """(runs) => {
              const bad = [];
