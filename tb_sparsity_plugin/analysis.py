@@ -316,6 +316,11 @@ def analyze_run(data, thresholds=True):
             "skipped %d damaged records: %s." % (
                 sum(damaged.values()),
                 ", ".join("%s × %d" % (k, v) for k, v in sorted(damaged.items())))))
+    if data.damage_unchecked:
+        diags.append(diagnostic(
+            "damage_not_checked", "info", None,
+            "the event files were not checked for damaged records, so records after a "
+            "damaged one are not recovered: %s." % data.damage_unchecked))
     if data.skipped.get(DUPLICATE_REASON):
         diags.append(diagnostic(
             "duplicate_steps", "info", None,
@@ -381,6 +386,13 @@ def analyze_schedule(schedule_json, max_step, params=None):
             "target_not_reached", "warning", None,
             "after %d training steps the mask holds %s, below the final target %s." % (
                 max_step, pct(final), pct(wanted))))
+    if schedule_json.get("class_name") == "CubicSL":  # its steps are scheduler steps
+        ramp = [diagnostic(code, severity, None, message) for code, severity, message in
+                torch_diagnostics.ramp_diagnostics(
+                    {"schedule": schedules.cubic_sl_schedule(schedule_json["config"])},
+                    {"schedule_step": [[max_step, max_step]]})]
+        if ramp:
+            diags = [d for d in diags if d["code"] != "target_not_reached"] + ramp
     return {
         "schedule": parsed.to_json(),
         "max_step": max_step,

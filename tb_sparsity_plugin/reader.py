@@ -288,6 +288,7 @@ class Reader:
         with cache.gc_paused():
             data = self._read(ctx, experiment_id, run, listing, thresholds)
         data.thresholds = thresholds
+        data.damage_unchecked = self._damage.unchecked(run)  # after the reads that check
         self._runs.put(key, data, fingerprint)
         return data
 
@@ -330,27 +331,20 @@ class Reader:
         """{tag: [(step, value)]} for the tags; unreadable tags are dropped and counted."""
         if not tag_list:
             return {}
+
+        def read(tags):
+            return self._provider.read_scalars(
+                ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN,
+                downsample=ALL_POINTS, run_tag_filter=provider.RunTagFilter(runs=[run], tags=tags),
+            ).get(run, {})
+
         try:
-            result = self._provider.read_scalars(
-                ctx,
-                experiment_id=experiment_id,
-                plugin_name=SCALARS_PLUGIN,
-                downsample=ALL_POINTS,
-                run_tag_filter=provider.RunTagFilter(runs=[run], tags=tag_list),
-            )
-            series = result.get(run, {})
+            series = read(tag_list)
         except Exception:  # a damaged tag breaks the batch: retry tag by tag
             series = {}
             for tag in tag_list:
                 try:
-                    one = self._provider.read_scalars(
-                        ctx,
-                        experiment_id=experiment_id,
-                        plugin_name=SCALARS_PLUGIN,
-                        downsample=ALL_POINTS,
-                        run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
-                    )
-                    series.update(one.get(run, {}))
+                    series.update(read([tag]))
                 except Exception:
                     reason = "unreadable series (not a scalar?)"
                     skipped[reason] = skipped.get(reason, 0) + 1

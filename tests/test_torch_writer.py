@@ -110,7 +110,8 @@ def test_cubic_sl_expected_equals_masks_and_scheduler_levels(tmp_path):
     weights = {w["name"]: w for w in doc["weights"]}
     assert set(weights) == {"2.weight", "4.weight"}
     w = weights["2.weight"]
-    assert w["module_class"] == "Linear" and w["position"] == 2  # not ParametrizedLinear
+    # position counts weighted modules only (ReLU is folded away, as Keras folds activations)
+    assert w["module_class"] == "Linear" and w["position"] == 1  # not ParametrizedLinear
     assert w["schedule"]["kind"] == "polynomial" and w["schedule"]["end"] == 2 + 2 * 4
     assert w["schedule"]["source"]["config"]["base_sl"] == 0.8
     assert w["rounding"] == {"rule": "blocks", "block_shape": [1, 4], "zeros_per_block": 4}
@@ -210,6 +211,9 @@ def test_global_unstructured_is_measured_only_and_final_state_logged_on_close(tm
     prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=0.5)
     final = {"%d.weight" % i: true_mask_sparsity(model[i].weight_mask) for i in (0, 2, 4)}
     writer.close(step=5)  # the state after the last log() is on record
+    writer.close()  # a second close does nothing
+    with pytest.raises(ValueError, match="closed"):
+        writer.log(6)
     doc, series = read_back(str(tmp_path))
     for weight in doc["weights"]:
         assert weight["schedule"] is None and weight["method"].endswith("CustomFromMask")
