@@ -15,10 +15,33 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 # Without a weight count the quantisation step is unknown; 2 % covers weights of 50+ entries.
 UNKNOWN_COUNT_TOLERANCE = 0.02
 DUPLICATE_REASON = "duplicate step (later record kept)"
+# A shortfall below the schedule's target is worth a warning only when it is larger than
+# both one weight of rounding and this: half a percentage point of sparsity is the
+# smallest difference a user would change a schedule for (a 0.5-point difference in
+# sparsity is within run-to-run noise of accuracy for the models pruning is used on);
+# smaller effects are reported as info.
+MATERIAL_SHORTFALL = 0.005
 
 
 def pct(value):
     return "%.1f%%" % (100.0 * value) if value is not None else "n/a"
+
+
+def pct_pair(a, b):
+    """Two fractions as percentages with the fewest digits (1 to 4) that tell them apart.
+
+    "84.5%"/"87.5%", "87.49%"/"87.50%": a sentence comparing them stays true.
+    """
+    for digits in range(1, 5):
+        left, right = ("%.*f%%" % (digits, 100.0 * v) for v in (a, b))
+        if left != right:
+            break
+    return left, right
+
+
+def material(shortfall, rounding):
+    """Whether a shortfall (a fraction of sparsity) deserves a warning, not just info."""
+    return shortfall > max(rounding, MATERIAL_SHORTFALL)
 
 
 def diagnostic(code, severity, layer, message):
@@ -65,9 +88,31 @@ def _steps_phrase(first_steps, total, last):
     return "%d steps (%d, %d, …, %d)" % (total, first_steps[0], first_steps[1], last)
 
 
+def shortfall_words(shortfall, params):
+    """"0.014 percentage points (1 weight of 4608)": how far below, in words."""
+    points = 100.0 * shortfall
+    text = "%.*f percentage points" % (1 if points >= 0.1 else 3, points)
+    if params:
+        weights = int(round(shortfall * params))
+        text += " (%d weight%s of %d)" % (weights, "" if weights == 1 else "s", params)
+    return text
+
+
+def minor_note(shortfall):
+    """The end of an info sentence about a shortfall too small for a warning."""
+    if shortfall <= MATERIAL_SHORTFALL:
+        return "less than %g percentage points, nothing to change." % (100 * MATERIAL_SHORTFALL)
+    return "no more than one weight of rounding, nothing to change."
+
+
 def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
-    """Diagnostics of a schedule on its own (and against the training length if known)."""
+    """Diagnostics of a schedule on its own (and against the training length if known).
+
+    The frequency trap is a warning only when the sparsity it loses is material (see
+    MATERIAL_SHORTFALL and one weight of rounding); a smaller loss is info.
+    """
     out = []
+    rounding = 1.0 / params if params else 0.0
     if schedule.class_name == "PolynomialDecay" and not schedule.open_ended:
         window = schedule.end_step - schedule.begin_step
         first_steps = schedule.pruning_steps(schedule.end_step, limit=4)
@@ -83,9 +128,9 @@ def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
             frozen = float(schedule.effective([last_p], params)[0])
             wanted = float(schedule.target([schedule.end_step])[0])
             wanted_q = float(schedules.quantise([wanted], params)[0]) if params else wanted
-            # Below the final target even after quantisation (or by 0.05 points unquantised).
-            short = frozen < wanted_q - (1e-9 if params else 5e-4)
-            if last_p < schedule.end_step and short:
+            shortfall = wanted_q - frozen
+            frozen_text, wanted_text = pct_pair(frozen, wanted_q)
+            if last_p < schedule.end_step and material(shortfall, rounding):
                 good = _divisor_at_most(window, schedule.frequency)
                 out.append(diagnostic(
                     "frequency_exceeds_window", "warning", layer,
@@ -94,14 +139,25 @@ def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
                     "at step %d. A frequency that divides the window (e.g. %d) or end_step "
                     "%d fixes it." % (
                         schedule.frequency, window, schedule.begin_step, schedule.end_step,
-                        _steps_phrase(first_steps, total, last_p), pct(frozen), last_p,
-                        pct(wanted_q), schedule.end_step, good, last_p + schedule.frequency)))
+                        _steps_phrase(first_steps, total, last_p), frozen_text, last_p,
+                        wanted_text, schedule.end_step, good, last_p + schedule.frequency)))
+            elif last_p < schedule.end_step and shortfall > 1e-9:
+                out.append(diagnostic(
+                    "frequency_exceeds_window", "info", layer,
+                    "frequency %d does not divide the %d-step window (steps %d to %d): the "
+                    "last pruning step is %d, so the mask holds %s instead of %s, %s below "
+                    "the final target: %s" % (
+                        schedule.frequency, window, schedule.begin_step, schedule.end_step,
+                        last_p, frozen_text, wanted_text, shortfall_words(shortfall, params),
+                        minor_note(shortfall))))
     if _never_prunes_by(schedule, last_step):
         first = schedule.pruning_steps(1 << 62, limit=1)
         out.append(diagnostic(
             "no_pruning_happened", "error", layer,
-            "training ran to step %d but the first pruning step is %s: the mask never "
-            "changes." % (last_step, first[0] if first else "never")))
+            "training ran to step %d but the first pruning step is %s (begin_step %d, "
+            "frequency %d): the mask never changes. Start pruning earlier or train longer." % (
+                last_step, first[0] if first else "never", schedule.begin_step,
+                schedule.frequency)))
     return out
 
 
@@ -180,8 +236,8 @@ def analyze_layer(layer, run_last_step, run_source):
                     "deviates_from_schedule", "warning", key,
                     "at step %d the mask is %s sparse but the schedule gives %s there "
                     "(difference %s, more than the %s one quantisation step allows)." % (
-                        steps[worst], pct(values[worst]), pct(expected[worst]),
-                        pct(dev[worst]), pct(tol))))
+                        steps[worst], *pct_pair(values[worst], expected[worst]),
+                        *pct_pair(dev[worst], tol))))
         sched_diags = schedule_diagnostics(schedule, run_last_step, key, layer.params)
         diags.extend(sched_diags)
         # Where will it end? The last record if it is the final state, else the schedule's
@@ -193,18 +249,9 @@ def analyze_layer(layer, run_last_step, run_source):
             final_value = float(schedule.effective([end_step], layer.params)[0])
             verb = "will stop at"
         codes = {d["code"] for d in sched_diags}
-        if final_value < final_target - tol and "no_pruning_happened" not in codes and end_step > 0:
-            if "frequency_exceeds_window" in codes:
-                why = "the pruning frequency skips the end of the window"
-            elif not schedule.open_ended and end_step < schedule.end_step:
-                why = "training ended at step %d, before end_step %d" % (
-                    end_step, schedule.end_step)
-            else:
-                why = "the mask is below what the schedule prescribes"
-            diags.append(diagnostic(
-                "target_not_reached", "warning", key,
-                "%s %s %s at step %d, below the schedule's final target %s: %s." % (
-                    doc["name"], verb, pct(final_value), end_step, pct(final_target), why)))
+        diags.extend(_end_diagnostics(
+            schedule, doc["name"], key, final_value, final_target, end_step, verb, tol,
+            layer.params, codes))
     if measured and len(measured) > 1 and all(v == 0.0 for _, v in measured):
         if not any(d["code"] == "no_pruning_happened" for d in diags):
             diags.append(diagnostic(
@@ -212,6 +259,39 @@ def analyze_layer(layer, run_last_step, run_source):
                 "the mask never changed: all %d records up to step %d are 0%% sparse." % (
                     len(measured), measured[-1][0])))
     return doc, diags
+
+
+def _end_diagnostics(schedule, name, key, final_value, final_target, end_step, verb, tol,
+                     params, codes):
+    """`target_not_reached` when a layer ends below its final target, by severity.
+
+    Warning when the shortfall is material (more than `tol`, one quantisation step, and
+    than MATERIAL_SHORTFALL); info when the run stops early by less; nothing when the
+    frequency's own info already says it.
+    """
+    shortfall = final_target - final_value
+    if shortfall <= tol or "no_pruning_happened" in codes or end_step <= 0:
+        return []
+    early = not schedule.open_ended and end_step < schedule.end_step
+    if "frequency_exceeds_window" in codes and not early:
+        why = "the pruning frequency skips the end of the window"
+    elif early:
+        why = "training ended at step %d, before end_step %d" % (end_step, schedule.end_step)
+    else:
+        why = "the mask is below what the schedule prescribes"
+    value_text, target_text = pct_pair(final_value, final_target)
+    if material(shortfall, tol):
+        return [diagnostic(
+            "target_not_reached", "warning", key,
+            "%s %s %s at step %d, below the schedule's final target %s: %s." % (
+                name, verb, value_text, end_step, target_text, why))]
+    if not early:  # the frequency's info (or the deviation check) already covers it
+        return []
+    return [diagnostic(
+        "target_not_reached", "info", key,
+        "%s %s %s at step %d instead of the final target %s (%s), %s below it: %s" % (
+            name, verb, value_text, end_step, target_text, why,
+            shortfall_words(shortfall, params), minor_note(shortfall)))]
 
 
 def model_series(layer_docs, field, weights):
@@ -327,12 +407,9 @@ def analyze_schedule(schedule_json, max_step, params=None):
     diags = schedule_diagnostics(parsed, max_step, None, params)
     final = float(parsed.effective([max_step], params)[0])
     wanted = _final_target(parsed, params)
-    if final < wanted - (1.0 / params if params else 1e-6) and not any(
-            d["code"] == "no_pruning_happened" for d in diags):
-        diags.append(diagnostic(
-            "target_not_reached", "warning", None,
-            "after %d training steps the mask holds %s, below the final target %s." % (
-                max_step, pct(final), pct(wanted))))
+    diags.extend(_end_diagnostics(
+        parsed, "the mask", None, final, wanted, max_step, "holds", 1.0 / params if params
+        else 1e-6, params, {d["code"] for d in diags}))
     return {
         "schedule": parsed.to_json(),
         "max_step": max_step,
