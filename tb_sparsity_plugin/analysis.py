@@ -44,6 +44,13 @@ def material(shortfall, rounding):
     return shortfall > max(rounding, MATERIAL_SHORTFALL)
 
 
+def m_by_n_text(m_by_n):
+    """"2:4" for [2, 4] (m zeros in every n consecutive weights)."""
+    if isinstance(m_by_n, (list, tuple)) and len(m_by_n) == 2:
+        return "%s:%s" % tuple(m_by_n)
+    return str(m_by_n)
+
+
 def diagnostic(code, severity, layer, message):
     return {"code": code, "severity": severity, "layer": layer, "message": message}
 
@@ -205,7 +212,7 @@ def analyze_layer(layer, run_last_step, run_source):
         diags.append(diagnostic(
             "m_by_n_schedule_ignored", "info", key,
             "m:n structured sparsity %s: tfmot sets the mask once at step 1 and ignores the "
-            "pruning schedule, so no schedule curve is drawn." % (m_by_n,)))
+            "pruning schedule, so no schedule curve is drawn." % (m_by_n_text(m_by_n),)))
     elif layer.schedule is not None:
         parsed = schedules.parse_schedule(layer.schedule)
         if isinstance(parsed, schedules.Problem):
@@ -294,6 +301,21 @@ def _end_diagnostics(schedule, name, key, final_value, final_target, end_step, v
             shortfall_words(shortfall, params), minor_note(shortfall)))]
 
 
+def _one_never_pruned(diags, keys):
+    """When no layer was ever pruned for the same reason, say it once for the run.
+
+    The run-level diagnostic keeps the layers' keys in `layers`.
+    """
+    never = [d for d in diags if d["code"] == "no_pruning_happened" and d["layer"] is not None]
+    if len(keys) < 2 or len(never) != len(keys) or len({d["message"] for d in never}) != 1:
+        return diags
+    merged = diagnostic(
+        "no_pruning_happened", never[0]["severity"], None,
+        "no layer was pruned (all %d pruned weights): %s" % (len(keys), never[0]["message"]))
+    merged["layers"] = [d["layer"] for d in never]
+    return [d for d in diags if d not in never] + [merged]
+
+
 def model_series(layer_docs, field, weights):
     """Whole-model series: the (weighted) mean of every layer's held value at each step.
 
@@ -361,6 +383,7 @@ def analyze_run(data, thresholds=True):
             "checkpoint); the record read last is shown." % data.skipped[DUPLICATE_REASON]))
     for problem in data.problems:
         diags.append(diagnostic("model_config_unusable", "warning", None, problem + "."))
+    diags = _one_never_pruned(diags, [d["key"] for d in layer_docs])
 
     params = [d["params"] for d in layer_docs]
     if params and all(params):
