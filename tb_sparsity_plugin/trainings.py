@@ -1,0 +1,189 @@
+"""Several trainings in one run directory: telling them apart. Pure functions.
+
+People train several models one after another with the same `log_dir` (tfmot's own
+mnist_cnn.py example does; so does re-running a notebook cell). `PruningSummaries` then
+writes all of them into one `metrics` run. Signs that a new training began, read from the
+records themselves:
+
+- a series' steps start again (a new optimizer counts from 0);
+- a new set of wrapper names appears after the earlier ones stopped (Keras numbers the
+  layers of every new model: `prune_low_magnitude_conv2d_2`, ...);
+- each `fit` writes its own Keras model config (tag `keras` in `train`) just before it
+  starts, so the config current for a training is the last one written before its first
+  record, and its wrapper names must be the training's.
+
+Records are split by wall time: a training is a stretch of time in which its tags were
+logged; one tag cannot appear twice in one training, and a record that comes after all
+records of the current training at a lower step than they reached starts a new one.
+When the stretches of two trainings overlap in time (two processes writing to one
+directory at once) they cannot be told apart: `split_trainings` then keeps one training and
+says why.
+"""
+
+import dataclasses
+
+# Records of one epoch start of one training are written within milliseconds; a record
+# later than this after everything before it, at a lower step, starts a new training.
+SAME_MOMENT_SECONDS = 0.5
+
+
+@dataclasses.dataclass
+class Training:
+    """One training's records: {tag: [(step, value)]} sorted as logged, and its time span."""
+
+    series: dict
+    start: float
+    end: float
+    first_step: int
+    last_step: int
+
+    @property
+    def tags(self):
+        return set(self.series)
+
+
+@dataclasses.dataclass
+class Split:
+    trainings: list  # [Training] in time order; one when there is nothing to split
+    how: str | None = None  # how they were told apart (None: one training)
+    problem: str | None = None  # why several could not be told apart, or None
+
+
+@dataclasses.dataclass
+class _Segment:
+    tag: str
+    points: list  # [(step, value, wall)]
+
+    @property
+    def start(self):
+        return self.points[0][2]
+
+    @property
+    def end(self):
+        return self.points[-1][2]
+
+
+def _segments(tag, points):
+    """A tag's points in time order, cut where the steps start again (fall back to or
+    below the step the current stretch began at)."""
+    ordered = sorted(points, key=lambda p: p[2])
+    out = []
+    for point in ordered:
+        current = out[-1].points if out else None
+        if current and not (point[0] < current[-1][0] and point[0] <= current[0][0]):
+            current.append(point)
+        else:
+            out.append(_Segment(tag, [point]))
+    return out
+
+
+def split_trainings(series):
+    """A Split of {tag: [(step, value, wall_time)]} (any order) into trainings."""
+    segments = []
+    restarted = False
+    for tag, points in series.items():
+        if not points:
+            continue
+        parts = _segments(tag, points)
+        restarted = restarted or len(parts) > 1
+        segments.extend(parts)
+    segments.sort(key=lambda s: (s.start, s.tag))
+    groups = []
+    for segment in segments:
+        group = groups[-1] if groups else None
+        if group is not None and not _starts_new(group, segment):
+            group.append(segment)
+        else:
+            groups.append([segment])
+    if len(groups) <= 1:
+        return Split([_training(groups[0] if groups else [])])
+    trainings = [_training(g) for g in groups]
+    for before, after in zip(trainings, trainings[1:]):
+        if after.start <= before.end:
+            return Split([_training(segments)], problem=(
+                "the records of several trainings in this directory overlap in time (two "
+                "trainings writing at once?), so they cannot be told apart: shown together"))
+    return Split(trainings, how=_how(trainings, restarted))
+
+
+def _starts_new(group, segment):
+    tags = {s.tag for s in group}
+    if segment.tag in tags:
+        return True
+    end = max(s.end for s in group)
+    if segment.start > end + SAME_MOMENT_SECONDS:
+        return True
+    if segment.start > end:  # after every record of the group: new if its step is lower
+        return segment.points[0][0] < max(s.points[-1][0] for s in group)
+    # Logged at the same epoch start as the group's first records: the same training.
+    # Starting later at a lower step than the group had reached by then: another training
+    # (after it, or overlapping it: split_trainings then says they cannot be told apart).
+    if segment.start <= min(s.start for s in group) + SAME_MOMENT_SECONDS:
+        return False
+    reached = max((p[0] for s in group for p in s.points if p[2] <= segment.start), default=0)
+    return segment.points[0][0] < reached
+
+
+def _training(segments):
+    series = {s.tag: [(p[0], p[1]) for p in s.points] for s in segments}
+    if not segments:
+        return Training(series, 0.0, 0.0, 0, 0)
+    return Training(
+        series,
+        start=min(s.start for s in segments),
+        end=max(s.end for s in segments),
+        first_step=min(s.points[0][0] for s in segments),
+        last_step=max(s.points[-1][0] for s in segments),
+    )
+
+
+def _how(trainings, restarted):
+    signs = ["wall time"]
+    if restarted:
+        signs.append("steps that start again")
+    if any(a.tags.isdisjoint(b.tags) for a, b in zip(trainings, trainings[1:])):
+        signs.append("new wrapper names")
+    return "this directory holds %d trainings one after another, told apart by %s" % (
+        len(trainings), _and(signs))
+
+
+def _and(words):
+    return words[0] if len(words) == 1 else "%s and %s" % (", ".join(words[:-1]), words[-1])
+
+
+def last_steps(trainings, points):
+    """Each training's last training step from [(step, wall_time)] of a series logged at
+    epoch ends with step = iterations (Keras' `evaluation_*_vs_iterations`): the largest
+    step logged between the training's start and the next one's. None where none is."""
+    out = []
+    for i, training in enumerate(trainings):
+        until = trainings[i + 1].start if i + 1 < len(trainings) else float("inf")
+        steps = [s for s, wall in points if training.start <= wall < until]
+        out.append(max(steps) if steps else None)
+    return out
+
+
+def _wrapper_matches(name, wrappers):
+    return name in wrappers or name.rsplit("/", 1)[-1] in wrappers
+
+
+def config_for(training_wrappers, start, configs):
+    """(index into `configs`, how) of the Keras model config that belongs to a training.
+
+    `configs`: [(wall_time, {wrapper name: info})], one per `fit`. The config whose
+    wrapper names cover the training's, written last before the training's first record;
+    else the last config written before it (by wall time only); None when there is none.
+    """
+    if not configs:
+        return None, None
+    covering = [i for i, (_, wrappers) in enumerate(configs)
+                if wrappers and all(_wrapper_matches(w, wrappers) for w in training_wrappers)]
+    before = [i for i, (wall, _) in enumerate(configs) if wall <= start + SAME_MOMENT_SECONDS]
+    both = [i for i in covering if i in before]
+    if both:
+        return max(both, key=lambda i: configs[i][0]), "wrapper names and wall time"
+    if covering:
+        return min(covering, key=lambda i: abs(configs[i][0] - start)), "wrapper names"
+    if before:
+        return max(before, key=lambda i: configs[i][0]), "wall time"
+    return None, None
