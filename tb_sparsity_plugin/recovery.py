@@ -210,7 +210,8 @@ class DamageScanner:
                 self._scans[path] = scan
         return scan
 
-    def _files(self, run):
+    def files(self, run):
+        """The event files of a run directory, by name (a local logdir only)."""
         if self._logdir is None:
             return []
         run_dir = os.path.normpath(os.path.join(self._logdir, run))
@@ -222,7 +223,7 @@ class DamageScanner:
     def fingerprint(self, run):
         """Cheap (path, size, mtime) tuple of the run's event files."""
         out = []
-        for path in self._files(run):
+        for path in self.files(run):
             try:
                 st = os.stat(path)
             except OSError:
@@ -233,7 +234,7 @@ class DamageScanner:
     def scan_run(self, run):
         """(skipped {reason: count}, [Event] recovered after damage, in file order)."""
         skipped, events = {}, []
-        for path in self._files(run):
+        for path in self.files(run):
             try:
                 scan = self._scan(path)
             except OSError:
@@ -248,6 +249,36 @@ class DamageScanner:
                 except Exception:  # a record with a valid CRC but not an Event
                     skipped[REASON_DAMAGED] = skipped.get(REASON_DAMAGED, 0) + 1
         return skipped, events
+
+
+def events_with_tags(path, tags, max_bytes=MAX_SCAN_BYTES):
+    """The events of one event file holding a summary value tagged one of `tags`, in file
+    order, from its start up to its first damaged or incomplete record (and at most
+    `max_bytes`).
+
+    TensorBoard's loaders keep one record per step of a series (the Rust loader the last,
+    the Python loader's blob sequences the first), so when several `fit`s wrote into one
+    run directory, only the event files themselves still hold every training's Keras
+    model config and last step (see trainings.py).
+    """
+    with open(path, "rb") as f:
+        data = f.read(max_bytes)
+    wanted = set(tags)
+    out = []
+    pos = 0
+    while pos < len(data):
+        length = _record_at(data, pos)
+        if length <= 0:
+            break
+        raw = data[pos + HEADER:pos + length - FOOTER]
+        pos += length
+        try:
+            event = event_pb2.Event.FromString(raw)
+        except Exception:  # a record with a valid CRC but not an Event
+            continue
+        if event.HasField("summary") and any(v.tag in wanted for v in event.summary.value):
+            out.append(event)
+    return out
 
 
 def scalar_of(value):

@@ -18,8 +18,8 @@ scaled to seconds on 2 cores:
   ~5600 steps is scaled to begin 16, end 84, frequency 4 on 96 steps (12 epochs of 8).
 - `e2e_2x4`: the layer-wise model with `sparsity_m_by_n=(2, 4)` and
   ConstantSparsity(0.5, begin_step=0, frequency=100); 3 epochs instead of 1 so that
-  PruningSummaries (which logs at epoch starts) records the mask after step 1. Our
-  SparsitySummaries logs next to it, in `<dir>/metrics`.
+  PruningSummaries (which logs at epoch starts) records the mask after step 1.
+- `e2e_2x4_callback`: the same with our SparsitySummaries too, in `<dir>/metrics`.
 - `mha`: MultiHeadAttention with ConstantSparsity(0.75, begin_step=2000, frequency=100)
   unchanged: 3 epochs never reach step 2000, as on real MNIST (1266 steps). Pretrained
   without pruning first, as the example does.
@@ -177,7 +177,7 @@ def build_layerwise_2x4_model(input_shape, **pruning_params):
     ])
 
 
-def e2e_2x4(out):
+def e2e_2x4(out, own_callback=False):
     input_shape = (SIDE, SIDE, 1)
     x_train, y_train = images(128, input_shape)
     x_test, y_test = images(32, input_shape, seed=1)
@@ -190,8 +190,9 @@ def e2e_2x4(out):
     model = build_layerwise_2x4_model(input_shape, **pruning_params)
     model.compile(loss=keras.losses.categorical_crossentropy, optimizer="adam",
                   metrics=["accuracy"])
-    callbacks = [sp.UpdatePruningStep(), sp.PruningSummaries(log_dir=out),
-                 SparsitySummaries(log_dir=os.path.join(out, "metrics"), update_freq=4)]
+    callbacks = [sp.UpdatePruningStep(), sp.PruningSummaries(log_dir=out)]
+    if own_callback:
+        callbacks.append(SparsitySummaries(log_dir=os.path.join(out, "metrics"), update_freq=4))
     epochs = 3
     model.fit(x_train, y_train, batch_size=BATCH, epochs=epochs, verbose=0,
               callbacks=callbacks, validation_data=(x_test, y_test))
@@ -234,6 +235,7 @@ def recipe(out, schedule, samples, epochs):
 SCENARIOS = {
     "mnist_cnn": mnist_cnn,
     "e2e_2x4": e2e_2x4,
+    "e2e_2x4_callback": lambda d: e2e_2x4(d, own_callback=True),
     "mha": mha,
     "mha_callback": lambda d: mha(d, own_callback=True),
     # 800 samples: 32 steps per epoch (tfmot_runs.BATCH 20, validation 20 %)
