@@ -22,7 +22,7 @@ setuptools.setup(
     python_requires=">=3.11",
     # The dashboard's sources live in frontend/src and are installed as
     # tb_sparsity_plugin/static: one copy in the repository, no node needed to install.
-    packages=["tb_sparsity_plugin", "tb_sparsity_plugin.static"],
+    packages=["tb_sparsity_plugin", "tb_sparsity_plugin.static", "tb_sparsity_plugin.torch"],
     package_dir={"tb_sparsity_plugin.static": "frontend/src"},
     package_data={
         "tb_sparsity_plugin": ["http_api.md"],
@@ -34,20 +34,27 @@ setuptools.setup(
         "werkzeug",
         # C CRC32C for checking event files past damage (recovery.py)
         "google-crc32c",
+        # the CLI's progress counter
+        "tqdm",
     ],
     extras_require={
         "keras": ["tensorflow>=2.16", "tf-keras", "tensorflow-model-optimization>=0.8"],
+        # Pinned: a bare `torch` (or a range admitting a newer release) pulls a CUDA build of
+        # several GB; this one is the CPU build the writer and its tests are checked with.
+        "torch": ["torch==2.13.0"],
         "demo": [
             "tensorflow>=2.16",
             "tf-keras",
             "tensorflow-model-optimization>=0.8",
             "scikit-learn",
+            "torch==2.13.0",
         ],
         "test": [
             "tensorflow>=2.16",
             "tf-keras",
             "tensorflow-model-optimization>=0.8",
             "scikit-learn",
+            "torch==2.13.0",
             "pytest",
             "hypothesis",
             "playwright",

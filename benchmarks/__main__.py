@@ -42,8 +42,6 @@ import json
 import os
 import platform
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,9 +49,9 @@ import time
 import urllib.parse
 
 from benchmarks import synthetic
+from benchmarks.tb_launcher import TensorBoardProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(ROOT, "benchmarks", "tb_launcher.py")
 DEFAULT_WORKDIR = "/tmp/tb_sparsity_bench"
 DEFAULT_OUT = os.path.join(ROOT, "docs", "benchmarks.md")
 from scripts.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -104,12 +102,6 @@ def machine_description():
 # -- TensorBoard processes ---------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Client:
     """Sequential HTTP requests over one keep-alive connection."""
 
@@ -154,26 +146,16 @@ class Client:
             self.conn = None
 
 
-class TensorBoardProcess:
+class BenchTensorBoard(TensorBoardProcess):
+    """W (with the plugin) or N (without), with a keep-alive client and its memory."""
+
     def __init__(self, logdir, load_fast, with_plugin, log_path):
-        self.port = free_port()
-        self.with_plugin = with_plugin
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        paths = [p for p in paths if os.path.realpath(p) != os.path.realpath(ROOT)]
-        if with_plugin:
-            paths.insert(0, ROOT)
-        env["PYTHONPATH"] = os.pathsep.join(paths)
-        self.log_file = open(log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, LAUNCHER, "with" if with_plugin else "without",
-             "--logdir", logdir, "--port", str(self.port), "--host", "127.0.0.1",
-             "--load_fast", load_fast],
-            stdout=self.log_file, stderr=subprocess.STDOUT, env=env, cwd="/",
-            start_new_session=True,
-        )
-        self.client = Client(self.port)
         self.started = time.monotonic()
+        super().__init__(logdir, load_fast, plugin="with" if with_plugin else "without",
+                         env={"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
+                         log_path=log_path, reload_interval=None)
+        self.with_plugin = with_plugin
+        self.client = Client(self.port)
 
     def alive(self):
         return self.proc.poll() is None
@@ -197,17 +179,7 @@ class TensorBoardProcess:
 
     def stop(self):
         self.client.close()
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)  # our own session: TB + data server
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(30)
-        self.log_file.close()
+        super().stop()
 
 
 def ingestion_complete(tb, size):
@@ -243,7 +215,7 @@ def wait_ingested(servers, size, timeout):
     while pending:
         for tb in list(pending):
             if not tb.alive():
-                raise RuntimeError("TensorBoard exited (see its log)")
+                raise RuntimeError("TensorBoard exited:\n" + tb.output_tail())
             if ingestion_complete(tb, size):
                 tb.ingest_seconds = time.monotonic() - tb.started
                 pending.remove(tb)
@@ -423,11 +395,11 @@ def bench_one(size, loader, logdir, args):
     log("%s, load_fast=%s: starting TensorBoard with and without the plugin" % (size, loader))
 
     def start_with():
-        return TensorBoardProcess(
+        return BenchTensorBoard(
             logdir, loader, True, os.path.join(logs, "%s_%s_with.log" % (size, loader)))
 
     def start_without():
-        return TensorBoardProcess(
+        return BenchTensorBoard(
             logdir, loader, False, os.path.join(logs, "%s_%s_without.log" % (size, loader)))
 
     def memory_baseline(n):

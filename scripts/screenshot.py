@@ -14,56 +14,13 @@ and the screenshot of the other views (docs/views.png) with
 """
 
 import argparse
-import contextlib
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from benchmarks.tb_launcher import TensorBoardProcess  # noqa: E402
 from scripts.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-
-
-def free_port():
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def tensorboard(logdir, log_path):
-    port = free_port()
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", "127.0.0.1",
-             "--port", str(port), "--reload_interval", "2"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-        )
-        try:
-            url = "http://127.0.0.1:%d" % port
-            deadline = time.time() + 120
-            while True:
-                if proc.poll() is not None:
-                    raise SystemExit("tensorboard exited; see %s" % log_path)
-                try:
-                    with urllib.request.urlopen(url + "/data/plugin/sparsity/runs", timeout=5) as r:
-                        if b'"run"' in r.read():
-                            break
-                except OSError:
-                    pass
-                if time.time() > deadline:
-                    raise SystemExit("tensorboard lists no sparsity run after 120 s; see %s" % log_path)
-                time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def sparsity_frame(page, url, timeout_ms=60_000):
@@ -94,12 +51,12 @@ def main(argv=None):
     if not os.path.exists(CHROMIUM):
         raise SystemExit("%s not found: apt-get install -y chromium" % CHROMIUM)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    log_path = os.path.join(os.path.dirname(os.path.abspath(args.out)), ".tensorboard-screenshot.log")
-    with tensorboard(os.path.abspath(args.logdir), log_path) as url, sync_playwright() as pw:
+    with TensorBoardProcess(args.logdir, reload_interval=2) as tb, sync_playwright() as pw:
+        tb.wait_ready(timeout=120)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": args.width, "height": args.height})
-            frame = sparsity_frame(page, url)
+            frame = sparsity_frame(page, tb.url)
             if args.runs:
                 frame.fill(".sidebar input.filter >> nth=0", args.runs)
             if args.view != "layers":
@@ -111,8 +68,6 @@ def main(argv=None):
             page.screenshot(path=args.out)
         finally:
             browser.close()
-    with contextlib.suppress(OSError):
-        os.remove(log_path)
     print("wrote", args.out)
 
 

@@ -1,10 +1,34 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs, then runs
 # the JavaScript unit tests (node --test) and the Python tests (pytest), browser tests included.
+#
+#   scripts/test.sh [PYTEST ARGS]           everything (what CI runs: .ci/run)
+#   scripts/test.sh --fast [PYTEST ARGS]    a developer's quick check, under two minutes: no
+#                                           installs, no browser, no TensorBoard process, no
+#                                           training, no benchmark (README, "Fast tests")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/venv.sh
+
+if [ "${1:-}" = "--fast" ]; then
+    shift
+    VENV=${VENV:-.venv}
+    [ -x "$VENV/bin/python" ] || use_venv test  # the first time only
+    # The tfmot runs most tests read are trained once and kept, keyed by what writes them.
+    key=$(cat tests/tfmot_runs.py tb_sparsity_plugin/keras_callback.py tb_sparsity_plugin/metadata.py \
+          | sha1sum | cut -c1-12)
+    export TB_SPARSITY_TEST_LOGDIR=${TB_SPARSITY_TEST_LOGDIR:-$PWD/.cache/tfmot_runs-$key}
+    if [ -d frontend/node_modules ] && command -v node >/dev/null 2>&1; then
+        (cd frontend && node --test test/)
+    fi
+    # TensorFlow hidden (tests/no_tensorflow), as for a user without it: none of these tests
+    # needs it, and TensorBoard's writer would otherwise import it (~10 s) just to write files.
+    export PYTHONPATH="$PWD/tests/no_tensorflow:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+    exec "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider \
+        -m "not browser and not tensorboard and not tensorflow and not torch and not benchmark" "$@"
+fi
+
 use_venv test
 
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).

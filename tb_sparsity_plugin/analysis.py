@@ -10,8 +10,9 @@ import numpy as np
 
 from tb_sparsity_plugin import reader as reader_lib
 from tb_sparsity_plugin import schedules
+from tb_sparsity_plugin import words
+from tb_sparsity_plugin.words import pct
 
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 # Without a weight count the quantisation step is unknown; 2 % covers weights of 50+ entries.
 UNKNOWN_COUNT_TOLERANCE = 0.02
 DUPLICATE_REASON = "duplicate step (later record kept)"
@@ -23,32 +24,9 @@ DUPLICATE_REASON = "duplicate step (later record kept)"
 MATERIAL_SHORTFALL = 0.005
 
 
-def pct(value):
-    return "%.1f%%" % (100.0 * value) if value is not None else "n/a"
-
-
-def pct_pair(a, b):
-    """Two fractions as percentages with the fewest digits (1 to 4) that tell them apart.
-
-    "84.5%"/"87.5%", "87.49%"/"87.50%": a sentence comparing them stays true.
-    """
-    for digits in range(1, 5):
-        left, right = ("%.*f%%" % (digits, 100.0 * v) for v in (a, b))
-        if left != right:
-            break
-    return left, right
-
-
 def material(shortfall, rounding):
     """Whether a shortfall (a fraction of sparsity) deserves a warning, not just info."""
     return shortfall > max(rounding, MATERIAL_SHORTFALL)
-
-
-def m_by_n_text(m_by_n):
-    """"2:4" for [2, 4] (m zeros in every n consecutive weights)."""
-    if isinstance(m_by_n, (list, tuple)) and len(m_by_n) == 2:
-        return "%s:%s" % tuple(m_by_n)
-    return str(m_by_n)
 
 
 def diagnostic(code, severity, layer, message):
@@ -136,7 +114,7 @@ def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
             wanted = float(schedule.target([schedule.end_step])[0])
             wanted_q = float(schedules.quantise([wanted], params)[0]) if params else wanted
             shortfall = wanted_q - frozen
-            frozen_text, wanted_text = pct_pair(frozen, wanted_q)
+            frozen_text, wanted_text = words.pct_pair(frozen, wanted_q)
             if last_p < schedule.end_step and material(shortfall, rounding):
                 good = _divisor_at_most(window, schedule.frequency)
                 out.append(diagnostic(
@@ -194,6 +172,7 @@ def analyze_layer(layer, run_last_step, run_source):
         "position": layer.position,
         "layer_class": layer.layer_class,
         "schedule": layer.schedule if isinstance(layer.schedule, dict) else None,
+        "schedule_text": words.schedule_text(layer.schedule),
         "params": layer.params,
         "measured": measured,
         "weight_zeros": layer.weight_zeros,
@@ -212,7 +191,7 @@ def analyze_layer(layer, run_last_step, run_source):
         diags.append(diagnostic(
             "m_by_n_schedule_ignored", "info", key,
             "m:n structured sparsity %s: tfmot sets the mask once at step 1 and ignores the "
-            "pruning schedule, so no schedule curve is drawn." % (m_by_n_text(m_by_n),)))
+            "pruning schedule, so no schedule curve is drawn." % (words.m_by_n_text(m_by_n),)))
     elif layer.schedule is not None:
         parsed = schedules.parse_schedule(layer.schedule)
         if isinstance(parsed, schedules.Problem):
@@ -243,8 +222,8 @@ def analyze_layer(layer, run_last_step, run_source):
                     "deviates_from_schedule", "warning", key,
                     "at step %d the mask is %s sparse but the schedule gives %s there "
                     "(difference %s, more than the %s one quantisation step allows)." % (
-                        steps[worst], *pct_pair(values[worst], expected[worst]),
-                        *pct_pair(dev[worst], tol))))
+                        steps[worst], *words.pct_pair(values[worst], expected[worst]),
+                        *words.pct_pair(dev[worst], tol))))
         sched_diags = schedule_diagnostics(schedule, run_last_step, key, layer.params)
         diags.extend(sched_diags)
         # Where will it end? The last record if it is the final state, else the schedule's
@@ -286,7 +265,7 @@ def _end_diagnostics(schedule, name, key, final_value, final_target, end_step, v
         why = "training ended at step %d, before end_step %d" % (end_step, schedule.end_step)
     else:
         why = "the mask is below what the schedule prescribes"
-    value_text, target_text = pct_pair(final_value, final_target)
+    value_text, target_text = words.pct_pair(final_value, final_target)
     if material(shortfall, tol):
         return [diagnostic(
             "target_not_reached", "warning", key,
@@ -397,11 +376,12 @@ def analyze_run(data, thresholds=True):
         float(np.dot(targets, weights) / np.sum(weights))
         if targets and all(t is not None for t in targets) else None)
     position = {d["key"]: i for i, d in enumerate(layer_docs)}
-    diags.sort(key=lambda d: (SEVERITY_ORDER[d["severity"]],
+    diags.sort(key=lambda d: (words.severity_rank(d["severity"]),
                               position.get(d["layer"], -1), d["code"]))
     return {
         "run": data.run,
         "group": data.group,
+        "series": "all",  # every series; the run route's series=none leaves the layers' out
         "schedule_source": data.source,
         "last_step": last_step,
         "training_last_step": training_last,
@@ -409,6 +389,7 @@ def analyze_run(data, thresholds=True):
             "measured": model_measured,
             "expected": model_expected,
             "weighting": weighting,
+            "weighting_label": words.weighting_label(weighting),
             "final_sparsity": model_measured[-1][1] if model_measured else None,
             "target_sparsity": target,
         },
@@ -480,8 +461,7 @@ def state_at(run_doc, step=None):
     m_target = (float(np.dot(targets, weights) / np.sum(weights))
                 if rows and None not in targets and all(weights) else None)
     model_row = {
-        "key": "(model)", "name": "whole model (%s)" % (
-            "weighted by weight count" if model["weighting"] == "params" else "plain mean"),
+        "key": words.MODEL_KEY, "name": words.model_name(model["weighting"]),
         "params": sum(r["params"] for r in rows) if rows and all(r["params"] for r in rows) else None,
         "step": step, "measured": m_measured, "expected": m_expected, "target": m_target,
         "deviation": (m_measured - m_expected) if None not in (m_measured, m_expected) else None,

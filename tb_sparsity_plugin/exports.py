@@ -9,10 +9,11 @@ import csv
 import io
 import json
 
+from tb_sparsity_plugin.words import MODEL_KEY, MODEL_NAME
+
 # Per-layer series of the run document: the report drops them, export writes them.
 LAYER_SERIES = ("measured", "expected", "target", "threshold", "weight_zeros")
 MODEL_SERIES = ("measured", "expected")
-MODEL_KEY = "(model)"
 
 # Columns of the per-layer state at one step (analysis.state_at rows plus the run).
 STATE_CSV_FIELDS = ["run", "key", "name", "params", "step", "measured", "expected", "target",
@@ -49,7 +50,7 @@ def export_rows(run_doc):
     model = run_doc["model"]
     for series in MODEL_SERIES:
         for step, value in model.get(series) or []:
-            yield run, MODEL_KEY, "whole model", series, step, value
+            yield run, MODEL_KEY, MODEL_NAME, series, step, value
     for layer in run_doc["layers"]:
         for series in LAYER_SERIES:
             for step, value in layer.get(series) or []:

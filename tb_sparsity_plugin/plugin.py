@@ -5,8 +5,6 @@ done by `*_impl` methods that return plain data (the command line uses the same
 analysis). Routes are documented in http_api.md.
 """
 
-import gzip
-import json
 import logging
 import os
 import re
@@ -18,11 +16,11 @@ from werkzeug import wrappers
 from tensorboard import errors
 from tensorboard import plugin_util
 from tensorboard.backend import http_util
-from tensorboard.backend import json_util
 from tensorboard.context import RequestContext
 from tensorboard.plugins import base_plugin
 
 from tb_sparsity_plugin import analysis
+from tb_sparsity_plugin import documents
 from tb_sparsity_plugin import exports
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import quality
@@ -32,6 +30,9 @@ from tb_sparsity_plugin import schedules
 logger = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 1000
+# The `series` route's batch limits (http_api.md).
+MAX_SERIES_RUNS = 100
+MAX_SERIES_LAYERS = 300
 MAX_STEP = 10_000_000
 IS_ACTIVE_TTL_SECONDS = 10.0
 STATIC_TYPES = {
@@ -65,9 +66,8 @@ class SparsityPlugin(base_plugin.TBPlugin):
             if self._provider
             else None
         )
+        self._documents = documents.RunDocuments(self._reader) if self._reader else None
         self._static_dir = os.path.realpath(static_dir())
-        self._encoded_lock = threading.Lock()
-        self._encoded_runs = {}  # (experiment_id, run, thresholds) -> (fingerprint, _EncodedJson)
         self._active_lock = threading.Lock()
         self._active = (0.0, False)
 
@@ -79,6 +79,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
             "/static/*": self.static_route,
             "/runs": self.runs_route,
             "/run": self.run_route,
+            "/series": self.series_route,
             "/schedule": self.schedule_route,
             "/metrics": self.metrics_route,
             "/quality": self.quality_route,
@@ -144,29 +145,6 @@ class SparsityPlugin(base_plugin.TBPlugin):
             raise errors.NotFoundError("no sparsity data for run %r" % run)
         return data
 
-    def _run_json(self, ctx, experiment_id, run, thresholds):
-        """The `run` document, analysed and encoded once per change of the run's data.
-
-        A repeated request (the dashboard re-fetches every 30 s) costs a listing and a
-        dictionary lookup: profiles showed 86 % of a warm request spent encoding the same
-        document again. Only the gzipped bytes are kept (a fraction of the document's Python
-        objects); TensorBoard's Respond unzips them for the rare client that cannot.
-        """
-        reader = self._require_reader()
-        fingerprint = reader.fingerprint(ctx, experiment_id, run)
-        if fingerprint is None:
-            raise errors.NotFoundError("no sparsity data for run %r" % run)
-        key = (experiment_id, run, thresholds)
-        with self._encoded_lock:
-            hit = self._encoded_runs.get(key)
-        if hit is not None and hit[0] == fingerprint:
-            return hit[1]
-        with reader_lib.gc_paused():
-            encoded = _EncodedJson(self.run_impl(ctx, experiment_id, run, thresholds))
-        with self._encoded_lock:
-            self._encoded_runs[key] = (fingerprint, encoded)
-        return encoded
-
     def _require_run(self, ctx, experiment_id, run):
         if self._require_reader().fingerprint(ctx, experiment_id, run) is None:
             raise errors.NotFoundError("no sparsity data for run %r" % run)
@@ -217,7 +195,21 @@ class SparsityPlugin(base_plugin.TBPlugin):
         def impl(ctx, eid):
             run = _single(request, "run")
             thresholds = _choice(request, "threshold", ("0", "1"), "0") == "1"
-            return self._run_json(ctx, eid, run, thresholds)
+            series = _choice(request, "series", (documents.SERIES_ALL, documents.SERIES_NONE),
+                             documents.SERIES_ALL)
+            self._require_reader()
+            return self._documents.document(ctx, eid, run, thresholds, series)
+
+        return self._json(request, impl)
+
+    @wrappers.Request.application
+    def series_route(self, request):
+        def impl(ctx, eid):
+            runs = _several(request, "run", MAX_SERIES_RUNS)
+            layers = _several(request, "layer", MAX_SERIES_LAYERS)
+            thresholds = _choice(request, "threshold", ("0", "1"), "0") == "1"
+            self._require_reader()
+            return _JsonText(self._documents.series_json(ctx, eid, runs, layers, thresholds))
 
         return self._json(request, impl)
 
@@ -312,7 +304,9 @@ class SparsityPlugin(base_plugin.TBPlugin):
             ctx = plugin_util.context(request.environ)
             eid = plugin_util.experiment_id(request.environ)
             body = impl(ctx, eid)
-            if isinstance(body, _EncodedJson):
+            if isinstance(body, _JsonText):
+                return http_util.Respond(request, body.text, "application/json")
+            if isinstance(body, documents.EncodedJson):
                 return http_util.Respond(
                     request, body.gzipped, "application/json", content_encoding="gzip")
             if isinstance(body, _Download):
@@ -364,15 +358,11 @@ class SparsityPlugin(base_plugin.TBPlugin):
 DIRECTIONS = {"higher": quality.HIGHER, "lower": quality.LOWER}
 
 
-class _EncodedJson:
-    """A JSON document encoded once: compact, gzipped."""
+class _JsonText:
+    """A JSON answer already encoded as text."""
 
-    def __init__(self, doc):
-        try:  # the reader lets only finite numbers through; Cleanse only if that ever fails
-            text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
-        except ValueError:
-            text = json.dumps(json_util.Cleanse(doc), separators=(",", ":"))
-        self.gzipped = gzip.compress(text.encode("utf-8"), compresslevel=3, mtime=0)
+    def __init__(self, text):
+        self.text = text
 
 
 class _Download:
@@ -411,14 +401,31 @@ def _single(request, name, required=True):
         return None
     if len(values) > 1:
         raise errors.InvalidArgumentError("%s: given %d times, expected once" % (name, len(values)))
-    value = values[0]
+    _check_value(name, values[0])
+    return values[0]
+
+
+def _several(request, name, limit):
+    """The values of a repeated parameter (at least one, at most `limit`), duplicates
+    dropped, each checked as `_single` checks one."""
+    values = request.args.getlist(name)
+    if not values:
+        raise errors.InvalidArgumentError("%s: missing parameter" % name)
+    if len(values) > limit:
+        raise errors.InvalidArgumentError(
+            "%s: given %d times, at most %d allowed" % (name, len(values), limit))
+    for value in values:
+        _check_value(name, value)
+    return list(dict.fromkeys(values))
+
+
+def _check_value(name, value):
     if len(value) > MAX_PARAM_LENGTH:
         raise errors.InvalidArgumentError(
             "%s: longer than %d characters" % (name, MAX_PARAM_LENGTH)
         )
     if "\x00" in value:
         raise errors.InvalidArgumentError("%s: contains a NUL character" % name)
-    return value
 
 
 def _number(request, name):

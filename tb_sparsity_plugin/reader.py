@@ -48,6 +48,13 @@ SOURCE_NONE = "none"
 # Ask the provider for every point it keeps; ingestion already caps a series
 # (--samples_per_plugin, 1000 scalars by default).
 ALL_POINTS = 1_000_000
+# The provider requests the reader makes, for bulk_provider.BulkProvider.warm (the CLI
+# issues them at once): listings (method, plugin) and reads (method, plugin, downsample).
+LISTINGS = (("list_scalars", SCALARS_PLUGIN), ("list_tensors", metadata.PLUGIN_NAME),
+            ("list_blob_sequences", KERAS_MODEL_PLUGIN))
+BULK_READS = (("read_scalars", SCALARS_PLUGIN, ALL_POINTS),
+              ("read_tensors", metadata.PLUGIN_NAME, 1),
+              ("read_blob_sequences", KERAS_MODEL_PLUGIN, 1))
 
 
 @dataclasses.dataclass
@@ -418,6 +425,14 @@ class Reader:
     def fingerprint(self, ctx, experiment_id, run):
         """What identifies the current data of `run` (None: no sparsity data). Cheap."""
         return self._fingerprint(run, self._listing(ctx, experiment_id, run_group(run)))
+
+    def fingerprints(self, ctx, experiment_id, runs):
+        """{run: fingerprint or None} for several runs, from one listing of the logdir
+        (a listing per group would be a round trip to the data server each)."""
+        if len(set(runs)) == 1:
+            return {run: self.fingerprint(ctx, experiment_id, run) for run in runs}
+        listing = self._listing(ctx, experiment_id)
+        return {run: self._fingerprint(run, listing) for run in runs}
 
     def _fingerprint(self, run, listing):
         scalars, own, _ = listing

@@ -202,8 +202,16 @@ def _number(config, key, integer):
     return float(value)
 
 
-def parse_schedule(schedule_json):
-    """A Schedule from `{"class_name", "config"}`, or a Problem saying why not."""
+def parse_schedule(schedule_json, rounding=None, shape=None, logged=None):
+    """A schedule object, or a Problem saying why not.
+
+    Takes tfmot's `{"class_name", "config"}` (a `Schedule`) and the neutral schedules of
+    docs/summary_format.md (`{"kind": ...}`): tfmot-stepped ones become a `Schedule`, PyTorch
+    ones a `torch_schedules.HeldSchedule`, which needs the weight's `rounding`, `shape` and
+    the `logged` series named by `logged_series_tags`.
+    """
+    if isinstance(schedule_json, dict) and "kind" in schedule_json:
+        return _parse_neutral(schedule_json, rounding, shape, logged)
     if not isinstance(schedule_json, dict):
         return Problem("invalid_schedule", "the schedule is not an object: %r" % (schedule_json,))
     class_name = schedule_json.get("class_name")
@@ -278,3 +286,50 @@ def parse_schedule(schedule_json):
         final_sparsity=values["final_sparsity"],
         power=values.get("power", 3.0),
     )
+
+
+# -- the neutral vocabulary (docs/summary_format.md) ------------------------------------------
+
+
+def _parse_neutral(schedule, rounding, shape, logged):
+    from tb_sparsity_plugin import torch_schedules
+
+    stepping = schedule.get("stepping") if isinstance(schedule.get("stepping"), dict) else {}
+    if stepping.get("rule") == "frequency":  # tfmot's stepping: the Schedule it always was
+        frequency = stepping.get("frequency", 100)
+        if schedule.get("kind") == "polynomial":
+            config = {"initial_sparsity": schedule.get("initial", 0.0),
+                      "final_sparsity": schedule.get("final"), "power": schedule.get("power", 3),
+                      "begin_step": schedule.get("begin", 0), "end_step": schedule.get("end"),
+                      "frequency": frequency}
+            return parse_schedule({"class_name": "PolynomialDecay", "config": config})
+        if schedule.get("kind") == "constant":
+            config = {"target_sparsity": schedule.get("level"), "begin_step": schedule.get("begin", 0),
+                      "end_step": schedule.get("end", -1), "frequency": frequency}
+            return parse_schedule({"class_name": "ConstantSparsity", "config": config})
+    if schedule.get("kind") not in ("polynomial", "constant", "compound", "logged_levels"):
+        return Problem("unknown_schedule", "schedule kind %r is not one the plugin can evaluate; "
+                       "showing measured sparsity only" % (schedule.get("kind"),))
+    try:
+        return torch_schedules.held_schedule(schedule, rounding, shape, logged)
+    except torch_schedules.ScheduleError as e:
+        return Problem("invalid_schedule", "%s: %s" % (schedule.get("kind"), e))
+
+
+def logged_series_tags(weight):
+    """{series name: tag} of the logged series `parse_schedule` needs for this weight."""
+    schedule = weight.get("schedule") if isinstance(weight, dict) else None
+    if not isinstance(schedule, dict) or "kind" not in schedule:
+        return {}
+    stepping = schedule.get("stepping") if isinstance(schedule.get("stepping"), dict) else {}
+    out = {}
+    for name, key in (("schedule_step", "schedule_step_tag"), ("mask_schedule_step", "mask_step_tag"),
+                      ("sparsifier_steps", "sparsifier_steps_tag")):
+        if isinstance(stepping.get(key), str):
+            out[name] = stepping[key]
+    tags = weight.get("tags") if isinstance(weight.get("tags"), dict) else {}
+    if schedule.get("kind") == "logged_levels":
+        for name in ("scheduled_level", "applied_level"):
+            if isinstance(tags.get(name), str):
+                out[name] = tags[name]
+    return out

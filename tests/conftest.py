@@ -1,14 +1,18 @@
-"""Shared fixtures: real tfmot logdirs, real data providers, real TensorBoard processes."""
+"""Shared fixtures: real tfmot logdirs, real data providers, real TensorBoard processes, one
+headless Chromium per session; and the markers derived from them.
 
-import contextlib
+Markers (registered in pytest.ini; the README's "Fast tests" uses them): `browser`,
+`tensorboard`, `tensorflow`, `torch`, `benchmark`. Test modules set the ones that describe
+what they do themselves (`pytestmark`); a test that uses the `browser` fixture (also through
+`page`) is marked `browser` here, one that uses `tensorboard_process` or `dashboard_tb` is
+marked `tensorboard`, so a new test gets them without thinking about it.
+"""
+
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -16,6 +20,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+from benchmarks.tb_launcher import TensorBoardProcess  # noqa: E402  (the one launcher)
+
+# fixture -> marker it implies (see the module docstring)
+FIXTURE_MARKERS = {"browser": "browser", "tensorboard_process": "tensorboard",
+                   "dashboard_tb": "tensorboard"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in item.fixturenames and not item.get_closest_marker(marker):
+                item.add_marker(marker)
 
 
 def run_python(args, timeout=600, env=None):
@@ -95,70 +112,10 @@ def client(tfmot_logdir):
     return make_client(tfmot_logdir)
 
 
-def free_port():
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class TensorBoardProcess:
-    """A real `tensorboard` process on a free local port."""
-
-    def __init__(self, logdir, load_fast="false", extra_args=(), env=None):
-        self.logdir = logdir
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.log_path = os.path.join(
-            os.path.dirname(os.path.abspath(logdir)), "tensorboard-%d.log" % self.port)
-        self._log = open(self.log_path, "w")
-        full_env = dict(os.environ, PYTHONPATH=ROOT)
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host",
-             "127.0.0.1", "--port", str(self.port), "--load_fast", load_fast,
-             "--reload_interval", "1"] + list(extra_args),
-            stdout=self._log, stderr=subprocess.STDOUT, env=full_env, cwd=ROOT)
-
-    def get(self, path, timeout=30):
-        with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
-            return r.status, r.read()
-
-    def get_json(self, path, timeout=30):
-        return json.loads(self.get(path, timeout)[1])
-
-    def wait_ready(self, timeout=120, runs_expected=1):
-        """Until the plugin lists at least `runs_expected` runs (ingestion is asynchronous)."""
-        deadline = time.time() + timeout
-        last_error = None
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("tensorboard exited:\n" + self.log())
-            try:
-                runs = self.get_json("/data/plugin/sparsity/runs", timeout=10)["runs"]
-                if len(runs) >= runs_expected:
-                    return runs
-            except Exception as e:  # not up yet
-                last_error = e
-            time.sleep(0.5)
-        raise RuntimeError("tensorboard not ready: %r\n%s" % (last_error, self.log()))
-
-    def log(self):
-        self._log.flush()
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._log.close()
-
-
 @pytest.fixture
 def tensorboard_process():
-    """Factory: tensorboard_process(logdir, load_fast=...) -> a started TensorBoardProcess."""
+    """Factory: tensorboard_process(logdir, load_fast=..., env=..., extra_args=...) -> a
+    started TensorBoardProcess (benchmarks/tb_launcher.py), stopped after the test."""
     started = []
 
     def start(logdir, load_fast="false", **kwargs):
@@ -174,3 +131,47 @@ def tensorboard_process():
 def copy_logdir(src, dst):
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("truth.json"))
     return dst
+
+
+# -- shared by the browser tests: one Chromium, one TensorBoard on the tfmot runs ---------------
+
+HOSTILE_RUN = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright, one per session (each test opens its own
+    context). A missing Playwright or Chromium fails: CI must run the browser tests."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:
+        pytest.fail("playwright for Python is not installed: %s" % e)
+    from scripts.chromium import CHROMIUM, CHROMIUM_ARGS
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("%s is missing: apt-get install -y chromium" % CHROMIUM)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def dashboard_logdir(tfmot_logdir, tmp_path_factory):
+    """The tfmot runs plus a copy of `poly` in a directory named like an HTML tag. Shared:
+    a test that changes a logdir makes its own copy and TensorBoard."""
+    out = copy_logdir(tfmot_logdir, str(tmp_path_factory.mktemp("browser") / "logs"))
+    shutil.copytree(os.path.join(out, "poly"), os.path.join(out, HOSTILE_RUN))
+    return out
+
+
+@pytest.fixture(scope="session")
+def dashboard_tb(dashboard_logdir, truth):
+    """One real `tensorboard` (Python loader, plugin from its entry point) on
+    `dashboard_logdir` for the whole session; `.runs` is the plugin's run list."""
+    with TensorBoardProcess(dashboard_logdir) as process:
+        process.runs = process.wait_ready(runs_expected=len(truth) + 1)
+        plugins = process.get_json("/data/plugins_listing")
+        assert "sparsity" in plugins, (
+            "TensorBoard did not load the sparsity plugin: is it installed (pip install -e .)?")
+        yield process

@@ -29,6 +29,8 @@ def test_synthetic_logdir_matches_tfmot_layout(tmp_path):
     assert synthetic.effective_sparsity(200, schedule, 1000) == pytest.approx(0.845, abs=1e-3)
 
 
+@pytest.mark.benchmark
+@pytest.mark.tensorboard
 def test_benchmark_small_produces_numeric_ratios(tmp_path):
     out = tmp_path / "benchmarks.md"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")

@@ -5,6 +5,9 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = [pytest.mark.benchmark, pytest.mark.tensorflow]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -17,6 +17,9 @@ import pytest
 
 from tb_sparsity_plugin import analysis
 from tb_sparsity_plugin import cli
+from tb_sparsity_plugin import ingestion
+from tb_sparsity_plugin import words
+from tb_sparsity_plugin.exports import LAYER_SERIES, MODEL_KEY, MODEL_SERIES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYER_FIELDS = ("key", "name", "tag", "schedule", "params", "final_step", "final_sparsity",
@@ -79,7 +82,7 @@ def test_json_report_equals_run_route(capsys, tfmot_logdir, route_docs, load_fas
         for got_layer, want_layer in zip(got["layers"], want["layers"]):
             for field in LAYER_FIELDS:
                 assert got_layer[field] == want_layer[field], (name, got_layer["key"], field)
-            for series in cli.LAYER_SERIES:  # the long series are left out of the report
+            for series in LAYER_SERIES:  # the long series are left out of the report
                 assert series not in got_layer
         assert _without_sources(got["diagnostics"]) == _without_sources(want["diagnostics"])
         if load_fast == "false":  # the same loader as the test client: identical
@@ -140,7 +143,7 @@ def test_step_gives_state_at(capsys, tfmot_logdir, route_docs, step):
     for run in doc["runs"]:
         assert run["step"] == step
         assert run["state"] == analysis.state_at(route_docs[run["run"]], step)
-        assert run["state"][0]["key"] == cli.MODEL_KEY
+        assert run["state"][0]["key"] == MODEL_KEY
 
 
 def test_step_in_table_and_csv(capsys, tfmot_logdir, route_docs):
@@ -189,9 +192,9 @@ def test_table_format(capsys, tfmot_logdir, route_docs):
                     assert row[start - 2:start] == "  ", (row, start)
         assert "whole model" in rows[0]
         doc = route_docs[run]
-        assert cli._pct(doc["model"]["final_sparsity"]) in rows[0]
+        assert words.pct(doc["model"]["final_sparsity"]) in rows[0]
         for row, layer in zip(rows[1:], doc["layers"]):
-            assert layer["name"] in row and cli._pct(layer["final_sparsity"]) in row
+            assert layer["name"] in row and words.pct(layer["final_sparsity"]) in row
     assert "warning frequency_exceeds_window (0:Conv2D): frequency 100" in out
     assert "87.5%" in out
 
@@ -217,7 +220,7 @@ def test_csv_format(capsys, tfmot_logdir, route_docs):
     assert len(rows) == sum(len(d["layers"]) + 1 for d in route_docs.values())
     by_key = {(r["run"], r["key"]): r for r in rows}
     for run, doc in route_docs.items():
-        model = by_key[(run, cli.MODEL_KEY)]
+        model = by_key[(run, MODEL_KEY)]
         assert float(model["final_sparsity"]) == doc["model"]["final_sparsity"]
         assert model["weighting"] == doc["model"]["weighting"]
         for layer in doc["layers"]:
@@ -340,11 +343,11 @@ def test_export_csv_has_the_route_series(capsys, tfmot_logdir, route_docs, run):
         got.setdefault((r["key"], r["series"]), []).append([int(r["step"]), float(r["value"])])
     want = route_docs[run]
     expected = {}
-    for series in cli.MODEL_SERIES:
+    for series in MODEL_SERIES:
         if want["model"][series]:
-            expected[(cli.MODEL_KEY, series)] = want["model"][series]
+            expected[(MODEL_KEY, series)] = want["model"][series]
     for layer in want["layers"]:
-        for series in cli.LAYER_SERIES:
+        for series in LAYER_SERIES:
             if layer[series]:
                 expected[(layer["key"], series)] = layer[series]
     assert got == expected
@@ -480,22 +483,39 @@ def test_progress_on_stderr(capsys, tfmot_logdir, load_fast):
                              "--load-fast", load_fast)
     assert code == 0
     json.loads(out)  # progress never reaches stdout
-    assert re.search(r"reading \d+ runs… \d+/\d+", err)
-    assert re.search(r"read \d+ runs in [0-9.]+s", err)
+    # Not a terminal: no counter rewritten in place, the one-line summary only.
+    assert re.fullmatch(r"read \d+ runs in [0-9.]+s\n", err), err
     code, out, err = run_cli(capsys, "report", tfmot_logdir, "--format", "json", "--quiet",
                              "--load-fast", load_fast)
     assert code == 0 and err == ""
 
 
-def test_progress_counts_in_place_on_a_terminal():
-    stream = io.StringIO()
-    stream.isatty = lambda: True
-    progress = cli.Progress(stream=stream)
-    progress.update("reading 3 runs… 1/3", force=True)
-    progress.update("reading 3 runs… 2/3", force=True)
-    progress.done("read 3 runs in 0.1s")
-    text = stream.getvalue()
-    assert text.count("\r") == 3 and text.endswith("read 3 runs in 0.1s\n")
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("load_fast", LOADERS)
+def test_progress_counts_in_place_on_a_terminal(monkeypatch, tfmot_logdir, load_fast):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main(["report", tfmot_logdir, "--format", "json", "-o", os.devnull,
+                     "--load-fast", load_fast]) == 0
+    text = terminal.getvalue()
+    assert re.search(r"\rreading \d+ runs… \d+/\d+", text), text
+    assert re.search(r"\ranalysing \d+ runs… \d+/\d+", text), text
+    assert re.search(r"\nread \d+ runs in [0-9.]+s\n", "\n" + text.replace("\r", "\n")), text
+
+
+def test_a_warning_is_shown_also_when_quiet(capsys, tfmot_logdir, tmp_path):
+    from conftest import copy_logdir
+
+    logdir = copy_logdir(os.path.join(tfmot_logdir, "poly"), str(tmp_path / "logs" / "poly"))
+    # A dangling link stands in for a file nobody may read (see test_unreadable_files).
+    os.symlink(tmp_path / "gone", os.path.join(logdir, "metrics", "events.out.tfevents.1.x"))
+    code, out, err = run_cli(capsys, "report", tmp_path / "logs", "--quiet", "--format", "json")
+    assert code == 0 and json.loads(out)["runs"][0]["run"] == "poly/metrics"
+    assert err.startswith("warning: cannot read 1 event file(s): "), err
 
 
 # -- as a program --------------------------------------------------------------------------
@@ -542,3 +562,67 @@ def test_cli_does_not_import_tensorflow(tfmot_logdir):
     proc = _subprocess([sys.executable, "-c", code])
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().endswith("False")
+
+
+# -- the data server in a hostile environment -----------------------------------------------
+
+
+def test_rust_log_in_the_environment_changes_nothing(tfmot_logdir):
+    """RUST_LOG=warn once silenced the lines that tell the data server has loaded, and the
+    CLI waited forever (issue 12)."""
+    command = [sys.executable, "-m", "tb_sparsity_plugin", "report", tfmot_logdir,
+               "--format", "json", "--load-fast", "true"]
+    plain = _subprocess(command)
+    assert plain.returncode == 0, plain.stderr
+    for rust_log in ("warn", "off", "trace"):
+        env = dict(os.environ, PYTHONPATH=ROOT, RUST_LOG=rust_log, RUST_LOG_STYLE="always")
+        proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, (rust_log, proc.stderr)
+        assert proc.stdout == plain.stdout
+        assert re.fullmatch(r"read \d+ runs in [0-9.]+s\n", proc.stderr), proc.stderr
+
+
+def _fake_data_server(tmp_path, writes_port):
+    """A program in the data server's place (TensorBoard's own TENSORBOARD_DATA_SERVER_BINARY
+    names it) that says nothing on stderr, as the real one does under a hostile RUST_LOG,
+    and ends when its stdin closes (--die-after-stdin)."""
+    path = tmp_path / "silent_data_server"
+    path.write_text("#!%s\nimport sys\n" % sys.executable + (
+        "port_file = [a.split('=', 1)[1] for a in sys.argv if a.startswith('--port-file=')][0]\n"
+        "open(port_file, 'w').write('1\\n')\n" if writes_port else "") + "sys.stdin.read()\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize("writes_port,load_fast,message", [
+    (True, "auto", "reported no progress for"),  # started, never says it has loaded
+    (False, "true", "did not start within"),  # never starts
+])
+def test_a_silent_data_server_ends_in_a_clear_error(tfmot_logdir, tmp_path, writes_port,
+                                                     load_fast, message):
+    env = dict(os.environ, PYTHONPATH=ROOT,
+               TENSORBOARD_DATA_SERVER_BINARY=_fake_data_server(tmp_path, writes_port),
+               **{ingestion.TIMEOUT_ENV: "2"})
+    proc = subprocess.run([sys.executable, "-m", "tb_sparsity_plugin", "report", tfmot_logdir,
+                           "--load-fast", load_fast], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("tb-sparsity: error: TensorBoard's data server "), proc.stderr
+    assert message in proc.stderr and ingestion.TIMEOUT_ENV in proc.stderr
+
+
+def test_a_data_server_that_does_not_start_falls_back_to_python(capsys, tfmot_logdir, tmp_path,
+                                                                monkeypatch, route_docs):
+    """As `tensorboard --load_fast=auto`: no data server, TensorBoard's Python loader."""
+    monkeypatch.setenv("TENSORBOARD_DATA_SERVER_BINARY", _fake_data_server(tmp_path, False))
+    monkeypatch.setenv(ingestion.TIMEOUT_ENV, "1")
+    doc = report_json(capsys, tfmot_logdir)
+    assert sorted(r["run"] for r in doc["runs"]) == sorted(route_docs)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "soon"])
+def test_a_bad_timeout_is_exit_2(capsys, tfmot_logdir, monkeypatch, value):
+    monkeypatch.setenv(ingestion.TIMEOUT_ENV, value)
+    code, _, err = run_cli(capsys, "report", tfmot_logdir)
+    assert code == 2 and ingestion.TIMEOUT_ENV in err

@@ -6,6 +6,9 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.benchmark
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

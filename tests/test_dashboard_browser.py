@@ -16,50 +16,18 @@ import urllib.parse
 
 import pytest
 
-from conftest import TensorBoardProcess, copy_logdir
+from conftest import HOSTILE_RUN, copy_logdir
 
-from scripts.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-HOSTILE_RUN = "<img src=x onerror=alert(1)>"
+pytestmark = [pytest.mark.browser, pytest.mark.tensorboard]
 TIMEOUT_MS = 60_000
 
 
-# -- fixtures -----------------------------------------------------------------------------------
+# -- fixtures (the browser and the TensorBoard are conftest's, shared by the session) -------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:  # a failure, not a skip: CI must run these tests
-        pytest.fail("playwright for Python is not installed: %s" % e)
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("%s is missing: apt-get install -y chromium" % CHROMIUM)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def logdir(tfmot_logdir, tmp_path_factory):
-    """The tfmot runs plus a copy of `poly` in a directory named like an HTML tag."""
-    out = copy_logdir(tfmot_logdir, str(tmp_path_factory.mktemp("browser") / "logs"))
-    shutil.copytree(os.path.join(out, "poly"), os.path.join(out, HOSTILE_RUN))
-    return out
-
-
-@pytest.fixture(scope="module")
-def tb(logdir):
-    process = TensorBoardProcess(logdir)
-    try:
-        runs = process.wait_ready(runs_expected=7)
-        plugins = process.get_json("/data/plugins_listing")
-        assert "sparsity" in plugins, (
-            "TensorBoard did not load the sparsity plugin: is it installed (pip install -e .)?")
-        process.runs = runs
-        yield process
-    finally:
-        process.stop()
+@pytest.fixture
+def tb(dashboard_tb):
+    return dashboard_tb
 
 
 class Console:
@@ -297,7 +265,12 @@ def test_html_named_run_is_text(tb, page):
     assert_clean(page)
 
 
-def test_reload_keeps_selection_zoom_and_scroll_and_shows_new_runs(tb, logdir, tfmot_logdir, page):
+def test_reload_keeps_selection_zoom_and_scroll_and_shows_new_runs(tensorboard_process, tfmot_logdir,
+                                                                    tmp_path, page):
+    # Its own logdir and TensorBoard: the run it adds must not reach the shared one.
+    logdir = copy_logdir(tfmot_logdir, str(tmp_path / "logs"))
+    tb = tensorboard_process(logdir)
+    tb.wait_ready(runs_expected=len(os.listdir(logdir)))
     frame = open_dashboard(page, tb.url)
     toggle_run(frame, "plain/metrics")
     key = backend_json(tb, "run", run="poly/metrics")["layers"][0]["key"]
@@ -401,21 +374,18 @@ def test_backend_errors_show_as_messages(tb, page):
     assert errors == []
 
 
-def test_empty_logdir_says_what_to_log(tmp_path, page):
+def test_empty_logdir_says_what_to_log(tmp_path, tensorboard_process, page):
     empty = tmp_path / "empty"
     empty.mkdir()
-    process = TensorBoardProcess(str(empty))
-    try:
-        process.wait_ready(runs_expected=0)
-        # Without data the tab is inactive; the plugin's own page is what its tab would show.
-        page.goto(process.url + "/data/plugin_entry.html?name=sparsity")
-        page.wait_for_selector(".state-empty", timeout=TIMEOUT_MS)
-        text = page.inner_text(".state-empty")
-        assert "tfmot.sparsity.keras.UpdatePruningStep()" in text
-        assert 'tfmot.sparsity.keras.PruningSummaries(log_dir="logs/run1")' in text
-        assert_clean(page)
-    finally:
-        process.stop()
+    process = tensorboard_process(str(empty))
+    process.wait_ready(runs_expected=0)
+    # Without data the tab is inactive; the plugin's own page is what its tab would show.
+    page.goto(process.url + "/data/plugin_entry.html?name=sparsity")
+    page.wait_for_selector(".state-empty", timeout=TIMEOUT_MS)
+    text = page.inner_text(".state-empty")
+    assert "tfmot.sparsity.keras.UpdatePruningStep()" in text
+    assert 'tfmot.sparsity.keras.PruningSummaries(log_dir="logs/run1")' in text
+    assert_clean(page)
 
 
 def test_run_without_schedule_says_how_to_get_the_expected_curve(tb, page):

@@ -14,6 +14,7 @@ from tensorboard.util import tensor_util
 
 from tb_sparsity_plugin import metadata
 
+pytestmark = pytest.mark.tensorflow
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "demo", "mnist_pruning.py")
 

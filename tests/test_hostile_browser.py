@@ -12,8 +12,7 @@ import pytest
 from conftest import ROOT
 import hostile_util as hu
 
-import playwright.sync_api as playwright_api  # a missing Playwright fails: no silent skip
-from scripts.chromium import CHROMIUM, CHROMIUM_ARGS as ARGS  # noqa: E402
+pytestmark = [pytest.mark.browser, pytest.mark.tensorboard]
 NO_TF = {"PYTHONPATH": os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])}
 
 # Each payload, if it ever ran as script or markup, sets window.__pwned or opens a dialog.
@@ -47,14 +46,6 @@ def hostile_logdir(tmp_path_factory):
     hu.write_series(values, {hu.SPARSITY % "nan": [(0, 0.0), (10, float("nan")), (20, 0.5)],
                              hu.SPARSITY % "big": [(0, 0.0), (2**53 - 1, 0.5)]})
     return root
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 class Page:

@@ -26,9 +26,10 @@ SCHEDULE_OK = dict(class_name="PolynomialDecay", initial_sparsity="0", final_spa
                    begin_step="0", end_step="100", frequency="10", max_step="120")
 CONFIG_KEYS = ["class_name", "max_step", "params", "initial_sparsity", "final_sparsity",
                "begin_step", "end_step", "power", "frequency", "target_sparsity", "run"]
-OTHER_KEYS = ["metric", "tolerance", "direction", "step", "format"]
+OTHER_KEYS = ["metric", "tolerance", "direction", "step", "format", "series", "layer",
+              "threshold"]
 # Every data route of plugin.get_plugin_apps() (checked below, so a new route is not missed).
-DATA_ROUTES = ["runs", "run", "schedule", "metrics", "quality", "table", "export"]
+DATA_ROUTES = ["runs", "run", "series", "schedule", "metrics", "quality", "table", "export"]
 NO_TF = {"PYTHONPATH": os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])}
 
 
@@ -224,7 +225,7 @@ def test_generated_parameters_never_5xx(client, route):
 GOOD_RUN = st.sampled_from([RUN, UNICODE_RUN])
 
 
-@pytest.mark.parametrize("route", ["metrics", "quality", "table", "export"])
+@pytest.mark.parametrize("route", ["run", "series", "metrics", "quality", "table", "export"])
 def test_generated_parameters_with_a_real_run_never_5xx(client, route):
     @SETTINGS
     @given(run=GOOD_RUN, pairs=st.lists(st.tuples(st.sampled_from(OTHER_KEYS), VALUES),

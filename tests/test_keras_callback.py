@@ -17,6 +17,7 @@ from tensorboard.util import tensor_util
 
 from tb_sparsity_plugin import metadata
 
+pytestmark = pytest.mark.tensorflow
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELPER = os.path.join(ROOT, "tests", "keras_callback_runs.py")
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from conftest import make_client
-from tb_sparsity_plugin import analysis, cli
+from tb_sparsity_plugin import analysis, cli, words
 
 
 def run_doc(client, run):
@@ -29,10 +29,10 @@ def examples(example_logdir):
 
 
 def test_pct_pair_uses_the_digits_that_tell_two_numbers_apart():
-    assert analysis.pct_pair(0.845, 0.875) == ("84.5%", "87.5%")
-    assert analysis.pct_pair(0.87486, 0.875) == ("87.49%", "87.50%")
-    assert analysis.pct_pair(0.69966, 0.70009) == ("69.97%", "70.01%")
-    assert analysis.pct_pair(0.5, 0.5) == ("50.0000%", "50.0000%")  # equal stays equal
+    assert words.pct_pair(0.845, 0.875) == ("84.5%", "87.5%")
+    assert words.pct_pair(0.87486, 0.875) == ("87.49%", "87.50%")
+    assert words.pct_pair(0.69966, 0.70009) == ("69.97%", "70.01%")
+    assert words.pct_pair(0.5, 0.5) == ("50.0000%", "50.0000%")  # equal stays equal
 
 
 @pytest.mark.parametrize("schedule, max_step, params", [

@@ -8,7 +8,6 @@ held), not from the plugin's reader.
 import csv
 import io
 import json
-import math
 import urllib.parse
 
 import pytest
@@ -382,9 +381,3 @@ def test_export_csv_file_name_is_safe(client, tfmot_logdir):
 def test_export_errors_are_json(client, params, status):
     assert "error" in get_json(client, "export", status=status, **params)
 
-
-def test_cli_keeps_its_names():
-    # cli.py re-exports the writers it shares with the plugin.
-    assert cli.format_export_csv is exports.format_export_csv
-    assert cli.MODEL_KEY == exports.MODEL_KEY
-    assert math.isfinite(quality.DEFAULT_TOLERANCE)

@@ -47,6 +47,7 @@ def tfmot_quantised(values, n):
     return 1.0 - kept.astype(np.float64) / n
 
 
+@pytest.mark.tensorflow
 def test_grid_matches_tfmot_at_every_step(tfmot_values):
     steps = np.arange(MAX_STEP + 1)
     assert len(tfmot_values) > 300

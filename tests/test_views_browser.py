@@ -14,17 +14,17 @@ import time
 import pytest
 
 from conftest import TensorBoardProcess
-from test_dashboard_browser import (  # noqa: F401  (fixtures)
+from test_dashboard_browser import (  # noqa: F401  (page, tb: fixtures)
     TIMEOUT_MS,
     assert_clean,
     backend_json,
-    browser,
     card,
-    logdir,
     open_dashboard,
     page,
     tb,
 )
+
+pytestmark = [pytest.mark.browser, pytest.mark.tensorboard]
 
 
 def open_tab(frame, tab):

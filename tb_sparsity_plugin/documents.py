@@ -1,0 +1,155 @@
+"""The `run` and `series` routes' answers, analysed once per change of a run's data and
+kept encoded, within a byte bound.
+
+A run's analysis is kept in one of two shapes, each made from one `analysis.analyze_run`:
+- "all": the whole `run` document, gzipped (what `run?run=R` answers);
+- "lazy": the document without the layers' step series, gzipped (`run?series=none`), plus
+  each layer's series as a zlib-compressed JSON fragment, from which `series` answers any
+  batch of runs x layers without analysing the run again. Both come from the same
+  analysis, so the series a batch answers are those of the summary's `last_step`.
+
+Entries are keyed by the run's fingerprint (reader.Reader.fingerprint): a run whose data
+changed is analysed again on its next request.
+"""
+
+import gzip
+import json
+import logging
+import zlib
+
+from tensorboard import errors
+from tensorboard.backend import json_util
+
+from tb_sparsity_plugin import analysis
+from tb_sparsity_plugin import exports
+from tb_sparsity_plugin import lru
+from tb_sparsity_plugin import reader as reader_lib
+
+# Every per-layer step series of the `run` document (exports.LAYER_SERIES): `series=none`
+# leaves them out and the `series` route answers them.
+LAYER_SERIES = exports.LAYER_SERIES
+SERIES_ALL = "all"
+SERIES_NONE = "none"
+# 20 runs x 300 layers x 1000 steps (the large benchmark) is ~45 MB of compressed
+# fragments; TensorBoard's own memory on that logdir is ~2.5 GB.
+MAX_BYTES = 64 * 1024 * 1024
+
+logger = logging.getLogger(__name__)
+
+
+def encode_json(doc):
+    """Compact JSON text of a document the reader built (finite numbers only)."""
+    try:
+        return json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # Cleanse only if a non-finite number ever gets through
+        return json.dumps(json_util.Cleanse(doc), separators=(",", ":"))
+
+
+class EncodedJson:
+    """A JSON document encoded once: compact, gzipped."""
+
+    def __init__(self, doc=None, text=None):
+        text = encode_json(doc) if text is None else text
+        self.gzipped = gzip.compress(text.encode("utf-8"), compresslevel=3, mtime=0)
+
+    @property
+    def size(self):
+        return len(self.gzipped)
+
+
+def without_series(doc):
+    """The `run` document without the layers' step series (`run?series=none`)."""
+    out = dict(doc, series=SERIES_NONE)
+    out["layers"] = [{k: v for k, v in layer.items() if k not in LAYER_SERIES}
+                     for layer in doc["layers"]]
+    return out
+
+
+class _NoData(errors.NotFoundError):
+    """A run without sparsity data (a 404 of `run`, an entry's error in `series`)."""
+
+    def __init__(self, run):
+        self.sentence = "no sparsity data for run %r" % run
+        super().__init__(self.sentence)
+
+
+class _LazyRun:
+    """One analysis of a run: its summary document and each layer's series fragment."""
+
+    def __init__(self, doc):
+        self.last_step = doc["last_step"]
+        self.summary = EncodedJson(without_series(doc))
+        self.fragments = {}  # layer key -> zlib-compressed JSON object of its series
+        for layer in doc["layers"]:
+            series = {k: layer[k] for k in LAYER_SERIES if k in layer}
+            self.fragments[layer["key"]] = zlib.compress(encode_json(series).encode("utf-8"), 1)
+        self.size = self.summary.size + sum(len(f) for f in self.fragments.values())
+
+    def layers_json(self, keys):
+        """`{"<key>": {series...}, ...}` for the keys this run has, as JSON text."""
+        parts = ["%s:%s" % (json.dumps(k), zlib.decompress(self.fragments[k]).decode("utf-8"))
+                 for k in keys if k in self.fragments]
+        return "{%s}" % ",".join(parts)
+
+
+class RunDocuments:
+    """Analyses runs read by `reader` and keeps the encoded answers (LRU, byte-bounded)."""
+
+    def __init__(self, reader, max_bytes=MAX_BYTES):
+        self._reader = reader
+        self._cache = lru.BoundedCache(max_bytes=max_bytes)
+
+    def document(self, ctx, experiment_id, run, thresholds=False, series=SERIES_ALL):
+        """The `run` document (EncodedJson); NotFoundError without sparsity data."""
+        if series == SERIES_NONE:
+            return self._lazy(ctx, experiment_id, run, thresholds).summary
+        return self._entry(ctx, experiment_id, run, thresholds, SERIES_ALL, EncodedJson)
+
+    def series_json(self, ctx, experiment_id, runs, keys, thresholds=False):
+        """The `series` route's answer as JSON text: runs x layer keys.
+
+        A run without sparsity data (or that fails) gets `{"error": ...}`; the others are
+        answered even so.
+        """
+        fingerprints = self._reader.fingerprints(ctx, experiment_id, runs)
+        parts = []
+        for run in runs:
+            try:
+                if fingerprints.get(run) is None:
+                    raise _NoData(run)
+                entry = self._lazy(ctx, experiment_id, run, thresholds, fingerprints[run])
+                body = '{"last_step":%s,"layers":%s}' % (
+                    json.dumps(entry.last_step), entry.layers_json(keys))
+            except _NoData as e:
+                body = json.dumps({"error": e.sentence})
+            except errors.PublicError as e:
+                body = json.dumps({"error": str(e)})
+            except Exception as e:  # a bug: this run says so, the others are answered
+                logger.exception("sparsity plugin: series of run %r failed", run)
+                body = json.dumps({"error": "internal error in the sparsity plugin: %s"
+                                   % type(e).__name__})
+            parts.append("%s:%s" % (json.dumps(run), body))
+        return '{"runs":{%s}}' % ",".join(parts)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _lazy(self, ctx, experiment_id, run, thresholds, fingerprint=None):
+        return self._entry(ctx, experiment_id, run, thresholds, SERIES_NONE, _LazyRun,
+                           fingerprint)
+
+    def _entry(self, ctx, experiment_id, run, thresholds, shape, build, fingerprint=None):
+        if fingerprint is None:
+            fingerprint = self._reader.fingerprint(ctx, experiment_id, run)
+        if fingerprint is None:
+            raise _NoData(run)
+        key = (experiment_id, run, thresholds, shape)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == fingerprint:
+            return hit[1]
+        with reader_lib.gc_paused():
+            data = self._reader.read_run(ctx, experiment_id, run, thresholds=thresholds)
+            if data is None:
+                raise _NoData(run)
+            value = build(analysis.analyze_run(data, thresholds))
+        self._cache.put(key, (fingerprint, value), value.size)
+        return value

@@ -1,0 +1,169 @@
+"""The `tb-sparsity report` formats: table, markdown, CSV and JSON of analysed runs.
+
+Pure functions over the run documents of analysis.py (`summary_doc` drops their long
+series); the words (percentages, schedule text, weighting label) come from words.py and the
+run document, so the report says what the dashboard says.
+"""
+
+import csv
+import io
+import json
+
+from tb_sparsity_plugin import analysis
+from tb_sparsity_plugin import words
+from tb_sparsity_plugin.exports import LAYER_SERIES, MODEL_KEY, MODEL_SERIES
+from tb_sparsity_plugin.exports import csv_value
+from tb_sparsity_plugin.exports import format_state_csv
+
+REPORT_CSV_FIELDS = ["run", "key", "name", "tag", "params", "schedule", "final_step",
+                     "final_sparsity", "expected_final_sparsity", "target_sparsity",
+                     "max_abs_deviation", "weighting", "errors", "warnings", "schedule_text",
+                     "weighting_label"]
+
+
+def summary_doc(run_doc, step=None):
+    """The report's JSON for one run: the run document without its long series."""
+    out = {k: v for k, v in run_doc.items() if k not in ("layers", "model", "diagnostics", "series")}
+    out["model"] = {k: v for k, v in run_doc["model"].items() if k not in MODEL_SERIES}
+    out["layers"] = [{k: v for k, v in layer.items() if k not in LAYER_SERIES}
+                     for layer in run_doc["layers"]]
+    out["diagnostics"] = run_doc["diagnostics"]
+    if step is not None:
+        out["step"] = step
+        out["state"] = analysis.state_at(run_doc, step)
+    return out
+
+
+def _int(value):
+    return "n/a" if value is None else str(value)
+
+
+def layer_rows(summary):
+    """(header, rows) of the per-layer table of one run (the whole model first)."""
+    pct = words.pct
+    if "state" in summary:
+        header = ["layer", "key", "weights", "step", "measured", "expected", "target",
+                  "deviation", "threshold"]
+        rows = [[r["name"], r["key"], _int(r["params"]), _int(r["step"]), pct(r["measured"]),
+                 pct(r["expected"]), pct(r["target"]), words.points(r["deviation"]),
+                 "n/a" if r["threshold"] is None else "%.4g" % r["threshold"]]
+                for r in summary["state"]]
+        return header, rows
+    header = ["layer", "key", "weights", "schedule", "final step", "measured", "expected",
+              "target", "max deviation"]
+    model = summary["model"]
+    params = [layer["params"] for layer in summary["layers"]]
+    rows = [[words.model_name(model["weighting"]), MODEL_KEY,
+             _int(sum(params)) if params and all(params) else "n/a", "", _int(summary["last_step"]),
+             pct(model["final_sparsity"]), "", pct(model["target_sparsity"]), ""]]
+    for layer in summary["layers"]:
+        rows.append([layer["name"], layer["key"], _int(layer["params"]), layer["schedule_text"],
+                     _int(layer["final_step"]), pct(layer["final_sparsity"]),
+                     pct(layer["expected_final_sparsity"]), pct(layer["target_sparsity"]),
+                     pct(layer["max_abs_deviation"], 2)])
+    return header, rows
+
+
+def _run_heading(summary):
+    parts = ["schedule from %s" % summary["schedule_source"],
+             "last record at step %s" % summary["last_step"]]
+    if summary.get("training_last_step") is not None:
+        parts.append("training ran to step %s" % summary["training_last_step"])
+    return "%s  (%s)" % (summary["run"], ", ".join(parts))
+
+
+def format_table(summaries):
+    out = []
+    for summary in summaries:
+        header, rows = layer_rows(summary)
+        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+        numeric = [i >= 2 for i in range(len(header))]
+        numeric[3] = "state" in summary  # the schedule column is text
+
+        def line(cells):
+            return "  " + "  ".join(
+                (str(c).rjust(w) if num else str(c).ljust(w))
+                for c, w, num in zip(cells, widths, numeric)).rstrip()
+
+        out.append(_run_heading(summary))
+        out.append(line(header))
+        out.append("  " + "  ".join("-" * w for w in widths))
+        out.extend(line(r) for r in rows)
+        if summary["diagnostics"]:
+            out.append("  diagnostics:")
+            for d in summary["diagnostics"]:
+                out.append("    %-7s %s%s: %s" % (d["severity"], d["code"],
+                                                   " (%s)" % d["layer"] if d["layer"] else "",
+                                                   d["message"]))
+        else:
+            out.append("  diagnostics: none")
+        out.append("")
+    return "\n".join(out)
+
+
+def _md_cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def format_markdown(summaries):
+    out = []
+    for summary in summaries:
+        header, rows = layer_rows(summary)
+        out.append("### %s" % _md_cell(summary["run"]))
+        out.append("")
+        out.append(_md_cell(_run_heading(summary)[len(summary["run"]):].strip()))
+        out.append("")
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "|".join("---" if i < 2 or ("state" not in summary and i == 3)
+                                  else "---:" for i in range(len(header))) + "|")
+        for r in rows:
+            out.append("| " + " | ".join(_md_cell(c) for c in r) + " |")
+        out.append("")
+        if summary["diagnostics"]:
+            for d in summary["diagnostics"]:
+                out.append("- **%s** `%s`%s: %s" % (
+                    d["severity"], d["code"], " (`%s`)" % d["layer"] if d["layer"] else "",
+                    _md_cell(d["message"])))
+            out.append("")
+    return "\n".join(out)
+
+
+def format_csv(summaries):
+    if any("state" in s for s in summaries):  # the same CSV as the plugin's `table` route
+        return format_state_csv([(s["run"], s["state"]) for s in summaries])
+    buf = io.StringIO()
+    fields = REPORT_CSV_FIELDS
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for summary in summaries:
+        counts = {}
+        for d in summary["diagnostics"]:
+            counts[(d["layer"], d["severity"])] = counts.get((d["layer"], d["severity"]), 0) + 1
+        model = summary["model"]
+        params = [layer["params"] for layer in summary["layers"]]
+        writer.writerow({
+            "run": summary["run"], "key": MODEL_KEY, "name": words.model_name(model["weighting"]),
+            "params": csv_value(sum(params) if params and all(params) else None),
+            "final_step": summary["last_step"],
+            "final_sparsity": csv_value(model["final_sparsity"]),
+            "target_sparsity": csv_value(model["target_sparsity"]),
+            "weighting": model["weighting"],
+            "weighting_label": model["weighting_label"],
+            "errors": counts.get((None, "error"), 0),
+            "warnings": counts.get((None, "warning"), 0),
+        })
+        for layer in summary["layers"]:
+            row = {k: csv_value(layer.get(k)) for k in fields if k in layer}
+            row.update(run=summary["run"], schedule=csv_value(layer["schedule"]),
+                       errors=counts.get((layer["key"], "error"), 0),
+                       warnings=counts.get((layer["key"], "warning"), 0))
+            writer.writerow(row)
+    return buf.getvalue()
+
+
+def format_json(summaries):
+    return json.dumps({"runs": summaries}, indent=1, allow_nan=False) + "\n"
+
+
+FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv,
+              "markdown": format_markdown}

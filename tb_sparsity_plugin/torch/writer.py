@@ -1,0 +1,339 @@
+"""`SparsityWriter`: logs what PyTorch pruning did, in the plugin's format (version 2).
+
+It finds the pruned tensors itself, at every `log(step)`:
+
+- `torch.nn.utils.prune`: a module's forward pre-hook that is a pruning method, with its
+  `<name>_mask` buffer and `<name>_orig` parameter;
+- `torch.ao.pruning`: a `FakeSparsity` parametrization (`module.parametrizations.<name>[0].mask`).
+
+Per tensor it logs the mask sparsity, the fraction of exact zeros in the effective weight, the
+weight count and the N:M compliance; with a torch.ao sparsifier (and scheduler) also the level
+the scheduler asks for and the level the mask holds, plus the run's *clock* (which scheduler
+step the masks follow). The config summary records each tensor's schedule: `CubicSL`'s
+parameters, the amounts of iterative `torch.nn.utils.prune` calls, or the logged levels
+(`LambdaSL`). Format: docs/summary_format.md; records built by `tb_sparsity_plugin.summary`.
+
+The sparsifier's `step` is wrapped (as torch.ao's own schedulers do) to count its calls and
+note the scheduler step and levels at each: that is how the writer knows which level a mask
+holds (the one-call lag) without guessing.
+"""
+
+import json
+import os
+import types
+
+import torch
+from torch.ao.pruning import FakeSparsity
+from torch.nn.utils import prune
+
+from tb_sparsity_plugin import metadata, summary
+
+WRITER_NAME = "tb_sparsity_plugin.torch.SparsityWriter"
+# The methods `compound` can reproduce: they prune round(amount * remaining) entries.
+UNSTRUCTURED = ("L1Unstructured", "RandomUnstructured")
+
+
+class SparsityWriter:
+    """Logs per-tensor sparsity of a PyTorch model pruned with torch.nn.utils.prune or torch.ao.
+
+    Args:
+      log_dir_or_summary_writer: a directory (an event file is written there), or a
+        `torch.utils.tensorboard.SummaryWriter`, whose run then holds the sparsity records
+        next to the user's loss and accuracy (the writer only flushes it on `close`).
+      model: the `nn.Module` being pruned.
+      sparsifier, scheduler: a `torch.ao.pruning` sparsifier and its scheduler, if used
+        (the sparsifier is taken from the scheduler when only that is given). Create the
+        writer before the first `sparsifier.step()`.
+      nm: `(N, M)`: log the fraction of groups of M consecutive weights with at most N
+        non-zeros (default 2:4, sparse tensor cores); a torch.ao block shape `(1, M)` with
+        fewer zeros per block than M sets the tensor's own pattern. `None`: not logged.
+    """
+
+    def __init__(self, log_dir_or_summary_writer, model, sparsifier=None, scheduler=None, nm=(2, 4)):
+        target = log_dir_or_summary_writer
+        if isinstance(target, (str, os.PathLike)):
+            if not str(target):
+                raise ValueError("log_dir must be a non-empty path")
+            self._file_writer, self._own_writer = summary.EventWriter(os.fspath(target)), True
+        elif hasattr(target, "_get_file_writer"):
+            self._file_writer, self._own_writer = target._get_file_writer(), False
+        else:
+            raise TypeError("expected a log directory or a torch.utils.tensorboard.SummaryWriter, got %r"
+                            % type(target).__name__)
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError("model must be a torch.nn.Module, got %r" % type(model).__name__)
+        if nm is not None and not (len(nm) == 2 and 0 <= int(nm[0]) < int(nm[1])):
+            raise ValueError("nm must be (N, M) with 0 <= N < M, got %r" % (nm,))
+        self.model = model
+        self.scheduler = scheduler
+        self.sparsifier = sparsifier if sparsifier is not None else getattr(scheduler, "sparsifier", None)
+        self.nm = (int(nm[0]), int(nm[1])) if nm is not None else None
+        self._known = {}  # name -> the config entry last written (kept after a mask is removed)
+        self._prune_steps = {}  # name -> the step at which each prune call was first seen
+        self._config = None
+        self._last_step = None
+        self._sparsifier_steps = int(getattr(self.sparsifier, "_step_count", 0) or 0)
+        self._mask_schedule_step = -1
+        self._applied = {}  # tensor_fqn -> the group's level at the last mask update
+        if self.sparsifier is not None:
+            self._wrap_sparsifier_step()
+
+    # -- the public API ------------------------------------------------------------------
+
+    def log(self, step):
+        """Write every series at `step` (the user's global step); returns {tag: value}."""
+        step = int(step)
+        self._last_step = step if self._last_step is None else max(self._last_step, step)
+        with torch.no_grad():
+            entries, values = self._measure(step)
+        config = metadata.encode_document("pytorch", WRITER_NAME, entries)
+        if config != self._config:
+            self._file_writer.add_summary(summary.config_pb(config), global_step=step)
+            self._config = config
+        points = {}
+        for entry, tensor_values in zip(entries, values):
+            for key, value in tensor_values.items():
+                points[entry["tags"][key]] = value
+        points.update(self._clock())
+        if points:
+            self._file_writer.add_summary(summary.scalars_pb(points), global_step=step)
+        self._file_writer.flush()
+        return points
+
+    def close(self, step=None):
+        """Log the final state (at `step`, default the largest step logged) and flush."""
+        if step is not None or self._last_step is not None:
+            self.log(step if step is not None else self._last_step)
+        if self._own_writer:
+            self._file_writer.close()
+        else:
+            self._file_writer.flush()
+
+    # -- finding and measuring pruned tensors ----------------------------------------------
+
+    def _measure(self, step):
+        found = {}
+        layers = _layer_modules(self.model)
+        for position, (path, module) in enumerate(layers):
+            for name, mask, orig, method in _pruned_tensors(module):
+                found[_join(path, name)] = (path, module, name, position, mask, orig, method)
+        entries, values = [], []
+        for fqn, (path, module, name, position, mask, orig, method) in found.items():
+            entry = self._entry(fqn, path, module, name, position, orig, method, step)
+            self._known[fqn] = entry
+            entries.append(entry)
+            values.append(self._values(entry, mask, orig))
+        for fqn, entry in self._known.items():  # masks removed (prune.remove, squash_mask)
+            if fqn in found:
+                continue
+            tensor = _get_tensor(self.model, fqn)
+            if tensor is None:
+                continue
+            if entry.get("mask_removed_at") is None:
+                entry = dict(entry, mask_removed_at=step)
+                self._known[fqn] = entry
+            entries.append(entry)
+            values.append(self._values(entry, None, tensor))
+        return entries, values
+
+    def _entry(self, fqn, path, module, name, position, orig, method, step):
+        group = self._group(fqn)
+        tags_series = metadata.TORCH_AO_SERIES if group is not None else metadata.TORCH_SERIES
+        entry = {
+            "name": fqn, "module": path, "module_class": type(module).__name__, "weight": name,
+            "position": position, "params": int(orig.numel()), "shape": [int(d) for d in orig.shape],
+            "mask_removed_at": None,
+        }
+        if group is not None:
+            entry.update(self._ao_config(group))
+        else:
+            entry.update(self._prune_config(fqn, method, step))
+        nm = entry.pop("_nm", None) or self.nm
+        entry["nm"] = list(nm) if nm else None
+        series = [s for s in tags_series if s != "nm_compliance" or entry["nm"]]
+        entry["tags"] = metadata.tag_names(path, name, series)
+        return entry
+
+    def _group(self, fqn):
+        for group in getattr(self.sparsifier, "groups", None) or ():
+            if group.get("tensor_fqn", "").lstrip(".") == fqn:
+                return group
+        return None
+
+    def _prune_config(self, fqn, method, step):
+        methods = list(method._pruning_methods) if isinstance(method, prune.PruningContainer) else [method]
+        names = [type(m).__name__ for m in methods]
+        seen = self._prune_steps.setdefault(fqn, [])
+        seen.extend([step] * (len(methods) - len(seen)))
+        out = {"method": "torch.nn.utils.prune." + names[-1]}
+        if all(n in UNSTRUCTURED for n in names):
+            amounts = [m.amount for m in methods]
+            out["schedule"] = {"kind": "compound", "amounts": amounts, "steps": seen[: len(methods)],
+                               "stepping": {"rule": "prune_calls"},
+                               "source": {"class_name": "+".join(names), "config": {"amounts": amounts}}}
+            out["rounding"] = {"rule": "remaining_weights"}
+        else:  # global_unstructured (CustomFromMask), structured methods: measured only
+            out["schedule"] = None
+            out["rounding"] = {"rule": "none"}
+        return out
+
+    def _ao_config(self, group):
+        index = self.sparsifier.groups.index(group)
+        sparsifier_class = type(self.sparsifier).__name__
+        out = {"method": "torch.ao.pruning." + sparsifier_class}
+        block = group.get("sparse_block_shape")
+        zeros = group.get("zeros_per_block")
+        if sparsifier_class == "WeightNormSparsifier" and block is not None and zeros is not None:
+            block = [int(b) for b in block]
+            out["rounding"] = {"rule": "blocks", "block_shape": block, "zeros_per_block": int(zeros)}
+            if block[0] == 1 and 0 < int(zeros) < block[1]:
+                out["_nm"] = (block[1] - int(zeros), block[1])
+        else:
+            out["rounding"] = {"rule": "level"}
+        out["schedule"] = self._ao_schedule(index, group)
+        return out
+
+    def _ao_schedule(self, index, group):
+        scheduler = self.scheduler
+        if scheduler is None:
+            return {"kind": "constant", "level": float(group["sparsity_level"]), "begin": 0, "end": -1,
+                    "stepping": {"rule": "sparsifier_calls",
+                                 "sparsifier_steps_tag": metadata.CLOCK_TAGS["sparsifier_steps"]},
+                    "source": {"class_name": type(self.sparsifier).__name__,
+                               "config": {"sparsity_level": float(group["sparsity_level"])}}}
+        stepping = {"rule": "scheduler_calls",
+                    "schedule_step_tag": metadata.CLOCK_TAGS["schedule_step"],
+                    "mask_step_tag": metadata.CLOCK_TAGS["mask_schedule_step"]}
+        base_sl = float(scheduler.base_sl[index])
+        name = type(scheduler).__name__
+        if name == "CubicSL":
+            config = {key: _plain(getattr(scheduler, key)[index])
+                      for key in ("init_sl", "init_t", "delta_t", "total_t", "initially_zero")}
+            config["base_sl"] = base_sl
+            begin = config["init_t"]
+            return {"kind": "polynomial", "initial": float(config["init_sl"]), "final": base_sl,
+                    "begin": begin, "end": begin + config["delta_t"] * config["total_t"], "power": 3,
+                    "initially_zero": bool(config["initially_zero"]), "stepping": stepping,
+                    "source": {"class_name": name, "config": config}}
+        return {"kind": "logged_levels", "stepping": stepping,
+                "source": {"class_name": name, "config": {"base_sl": base_sl}}}
+
+    def _values(self, entry, mask, orig):
+        n = max(int(orig.numel()), 1)
+        out = {}
+        if mask is not None:
+            pruned = mask == 0
+            out["mask_sparsity"] = float(pruned.sum().item()) / n
+            effective = orig * mask
+            out["weight_sparsity"] = float(((orig == 0) | pruned).sum().item()) / n
+        else:
+            effective = orig
+            out["weight_sparsity"] = float((orig == 0).sum().item()) / n
+        out["weight_count"] = float(n)
+        if entry["nm"]:
+            out["nm_compliance"] = nm_compliance(effective, *entry["nm"])
+        group = self._group(entry["name"])
+        if group is not None and mask is not None:
+            out["scheduled_level"] = float(group["sparsity_level"])
+            out["applied_level"] = float(self._applied.get(entry["name"], 0.0))
+        return {k: v for k, v in out.items() if k in entry["tags"]}
+
+    # -- the clock -------------------------------------------------------------------------
+
+    def _wrap_sparsifier_step(self):
+        """Count sparsifier.step() calls and note the scheduler step and levels at each.
+
+        A bound method, so a scheduler built afterwards can still wrap it (torch.ao's
+        schedulers read `__self__` and `__func__`); it keeps their `_with_counter` mark.
+        """
+        sparsifier, original, writer = self.sparsifier, self.sparsifier.step, self
+
+        def step(_self, *args, **kwargs):
+            writer._before_sparsifier_step()
+            return original(*args, **kwargs)
+
+        step._with_counter = getattr(original, "_with_counter", False)
+        sparsifier.step = types.MethodType(step, sparsifier)
+
+    def _before_sparsifier_step(self):
+        self._sparsifier_steps += 1
+        if not getattr(self.sparsifier, "enable_mask_update", True):
+            return
+        if self.scheduler is not None:
+            self._mask_schedule_step = int(self.scheduler.last_epoch)
+        for group in self.sparsifier.groups:
+            self._applied[group.get("tensor_fqn", "").lstrip(".")] = float(group["sparsity_level"])
+
+    def _clock(self):
+        if self.sparsifier is None:
+            return {}
+        out = {metadata.CLOCK_TAGS["sparsifier_steps"]: float(self._sparsifier_steps)}
+        if self.scheduler is not None:
+            out[metadata.CLOCK_TAGS["schedule_step"]] = float(self.scheduler.last_epoch)
+            out[metadata.CLOCK_TAGS["mask_schedule_step"]] = float(self._mask_schedule_step)
+        return out
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def nm_compliance(weight, n, m):
+    """Fraction of groups of `m` consecutive weights (rows of `weight.reshape(shape[0], -1)`,
+    the last group zero-padded) that hold at most `n` non-zeros."""
+    rows = weight.reshape(weight.shape[0], -1) if weight.dim() > 1 else weight.reshape(1, -1)
+    pad = (-rows.shape[1]) % m
+    nonzero = rows != 0
+    if pad:
+        nonzero = torch.nn.functional.pad(nonzero, (0, pad))
+    groups = nonzero.reshape(rows.shape[0], -1, m).sum(dim=-1)
+    return float((groups <= n).sum().item()) / max(int(groups.numel()), 1)
+
+
+def _layer_modules(model):
+    """[(path, module)] of the model's layers: modules without children other than torch.ao's
+    `parametrizations`, in `named_modules()` order, the root only when it is a layer itself."""
+    out = []
+    for path, module in model.named_modules():
+        if path.endswith("parametrizations") or ".parametrizations." in path:
+            continue
+        if all(name == "parametrizations" for name, _ in module.named_children()):
+            out.append((path, module))
+    return out
+
+
+def _pruned_tensors(module):
+    """[(name, mask, dense tensor, pruning method or None)] of one module."""
+    out = []
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, prune.BasePruningMethod):
+            name = hook._tensor_name
+            mask = getattr(module, name + "_mask", None)
+            orig = getattr(module, name + "_orig", None)
+            if mask is not None and orig is not None:
+                out.append((name, mask, orig, hook))
+    for name, plist in getattr(module, "parametrizations", {}).items():
+        for p in plist:
+            if isinstance(p, FakeSparsity):
+                out.append((name, p.mask, plist.original, None))
+    return out
+
+
+def _join(path, name):
+    return "%s.%s" % (path, name) if path else name
+
+
+def _get_tensor(model, fqn):
+    path, _, name = fqn.rpartition(".")
+    try:
+        module = model.get_submodule(path) if path else model
+    except AttributeError:
+        return None
+    tensor = getattr(module, name, None)
+    return tensor if isinstance(tensor, torch.Tensor) else None
+
+
+def _plain(value):
+    """A JSON-safe scalar from a scheduler's config value."""
+    value = value.item() if hasattr(value, "item") else value
+    json.dumps(value)
+    return value

@@ -1,0 +1,161 @@
+"""The lazy data flow: `run?series=none` and the batched `series` route (issue 14), over a
+real data provider reading real tfmot runs."""
+
+import json
+import urllib.parse
+
+import pytest
+
+from conftest import make_client
+from tb_sparsity_plugin import documents
+
+SERIES_KEYS = set(documents.LAYER_SERIES)
+
+
+def get(client, path, params):
+    """GET with repeated parameters: `params` is a list of (name, value)."""
+    response = client.get("/data/plugin/sparsity/%s?%s" % (path, urllib.parse.urlencode(params)))
+    assert response.headers["Content-Type"].startswith("application/json")
+    return response.status_code, json.loads(response.get_data())
+
+
+@pytest.fixture(scope="module")
+def lazy_client(tfmot_logdir):
+    return make_client(tfmot_logdir)
+
+
+def all_runs(client):
+    return [r["run"] for r in get(client, "runs", [])[1]["runs"]]
+
+
+def test_series_none_is_the_full_document_without_layer_series(lazy_client):
+    for run in all_runs(lazy_client):
+        status, full = get(lazy_client, "run", [("run", run)])
+        assert status == 200 and full["series"] == "all"
+        status, lean = get(lazy_client, "run", [("run", run), ("series", "none")])
+        assert status == 200 and lean["series"] == "none"
+        assert lean["layers"] and len(lean["layers"]) == len(full["layers"])
+        for a, b in zip(lean["layers"], full["layers"]):
+            assert not SERIES_KEYS & set(a), a.keys()
+            assert a == {k: v for k, v in b.items() if k not in SERIES_KEYS}
+            assert "final_sparsity" in a and "key" in a
+        # Everything but the layer series is kept: model series, diagnostics, last_step.
+        rest = lambda doc: {k: v for k, v in doc.items() if k not in ("layers", "series")}
+        assert rest(lean) == rest(full)
+        assert lean["model"]["measured"]
+
+
+def test_series_none_is_gzipped_like_the_full_document(lazy_client):
+    import gzip
+
+    url = "/data/plugin/sparsity/run?run=poly/metrics&series=none"
+    plain = lazy_client.get(url)
+    zipped = lazy_client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.get_data()) == plain.get_data()
+
+
+@pytest.mark.parametrize("threshold", ["0", "1"])
+def test_series_batch_equals_the_full_documents(lazy_client, threshold):
+    runs = all_runs(lazy_client)
+    fulls = {run: get(lazy_client, "run", [("run", run), ("threshold", threshold)])[1]
+             for run in runs}
+    keys = sorted({layer["key"] for doc in fulls.values() for layer in doc["layers"]})
+    params = [("run", r) for r in runs] + [("layer", k) for k in keys]
+    status, body = get(lazy_client, "series", params + [("threshold", threshold)])
+    assert status == 200
+    assert set(body["runs"]) == set(runs)
+    some_threshold = False
+    for run, doc in fulls.items():
+        answer = body["runs"][run]
+        assert answer["last_step"] == doc["last_step"]
+        # Exactly the run's own layers: a key of another run is absent, not null.
+        assert set(answer["layers"]) == {layer["key"] for layer in doc["layers"]}
+        for layer in doc["layers"]:
+            got = answer["layers"][layer["key"]]
+            assert got == {k: layer[k] for k in SERIES_KEYS if k in layer}
+            assert got["measured"] == layer["measured"] and got["measured"]
+            some_threshold |= bool(got["threshold"])
+    assert some_threshold == (threshold == "1")
+
+
+def test_series_of_a_subset_and_unknown_runs(lazy_client):
+    status, body = get(lazy_client, "series", [
+        ("run", "poly/metrics"), ("run", "no/such/run"), ("run", "poly/metrics"),
+        ("layer", "2:Dense"), ("layer", "no such layer")])
+    assert status == 200
+    assert list(body["runs"]) == ["poly/metrics", "no/such/run"]  # duplicates answered once
+    assert body["runs"]["no/such/run"] == {"error": "no sparsity data for run 'no/such/run'"}
+    poly = body["runs"]["poly/metrics"]
+    assert list(poly["layers"]) == ["2:Dense"]
+    _, full = get(lazy_client, "run", [("run", "poly/metrics")])
+    dense = next(l for l in full["layers"] if l["key"] == "2:Dense")
+    assert poly["layers"]["2:Dense"]["expected"] == dense["expected"]
+    assert poly["layers"]["2:Dense"]["target"] == dense["target"]
+
+
+@pytest.mark.parametrize("path, params, status, says", [
+    ("run", [("run", "poly/metrics"), ("series", "some")], 400, "series"),
+    ("run", [("run", "poly/metrics"), ("series", "none"), ("series", "none")], 400, "series"),
+    ("run", [("run", "no/such/run"), ("series", "none")], 404, "no/such/run"),
+    ("series", [], 400, "run"),
+    ("series", [("run", "poly/metrics")], 400, "layer"),
+    ("series", [("layer", "2:Dense")], 400, "run"),
+    ("series", [("run", "r%d" % i) for i in range(101)] + [("layer", "2:Dense")], 400, "100"),
+    ("series", [("run", "poly/metrics")] + [("layer", "k%d" % i) for i in range(301)], 400,
+     "300"),
+    ("series", [("run", "poly/metrics"), ("layer", "x" * 1001)], 400, "layer"),
+    ("series", [("run", "poly/\x00metrics"), ("layer", "2:Dense")], 400, "NUL"),
+    ("series", [("run", "poly/metrics"), ("layer", "2:Dense"), ("threshold", "2")], 400,
+     "threshold"),
+])
+def test_bad_parameters_get_a_json_error(lazy_client, path, params, status, says):
+    code, body = get(lazy_client, path, params)
+    assert code == status, body
+    assert says in body["error"]
+
+
+def test_the_limits_themselves_are_allowed(lazy_client):
+    params = ([("run", "poly/metrics")] + [("run", "r%d" % i) for i in range(99)]
+              + [("layer", "k%d" % i) for i in range(299)] + [("layer", "0:Conv2D")])
+    status, body = get(lazy_client, "series", params)
+    assert status == 200
+    assert len(body["runs"]) == 100
+    assert list(body["runs"]["poly/metrics"]["layers"]) == ["0:Conv2D"]
+    assert body["runs"]["r0"]["error"]
+
+
+def test_odd_parameters_never_give_a_server_error(lazy_client):
+    odd = ["", " ", "../..", "%", "\u00e9/\u2603", "\ud800".encode("utf-8", "surrogatepass"),
+           "a" * 1000, "exp\\metrics", "*", "1:Dense\n"]
+    for value in odd:
+        for path, params in (
+            ("series", [("run", value), ("layer", value)]),
+            ("series", [("run", "poly/metrics"), ("layer", value)]),
+            ("run", [("run", value), ("series", "none")]),
+            ("run", [("run", "poly/metrics"), ("series", value)]),
+        ):
+            response = lazy_client.get(
+                "/data/plugin/sparsity/%s?%s" % (path, urllib.parse.urlencode(params)))
+            assert response.status_code < 500, (path, params, response.get_data())
+            assert json.loads(response.get_data())
+
+
+def test_rust_loader_series_equal_its_run_documents(tensorboard_process, tfmot_logdir, truth):
+    """The same contract through a real TensorBoard with the Rust data server."""
+    tb = tensorboard_process(tfmot_logdir, load_fast="true")
+    runs = [r["run"] for r in tb.wait_ready(runs_expected=len(truth))]
+    base = "/data/plugin/sparsity/"
+    fulls = {run: tb.get_json(base + "run?" + urllib.parse.urlencode({"run": run}))
+             for run in runs}
+    keys = sorted({layer["key"] for doc in fulls.values() for layer in doc["layers"]})
+    body = tb.get_json(base + "series?" + urllib.parse.urlencode(
+        [("run", r) for r in runs] + [("layer", k) for k in keys]))
+    for run, doc in fulls.items():
+        lean = tb.get_json(base + "run?" + urllib.parse.urlencode({"run": run, "series": "none"}))
+        assert lean["diagnostics"] == doc["diagnostics"] and lean["model"] == doc["model"]
+        answer = body["runs"][run]
+        assert answer["last_step"] == doc["last_step"]
+        assert answer["layers"] == {
+            layer["key"]: {k: layer[k] for k in SERIES_KEYS if k in layer}
+            for layer in doc["layers"]}
