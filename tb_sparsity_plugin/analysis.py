@@ -22,6 +22,15 @@ DUPLICATE_REASON = "duplicate step (later record kept)"
 # sparsity is within run-to-run noise of accuracy for the models pruning is used on);
 # smaller effects are reported as info.
 MATERIAL_SHORTFALL = 0.005
+M_BY_N_THRESHOLD = 999.0
+
+
+def m_by_n_marker(threshold):
+    """Whether a tfmot threshold series carries tfmot's m:n marker: under
+    `sparsity_m_by_n` the wrapper logs a threshold of 999.0 from step 1 (pruning_impl.py),
+    far above the magnitude of any trained weight."""
+    return bool(threshold) and any(
+        step >= 1 and value == M_BY_N_THRESHOLD for step, value in threshold)
 
 
 def material(shortfall, rounding):
@@ -192,6 +201,12 @@ def analyze_layer(layer, run_last_step, run_source):
             "m_by_n_schedule_ignored", "info", key,
             "m:n structured sparsity %s: tfmot sets the mask once at step 1 and ignores the "
             "pruning schedule, so no schedule curve is drawn." % (words.m_by_n_text(m_by_n),)))
+    elif m_by_n_marker(layer.threshold):
+        diags.append(diagnostic(
+            "m_by_n_schedule_ignored", "info", key,
+            "m:n structured sparsity (tfmot logs threshold %g for it; which m:n, e.g. 2:4, "
+            "is not in PruningSummaries' logs): tfmot sets the mask once at step 1 and ignores "
+            "the pruning schedule, so no schedule curve is drawn." % M_BY_N_THRESHOLD))
     elif layer.schedule is not None:
         parsed = schedules.parse_schedule(layer.schedule)
         if isinstance(parsed, schedules.Problem):
@@ -280,6 +295,24 @@ def _end_diagnostics(schedule, name, key, final_value, final_target, end_step, v
             shortfall_words(shortfall, params), minor_note(shortfall)))]
 
 
+def _trainings_diagnostics(data):
+    """Say that the run directory holds several trainings, and how they were told apart."""
+    out = []
+    if data.training:
+        t = data.training
+        out.append(diagnostic(
+            "several_trainings", "info", None,
+            "%s; this is training %d of %d%s. Each is shown as its own run (#1 to #%d)." % (
+                t["how"], t["index"], t["count"],
+                " (Keras model config matched by %s)" % t["config_matched_by"]
+                if t.get("config_matched_by") else "", t["count"])))
+    if data.trainings_problem:
+        out.append(diagnostic(
+            "trainings_mixed", "warning", None,
+            data.trainings_problem + ". Give each training its own log_dir."))
+    return out
+
+
 def _one_never_pruned(diags, keys):
     """When no layer was ever pruned for the same reason, say it once for the run.
 
@@ -362,6 +395,7 @@ def analyze_run(data, thresholds=True):
             "checkpoint); the record read last is shown." % data.skipped[DUPLICATE_REASON]))
     for problem in data.problems:
         diags.append(diagnostic("model_config_unusable", "warning", None, problem + "."))
+    diags.extend(_trainings_diagnostics(data))
     diags = _one_never_pruned(diags, [d["key"] for d in layer_docs])
 
     params = [d["params"] for d in layer_docs]
@@ -380,6 +414,7 @@ def analyze_run(data, thresholds=True):
                               position.get(d["layer"], -1), d["code"]))
     return {
         "run": data.run,
+        "training": data.training,
         "group": data.group,
         "series": "all",  # every series; the run route's series=none leaves the layers' out
         "schedule_source": data.source,

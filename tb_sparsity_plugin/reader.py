@@ -88,6 +88,10 @@ class RunData:
     skipped: dict = dataclasses.field(default_factory=dict)  # reason -> count
     problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
     thresholds: bool = False  # whether the layers' threshold series were read
+    # Several trainings in the run directory (trainings.py): {"index", "count", "how",
+    # "config_matched_by"} of the one this RunData holds; None when there is one.
+    training: dict | None = None
+    trainings_problem: str | None = None  # why several trainings could not be told apart
 
 
 class Listing(collections.namedtuple("Listing", "scalars own models")):

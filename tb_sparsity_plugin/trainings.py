@@ -21,10 +21,26 @@ says why.
 """
 
 import dataclasses
+import re
 
 # Records of one epoch start of one training are written within milliseconds; a record
 # later than this after everything before it, at a lower step, starts a new training.
 SAME_MOMENT_SECONDS = 0.5
+
+
+# "exp/metrics#2": the second training in run "exp/metrics" (1-based, in time order).
+_NAME = re.compile(r"^(?P<run>.+)#(?P<index>[1-9][0-9]{0,5})$")
+
+
+def run_name(run, index):
+    """The name a training is listed under: "exp/metrics#2"."""
+    return "%s#%d" % (run, index)
+
+
+def parse_run_name(name):
+    """(run, training index or None): "exp/metrics#2" -> ("exp/metrics", 2)."""
+    m = _NAME.match(name)
+    return (m.group("run"), int(m.group("index"))) if m else (name, None)
 
 
 @dataclasses.dataclass
