@@ -32,6 +32,8 @@ from tensorboard.data import provider
 
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import recovery
+from tb_sparsity_plugin import run_files
+from tb_sparsity_plugin import trainings as trainings_lib
 
 SCALARS_PLUGIN = "scalars"
 KERAS_MODEL_PLUGIN = "graph_keras_model"
@@ -92,6 +94,7 @@ class RunData:
     # "config_matched_by"} of the one this RunData holds; None when there is one.
     training: dict | None = None
     trainings_problem: str | None = None  # why several trainings could not be told apart
+    trainings_listed: list | None = None  # [(sparsity tags, last record step)] per training
 
 
 class Listing(collections.namedtuple("Listing", "scalars own models")):
@@ -387,7 +390,7 @@ class Reader:
             with self._lock:
                 hit = self._summaries.get((experiment_id, run))
             if hit and hit[0] == fingerprint:
-                out[run] = hit[1]
+                out.update((s.run, s) for s in hit[1])
             else:
                 todo.append((run, fingerprint))
 
@@ -405,10 +408,11 @@ class Reader:
                 summaries = list(pool.map(summarize, todo))
         else:
             summaries = [summarize(item) for item in todo]
-        out.update((s.run, s) for s in summaries)
+        out.update((s.run, s) for some in summaries for s in some)
         return [out[run] for run in sorted(out)]
 
     def _summarize(self, ctx, experiment_id, run, listing):
+        """[RunSummary]: one, or one per training when the run holds several."""
         scalars, own, models = listing
         tags = scalars.get(run, {})
         group = run_group(run)
@@ -424,7 +428,20 @@ class Reader:
             wrappers, _ = self._model_wrappers(ctx, experiment_id, run, group, models)
             source = SOURCE_KERAS if wrappers else SOURCE_NONE
         last = max((int(tags[t].max_step) for t in mask_tags if t in tags), default=0)
-        return RunSummary(run, group, len(mask_tags), source, last)
+        if weights is None and self._may_hold_trainings(run, [tags[t] for t in mask_tags]):
+            data = self.read_run(ctx, experiment_id, run)
+            if data is not None and data.training:
+                return [RunSummary(trainings_lib.run_name(run, i), group, n, data.source, step)
+                        for i, (n, step) in enumerate(data.trainings_listed, start=1)]
+        return [RunSummary(run, group, len(mask_tags), source, last)]
+
+    def _may_hold_trainings(self, run, metas):
+        """Whether a tfmot run may hold several trainings, from its listing: its tags
+        stopped at different times, or (local logdir) it has several event files. Only
+        then are its series read to list its trainings."""
+        walls = [m.max_wall_time for m in metas]
+        spread = max(walls) - min(walls) if walls else 0.0
+        return spread > trainings_lib.SAME_MOMENT_SECONDS or len(self._damage.files(run)) > 1
 
     def fingerprint(self, ctx, experiment_id, run):
         """What identifies the current data of `run` (None: no sparsity data). Cheap."""
@@ -440,6 +457,7 @@ class Reader:
 
     def _fingerprint(self, run, listing):
         scalars, own, _ = listing
+        run = _listed_run(run, listing)
         tags = scalars.get(run, {})
         own_tags = own.get(run, {})
         if metadata.CONFIG_TAG not in own_tags and not any(
@@ -483,6 +501,9 @@ class Reader:
             return None
         scalars = listing.scalars
         key = (experiment_id, run)
+        # "exp/metrics#2": the second of several trainings in run "exp/metrics".
+        name, run = run, _listed_run(run, listing)
+        index = trainings_lib.parse_run_name(name)[1] if name != run else None
         with self._lock:
             hit = self._cache.get(key)
             if hit and hit[0] == fingerprint and (hit[1].thresholds or not thresholds):
@@ -492,9 +513,13 @@ class Reader:
         tags = scalars.get(run, {})
         with gc_paused():
             if metadata.CONFIG_TAG in listing.own.get(run, {}):
-                data = self._read_own(ctx, experiment_id, run, group, tags, listing, thresholds)
+                data = None if index else self._read_own(
+                    ctx, experiment_id, run, group, tags, listing, thresholds)
             else:
-                data = self._read_tfmot(ctx, experiment_id, run, group, tags, listing, thresholds)
+                data = self._read_tfmot(ctx, experiment_id, run, group, tags, listing,
+                                        thresholds, index=index)
+        if data is None:  # a training index the run does not have
+            return None
         data.thresholds = thresholds
         with self._lock:
             self._cache[key] = (fingerprint, data)
@@ -512,8 +537,9 @@ class Reader:
                             max((m.max_wall_time for m in tags.values()), default=-1)))
         return tuple(sorted(out))
 
-    def _read_scalar_tags(self, ctx, experiment_id, run, tag_list, skipped):
-        """{tag: [(step, value)]} for the tags; unreadable tags are dropped and counted."""
+    def _read_scalar_tags(self, ctx, experiment_id, run, tag_list, skipped, walls=False):
+        """{tag: [(step, value)]} for the tags (with `walls`, [(step, value, wall_time)]);
+        unreadable tags are dropped and counted."""
         if not tag_list:
             return {}
         try:
@@ -540,10 +566,14 @@ class Reader:
                 except Exception:
                     reason = "unreadable series (not a scalar?)"
                     skipped[reason] = skipped.get(reason, 0) + 1
-        out = {tag: [(d.step, d.value) for d in data] for tag, data in series.items()}
-        return self._add_recovered(run, tag_list, out, skipped)
+        if walls:
+            out = {tag: [(d.step, d.value, d.wall_time) for d in data]
+                   for tag, data in series.items()}
+        else:
+            out = {tag: [(d.step, d.value) for d in data] for tag, data in series.items()}
+        return self._add_recovered(run, tag_list, out, skipped, walls)
 
-    def _add_recovered(self, run, tag_list, series, skipped):
+    def _add_recovered(self, run, tag_list, series, skipped, walls=False):
         """Add the points of records TensorBoard's loaders dropped after file damage.
 
         They go before the provider's points, so on a shared step the provider's record
@@ -563,7 +593,8 @@ class Reader:
                     reason = "unreadable series (not a scalar?)"
                     skipped[reason] = skipped.get(reason, 0) + 1
                     continue
-                recovered.setdefault(value.tag, []).append((event.step, number))
+                point = (event.step, number, event.wall_time) if walls else (event.step, number)
+                recovered.setdefault(value.tag, []).append(point)
         for tag, points in recovered.items():
             series[tag] = points + series.get(tag, [])
         return series
@@ -652,19 +683,37 @@ class Reader:
         return data
 
     def _read_tfmot(self, ctx, experiment_id, run, group, tags, listing, thresholds,
-                    problems=None):
+                    problems=None, index=None):
+        """RunData of tfmot's tags; with several trainings in the run, of training `index`
+        (1-based; None: the last), or None when there is no such training."""
         skipped = {}
         problems = list(problems or [])
         sparsity_tags = _tfmot_sparsity_tags(tags)
         wanted = list(sparsity_tags)
         if thresholds:
             wanted += [t for _, t in sparsity_tags.values() if t]
-        series = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped)
+        series = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped, walls=True)
+        split = trainings_lib.split_trainings(series)
+        count = len(split.trainings)
+        if index is not None and not (count > 1 and index <= count):
+            return None
+        chosen = None
+        if count > 1:
+            index = index or count
+            chosen = split.trainings[index - 1]
+            series = chosen.series
+            sparsity_tags = {t: v for t, v in sparsity_tags.items() if t in chosen.tags}
+        else:  # one training: the points in the provider's order, as read
+            series = {tag: [p[:2] for p in points] for tag, points in series.items()}
 
-        wrappers, config_problem = self._model_wrappers(
-            ctx, experiment_id, run, group, listing.models)
+        wrappers, config_problem, matched_by = self._training_wrappers(
+            ctx, experiment_id, run, group, listing.models, chosen, count,
+            {w for w, _ in sparsity_tags.values()})
         if config_problem:
             problems.append(config_problem)
+        if not thresholds:  # tfmot's m:n marker is in the threshold's last value
+            markers = self._read_last_points(
+                ctx, experiment_id, run, [t for _, t in sparsity_tags.values() if t])
         source = SOURCE_KERAS if wrappers else SOURCE_NONE
         layers = []
         for tag, (wrapper, threshold_tag) in sparsity_tags.items():
@@ -697,7 +746,7 @@ class Reader:
                     block_size=info["block_size"] if info else None,
                     measured=clean_series(series.get(tag, []), skipped),
                     threshold=(clean_series(series.get(threshold_tag, []), {}, lower=None)
-                               if thresholds else None),
+                               if thresholds else markers.get(threshold_tag)),
                 )
             )
         layers.sort(key=lambda l: (l.position if l.position is not None else 1 << 60, l.name))
@@ -708,10 +757,93 @@ class Reader:
                     "no wrapper in the Keras model config matches %s" % ", ".join(unmatched[:5])
                 )
         data = RunData(run, group, source, layers, skipped=skipped, problems=problems)
-        data.training_last_step, data.training_last_step_source = _training_last_step(
-            listing.scalars, group
-        )
+        data.trainings_problem = split.problem
+        if chosen is None:
+            data.training_last_step, data.training_last_step_source = _training_last_step(
+                listing.scalars, group
+            )
+            return data
+        data.run = trainings_lib.run_name(run, index)
+        data.training = {"index": index, "count": count, "how": split.how,
+                         "config_matched_by": matched_by}
+        data.trainings_listed = [
+            (sum(1 for t in training.tags if TFMOT_SPARSITY_TAG.match(t)), training.last_step)
+            for training in split.trainings]
+        data.training_last_step, data.training_last_step_source = self._training_last_step(
+            ctx, experiment_id, group, listing.scalars, split.trainings, index)
         return data
+
+    # several trainings in one run directory (trainings.py) -------------------------------
+
+    def _training_wrappers(self, ctx, experiment_id, run, group, models, chosen, count,
+                           wrapper_names):
+        """(wrappers, problem or None, how the config was matched or None) of the Keras
+        model config that belongs to the training read.
+
+        With several trainings, or several configs in the local `train` event files, the
+        config is the one whose wrapper names match, written last before the training
+        (trainings.config_for); else the one the data provider keeps.
+        """
+        configs = self._file_configs(group, models)
+        if chosen is None and len(configs) <= 1:
+            wrappers, problem = self._model_wrappers(ctx, experiment_id, run, group, models)
+            return wrappers, problem, None
+        if not configs:  # a remote logdir: the provider's config, matched by names only
+            wrappers, problem = self._model_wrappers(ctx, experiment_id, run, group, models)
+            configs = [(float("-inf"), wrappers)] if wrappers else []
+            if not configs:
+                return {}, problem, None
+        start = chosen.start if chosen is not None else float("inf")
+        found, matched_by = trainings_lib.config_for(wrapper_names, start, configs)
+        if found is None:
+            return {}, "no Keras model config was written before this training", None
+        return configs[found][1], None, matched_by
+
+    def _file_configs(self, group, models):
+        """[(wall_time, wrappers)] of every Keras model config in the local event files of
+        the group's runs that hold one (`train`)."""
+        if isinstance(models, str):
+            return []
+        out = []
+        for candidate in sorted(models):
+            if run_group(candidate) == group and KERAS_MODEL_TAG in models[candidate]:
+                for wall, model in run_files.keras_configs(self._damage.files(candidate)):
+                    out.append((wall, wrappers_in_model_config(model)))
+        return sorted(out, key=lambda c: c[0])
+
+    def _training_last_step(self, ctx, experiment_id, group, scalars, trainings, index):
+        """(last step, source) of training `index` from `evaluation_*_vs_iterations`
+        records between its start and the next training's (from the local event files,
+        where the Rust loader kept only the last training's; else from the provider)."""
+        for run, tags in sorted(scalars.items()):
+            if run_group(run) != group:
+                continue
+            for tag in sorted(tags):
+                if not (tag.startswith("evaluation_") and tag.endswith("_vs_iterations")):
+                    continue
+                paths = self._damage.files(run)
+                if paths:
+                    points = run_files.scalar_points(paths, [tag])
+                else:
+                    read = self._read_scalar_tags(ctx, experiment_id, run, [tag], {}, walls=True)
+                    points = [(p[0], p[2]) for p in read.get(tag, [])]
+                last = trainings_lib.last_steps(trainings, points)[index - 1]
+                if last is not None:
+                    return last, "%s in run %r, training %d" % (tag, run, index)
+        return None, None
+
+    def _read_last_points(self, ctx, experiment_id, run, tag_list):
+        """{tag: [[step, value]]}: the last point of each tag (one small read)."""
+        if not tag_list:
+            return {}
+        try:
+            result = self._provider.read_scalars(
+                ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN, downsample=1,
+                run_tag_filter=provider.RunTagFilter(runs=[run], tags=tag_list))
+        except Exception:  # only a hint (tfmot's m:n marker): no threshold, no hint
+            return {}
+        return {tag: [[d.step, d.value] for d in data[-1:]]
+                for tag, data in result.get(run, {}).items()}
 
     def _model_wrappers(self, ctx, experiment_id, run, group, listing):
         """(wrappers from a sibling run's Keras model config, problem sentence or None).
@@ -765,6 +897,14 @@ class Reader:
         if not isinstance(model, dict):
             return "not a JSON object"
         return model
+
+
+def _listed_run(name, listing):
+    """The listed run a name refers to: itself, or "exp/metrics" for "exp/metrics#2"."""
+    scalars, own, _ = listing
+    if name in scalars or name in own:
+        return name
+    return trainings_lib.parse_run_name(name)[0]
 
 
 def _only_group(listing, group):
