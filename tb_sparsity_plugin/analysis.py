@@ -22,15 +22,6 @@ DUPLICATE_REASON = "duplicate step (later record kept)"
 # sparsity is within run-to-run noise of accuracy for the models pruning is used on);
 # smaller effects are reported as info.
 MATERIAL_SHORTFALL = 0.005
-M_BY_N_THRESHOLD = 999.0
-
-
-def m_by_n_marker(threshold):
-    """Whether a tfmot threshold series carries tfmot's m:n marker: under
-    `sparsity_m_by_n` the wrapper logs a threshold of 999.0 from step 1 (pruning_impl.py),
-    far above the magnitude of any trained weight."""
-    return bool(threshold) and any(
-        step >= 1 and value == M_BY_N_THRESHOLD for step, value in threshold)
 
 
 def material(shortfall, rounding):
@@ -201,12 +192,12 @@ def analyze_layer(layer, run_last_step, run_source):
             "m_by_n_schedule_ignored", "info", key,
             "m:n structured sparsity %s: tfmot sets the mask once at step 1 and ignores the "
             "pruning schedule, so no schedule curve is drawn." % (words.m_by_n_text(m_by_n),)))
-    elif m_by_n_marker(layer.threshold):
+    elif layer.m_by_n_marker:
         diags.append(diagnostic(
             "m_by_n_schedule_ignored", "info", key,
             "m:n structured sparsity (tfmot logs threshold %g for it; which m:n, e.g. 2:4, "
             "is not in PruningSummaries' logs): tfmot sets the mask once at step 1 and ignores "
-            "the pruning schedule, so no schedule curve is drawn." % M_BY_N_THRESHOLD))
+            "the pruning schedule, so no schedule curve is drawn." % reader_lib.M_BY_N_THRESHOLD))
     elif layer.schedule is not None:
         parsed = schedules.parse_schedule(layer.schedule)
         if isinstance(parsed, schedules.Problem):

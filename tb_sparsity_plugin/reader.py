@@ -77,6 +77,9 @@ class LayerData:
     measured: list = dataclasses.field(default_factory=list)  # [[step, value]]
     threshold: list | None = None  # None: not read (read_run(..., thresholds=False))
     weight_zeros: list | None = None
+    # tfmot logs a threshold of 999.0 under `sparsity_m_by_n` (pruning_impl.py), far above
+    # any trained weight's magnitude: the m:n pattern itself is not in its logs.
+    m_by_n_marker: bool = False
 
 
 @dataclasses.dataclass
@@ -693,7 +696,8 @@ class Reader:
         if thresholds:
             wanted += [t for _, t in sparsity_tags.values() if t]
         series = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped, walls=True)
-        split = trainings_lib.split_trainings(series)
+        split = trainings_lib.split_trainings(
+            series, [trainings_lib.file_start(p) for p in self._damage.files(run)])
         count = len(split.trainings)
         if index is not None and not (count > 1 and index <= count):
             return None
@@ -711,9 +715,9 @@ class Reader:
             {w for w, _ in sparsity_tags.values()})
         if config_problem:
             problems.append(config_problem)
-        if not thresholds:  # tfmot's m:n marker is in the threshold's last value
-            markers = self._read_last_points(
-                ctx, experiment_id, run, [t for _, t in sparsity_tags.values() if t])
+        # tfmot's m:n marker is in the threshold series: its last value is enough.
+        markers = series if thresholds else self._read_last_points(
+            ctx, experiment_id, run, [t for _, t in sparsity_tags.values() if t])
         source = SOURCE_KERAS if wrappers else SOURCE_NONE
         layers = []
         for tag, (wrapper, threshold_tag) in sparsity_tags.items():
@@ -746,7 +750,8 @@ class Reader:
                     block_size=info["block_size"] if info else None,
                     measured=clean_series(series.get(tag, []), skipped),
                     threshold=(clean_series(series.get(threshold_tag, []), {}, lower=None)
-                               if thresholds else markers.get(threshold_tag)),
+                               if thresholds else None),
+                    m_by_n_marker=_m_by_n_marker(markers.get(threshold_tag)),
                 )
             )
         layers.sort(key=lambda l: (l.position if l.position is not None else 1 << 60, l.name))
@@ -897,6 +902,14 @@ class Reader:
         if not isinstance(model, dict):
             return "not a JSON object"
         return model
+
+
+M_BY_N_THRESHOLD = 999.0
+
+
+def _m_by_n_marker(points):
+    """Whether a tfmot threshold series shows its m:n marker after step 0."""
+    return any(p[0] >= 1 and p[1] == M_BY_N_THRESHOLD for p in points or ())
 
 
 def _listed_run(name, listing):

@@ -13,8 +13,11 @@ records themselves:
   record, and its wrapper names must be the training's.
 
 Records are split by wall time: a training is a stretch of time in which its tags were
-logged; one tag cannot appear twice in one training, and a record that comes after all
-records of the current training at a lower step than they reached starts a new one.
+logged. A tag's steps that start again begin a new training. Other tags begin one when
+they start more than SAME_MOMENT_SECONDS after every record of the current training, or
+when an event file was opened between (each `fit` opens its own) and they start at a lower
+step than the current training reached. Logs written tag by tag in one go (synthetic
+ones) are one training.
 When the stretches of two trainings overlap in time (two processes writing to one
 directory at once) they cannot be told apart: `split_trainings` then keeps one training and
 says why.
@@ -23,9 +26,18 @@ says why.
 import dataclasses
 import re
 
-# Records of one epoch start of one training are written within milliseconds; a record
-# later than this after everything before it, at a lower step, starts a new training.
+# Records of one epoch start of one training are written within milliseconds; the next
+# training starts at least an epoch (and a model build) after the last record of the one
+# before. A gap longer than this between two trainings' records tells them apart.
 SAME_MOMENT_SECONDS = 0.5
+# events.out.tfevents.<unix seconds>.<host>...: when the writer opened the file.
+_FILE_TIME = re.compile(r"tfevents\.(\d+)\.")
+
+
+def file_start(path):
+    """When an event file was opened (whole seconds, from its name), or None."""
+    m = _FILE_TIME.search(path)
+    return float(m.group(1)) if m else None
 
 
 # "exp/metrics#2": the second training in run "exp/metrics" (1-based, in time order).
@@ -93,8 +105,11 @@ def _segments(tag, points):
     return out
 
 
-def split_trainings(series):
-    """A Split of {tag: [(step, value, wall_time)]} (any order) into trainings."""
+def split_trainings(series, file_starts=()):
+    """A Split of {tag: [(step, value, wall_time)]} (any order) into trainings.
+
+    `file_starts`: when the run's event files were opened (file_start), if known.
+    """
     segments = []
     restarted = False
     for tag, points in series.items():
@@ -107,7 +122,7 @@ def split_trainings(series):
     groups = []
     for segment in segments:
         group = groups[-1] if groups else None
-        if group is not None and not _starts_new(group, segment):
+        if group is not None and not _starts_new(group, segment, file_starts):
             group.append(segment)
         else:
             groups.append([segment])
@@ -122,20 +137,24 @@ def split_trainings(series):
     return Split(trainings, how=_how(trainings, restarted))
 
 
-def _starts_new(group, segment):
+def _starts_new(group, segment, file_starts):
     tags = {s.tag for s in group}
     if segment.tag in tags:
         return True
     end = max(s.end for s in group)
     if segment.start > end + SAME_MOMENT_SECONDS:
         return True
-    if segment.start > end:  # after every record of the group: new if its step is lower
-        return segment.points[0][0] < max(s.points[-1][0] for s in group)
-    # Logged at the same epoch start as the group's first records: the same training.
-    # Starting later at a lower step than the group had reached by then: another training
-    # (after it, or overlapping it: split_trainings then says they cannot be told apart).
+    if segment.start > end:  # shortly after every record of the group
+        # An event file opened after the group began (names count whole seconds) and a
+        # step lower than the group reached: the next `fit`.
+        start = min(s.start for s in group)
+        new_file = any(f is not None and start < f <= segment.start for f in file_starts)
+        return new_file and segment.points[0][0] < max(s.points[-1][0] for s in group)
     if segment.start <= min(s.start for s in group) + SAME_MOMENT_SECONDS:
         return False
+    # Starting later than the group's first records at a lower step than the group had
+    # reached by then: another training overlapping this one (split_trainings then says
+    # they cannot be told apart).
     reached = max((p[0] for s in group for p in s.points if p[2] <= segment.start), default=0)
     return segment.points[0][0] < reached
 

@@ -55,11 +55,27 @@ def test_a_resume_from_a_checkpoint_is_not_a_new_training():
     assert len(split.trainings) == 1
 
 
-def test_a_quick_second_training_at_a_lower_step_is_still_new():
+def test_a_quick_second_training_is_new_when_it_opened_its_own_event_file():
     # The next model starts 0.1 s after the last record of the first, at step 0.
-    series = epochs([("a/mask:0/sparsity", 0.1)], 100.0, [0, 8, 16], epoch_seconds=0.05)
-    series.update(epochs([("b/mask:0/sparsity", 0.2)], 100.2, [0, 8], epoch_seconds=0.05))
-    assert len(trainings.split_trainings(series).trainings) == 2
+    series = epochs([("a/mask:0/sparsity", 0.1)], 100.7, [0, 8, 16], epoch_seconds=0.05)
+    series.update(epochs([("b/mask:0/sparsity", 0.2)], 101.0, [0, 8], epoch_seconds=0.05))
+    assert len(trainings.split_trainings(series).trainings) == 1  # nothing tells them apart
+    # The first file, opened in the same second as the first records, tells nothing.
+    assert len(trainings.split_trainings(series, [100.0]).trainings) == 1
+    files = ["run/events.out.tfevents.100.host.1.0.v2", "run/events.out.tfevents.101.host.1.3.v2"]
+    starts = [trainings.file_start(f) for f in files]
+    assert starts == [100.0, 101.0]
+    assert len(trainings.split_trainings(series, starts).trainings) == 2
+
+
+def test_logs_written_tag_by_tag_in_one_go_are_one_training():
+    # Synthetic logs: each tag's whole series, then the next tag's, in one event file.
+    series, wall = {}, 100.0
+    for k in range(50):
+        tag = "w%d/mask:0/sparsity" % k
+        series[tag] = [(s, 0.1, wall + i * 0.01) for i, s in enumerate([0, 10, 20])]
+        wall += 0.05
+    assert len(trainings.split_trainings(series, [100.0]).trainings) == 1
 
 
 def test_trainings_that_overlap_in_time_are_not_mixed_silently():
