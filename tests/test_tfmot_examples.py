@@ -36,7 +36,7 @@ def report(capsys, logdir, *args):
     code = cli.main(["report", logdir, "--quiet", "--format", "json"] + list(args))
     out, err = capsys.readouterr()
     assert code == 0, err
-    return {doc["run"]: doc for doc in json.loads(out)}
+    return {doc["run"]: doc for doc in json.loads(out)["runs"]}
 
 
 def loud(doc):
@@ -52,9 +52,14 @@ def check_cnn_training(doc, truth, index):
     for layer, weight in zip(doc["layers"], truth["weights"]):
         assert layer["tag"].split("/")[0] == weight["wrapper"]
         assert layer["params"] == weight["params"]
-        assert layer["expected"], layer["key"]
-        assert layer["expected"][-1] == [96, pytest.approx(weight["mask_sparsity"],
-                                                           abs=1.0 / weight["params"] + 1e-6)]
+        rounding = 1.0 / weight["params"] + 1e-6
+        assert layer["max_abs_deviation"] <= rounding  # measured vs its expected curve
+        if "expected" in layer:  # the tab's document; the CLI's has no series
+            assert layer["expected"][-1] == [96, pytest.approx(weight["mask_sparsity"],
+                                                               abs=rounding)]
+        else:  # the schedule ended (end_step 84) before the last record (88)
+            assert layer["expected_final_sparsity"] == pytest.approx(weight["mask_sparsity"],
+                                                                     abs=rounding)
     assert not loud(doc), loud(doc)
     notes = [d for d in doc["diagnostics"] if d["code"] == "several_trainings"]
     assert len(notes) == 1 and notes[0]["severity"] == "info"
@@ -96,11 +101,11 @@ def test_mha_never_prunes_and_says_so_once(examples):
 
 def test_mha_with_our_callback_has_one_series_per_weight(examples, example_truth):
     doc = get(examples, "run", run="mha_callback/metrics")
-    names = [l["name"] for l in doc["layers"]]
+    weights = [l["weight"] for l in doc["layers"]]
     truth = example_truth["mha_callback"][0]["weights"]
     assert len(doc["layers"]) == len(truth) == 5
-    for part in ("query", "key", "value", "attention_output"):
-        assert any(part in name for name in names), names
+    assert weights[:4] == ["query/kernel", "key/kernel", "value/kernel",
+                           "attention_output/kernel"]
     assert [l["params"] for l in doc["layers"]] == [w["params"] for w in truth]
     never = [d for d in doc["diagnostics"] if d["code"] == "no_pruning_happened"]
     assert len(never) == 1 and "begin_step 2000" in never[0]["message"]
