@@ -140,3 +140,29 @@ def test_2x4_with_pruning_summaries_only_is_reported_as_m_by_n(capsys, example_l
     # step 100): only the weight tfmot really left dense is an error.
     assert [(d["code"], d["layer"]) for d in loud(doc)] == [
         ("no_pruning_happened", doc["layers"][0]["key"])]
+
+
+@pytest.mark.parametrize("load_fast", ["false", "true"])
+def test_trainings_through_a_real_tensorboard(tmp_path, example_logdir, example_truth,
+                                              tensorboard_process, load_fast):
+    """Every route takes the "run#k" names, under both loaders (the dashboard's run list
+    is the `runs` route)."""
+    import shutil
+    import urllib.parse
+
+    logdir = str(tmp_path / "logs")
+    shutil.copytree(example_logdir + "/mnist_cnn", logdir + "/mnist_cnn")
+    tb = tensorboard_process(logdir, load_fast=load_fast)
+    runs = [r["run"] for r in tb.wait_ready(runs_expected=3)]
+    assert runs == ["mnist_cnn/metrics#1", "mnist_cnn/metrics#2", "mnist_cnn/metrics#3"]
+    base = "/data/plugin/sparsity/"
+    for index, run in enumerate(runs, start=1):
+        query = urllib.parse.urlencode({"run": run})
+        check_cnn_training(tb.get_json(base + "run?" + query),
+                           example_truth["mnist_cnn"][index - 1], index)
+        table = tb.get_json(base + "table?" + query)
+        assert [r["key"] for r in table["rows"][1:]] == CNN_KEYS
+    series = tb.get_json(base + "series?" + urllib.parse.urlencode(
+        [("run", r) for r in runs] + [("layer", "3:Conv2D")], doseq=True))
+    for run in runs:
+        assert series["runs"][run]["layers"]["3:Conv2D"]["expected"], run
