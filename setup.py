@@ -38,6 +38,8 @@ setuptools.setup(
         "tqdm",
     ],
     extras_require={
+        # Logdirs in S3 buckets: TensorBoard reads s3:// with boto3 (docs/remote_logdirs.md).
+        "s3": ["boto3"],
         "keras": ["tensorflow>=2.16", "tf-keras", "tensorflow-model-optimization>=0.8"],
         # Pinned: a bare `torch` (or a range admitting a newer release) pulls a CUDA build of
         # several GB; this one is the CPU build the writer and its tests are checked with.
@@ -61,6 +63,12 @@ setuptools.setup(
             "tbparse",
             "pandas",
             "psutil",
+            # Local S3 and GCS emulators for the s3:// and gs:// logdir tests; cryptography
+            # makes the certificate TensorFlow's GCS client is shown (tests/gcs_emulator.py).
+            "moto[server]",
+            "boto3",
+            "gcp-storage-emulator",
+            "cryptography",
         ],
     },
     entry_points={

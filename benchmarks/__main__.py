@@ -202,8 +202,8 @@ def ingestion_complete(tb, size):
         return False
     for (tag, sub, step), resp in zip(checks, body):
         series = resp.get("runToSeries") or {}
-        for i in range(spec["runs"]):
-            points = series.get("exp_%d/%s" % (i, sub)) or []
+        for name in synthetic.experiments(size):
+            points = series.get("%s/%s" % (name, sub)) or []
             if not points or points[-1]["step"] != step:
                 return False
     return True
@@ -279,7 +279,7 @@ def check_plugin_runs(runs_body, size):
         r = got.get(run)
         if r is None:
             problems.append("%s missing" % run)
-        elif r["last_step"] != last or r["schedule_source"] != "keras_model_config":
+        elif r["last_step"] != last or r["schedule_source"] != synthetic.schedule_source(size):
             problems.append("%s: last_step %s, schedule_source %s" % (
                 run, r["last_step"], r["schedule_source"]))
     return problems

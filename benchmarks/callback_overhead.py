@@ -20,7 +20,6 @@ docs/benchmark_callback.md (or --output).
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ VARIANTS = (
     ("b", "+ PruningSummaries"),
     ("c", "+ SparsitySummaries"),
 )
+PAIRS = (("b", "a"), ("c", "a"), ("c", "b"))
 
 
 def machine_description():
@@ -95,36 +95,23 @@ def fit_once(variant, x, y, args, logdir, log_timer):
 
 
 def run(args):
+    from benchmarks.overhead import interleaved, ratios
+
     rng = np.random.default_rng(0)
     x = rng.random((args.samples, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, size=args.samples)
-    steps = int(np.ceil(len(x) / args.batch_size)) * args.epochs
-    times = {v: [] for v, _ in VARIANTS}
-    cpu_times = {v: [] for v, _ in VARIANTS}
-    log_times = []  # seconds inside SparsitySummaries.log, per measured variant-c fit
-    log_calls = 0
     with tempfile.TemporaryDirectory() as tmp:
         fit_once("a", x, y, args, os.path.join(tmp, "warmup"), [])  # TF start-up, not measured
-        order = [v for v, _ in VARIANTS]
-        for rep in range(args.repeats):
-            for variant in order[rep % 3:] + order[:rep % 3]:
-                timer = []
-                elapsed, cpu = fit_once(variant, x, y, args, os.path.join(tmp, "%s%d" % (variant, rep)), timer)
-                times[variant].append(elapsed)
-                cpu_times[variant].append(cpu)
-                if variant == "c":
-                    log_times.append(sum(timer))
-                    log_calls = len(timer)
-                print("  rep %d %s: %.2f s wall, %.2f s CPU" % (rep + 1, variant, elapsed, cpu), flush=True)
-    med = {v: statistics.median(t) for v, t in times.items()}
-    cpu_med = {v: statistics.median(t) for v, t in cpu_times.items()}
-    return {"times": times, "median": med, "cpu_times": cpu_times, "cpu_median": cpu_med,
-            "cpu_ratios": {"b/a": cpu_med["b"] / cpu_med["a"], "c/a": cpu_med["c"] / cpu_med["a"],
-                           "c/b": cpu_med["c"] / cpu_med["b"]}, "log_time": statistics.median(log_times), "log_calls": log_calls, "steps": steps,
-            "ratios": {"b/a": med["b"] / med["a"], "c/a": med["c"] / med["a"], "c/b": med["c"] / med["b"]}}
+        result = interleaved([v for v, _ in VARIANTS], args.repeats, lambda variant, rep, timer: fit_once(
+            variant, x, y, args, os.path.join(tmp, "%s%d" % (variant, rep)), timer))
+    result["steps"] = int(np.ceil(len(x) / args.batch_size)) * args.epochs
+    result["ratios"] = {k: v[0] for k, v in ratios(result, PAIRS).items()}
+    return result
 
 
 def markdown(result, args, machine):
+    from benchmarks.overhead import ratio_table
+
     med = result["median"]
     lines = [
         "# SparsitySummaries overhead",
@@ -152,19 +139,14 @@ def markdown(result, args, machine):
     for v, label in VARIANTS:
         lines.append("| %s | %s | %.3f | %.3f | %s |" % (
             v, label, med[v], result["cpu_median"][v], ", ".join("%.2f" % t for t in result["times"][v])))
-    lines += [
-        "",
-        "| ratio | wall | CPU |",
-        "| --- | ---: | ---: |",
-    ]
-    for name in ("b/a", "c/a", "c/b"):
-        lines.append("| %s | %.3f | %.3f |" % (name, result["ratios"][name], result["cpu_ratios"][name]))
+    lines += [""] + ratio_table(result, PAIRS)
     lines += [
         "",
         "Time spent inside `SparsitySummaries.log` per fit (median): %.1f ms (%d calls: train "
         "begin, every 100 steps, train end), %.2f %% of the fastest a) fit (%.2f s), the least "
         "disturbed measure of a training run here."
-        % (result["log_time"] * 1000, result["log_calls"], 100.0 * result["log_time"] / min(result["times"]["a"]),
+        % (result["log_time"]["c"] * 1000, result["log_calls"]["c"],
+           100.0 * result["log_time"]["c"] / min(result["times"]["a"]),
            min(result["times"]["a"])),
         "",
         "Wall-time ratios within a few per cent of 1.0 are within this machine's run-to-run "
@@ -197,19 +179,14 @@ def main(argv=None):
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
     machine = machine_description()
-    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
+    from benchmarks.overhead import load_average, write_report
+
+    load_before = load_average()
     print("Benchmarking on %s (%s cores), TF %s" % (machine["cpu"], machine["cores"], machine["tensorflow"]))
     result = run(args)
     if load_before is not None:
-        machine["load"] = "load average (1 min) %.1f before, %.1f after" % (load_before[0], os.getloadavg()[0])
-    text = markdown(result, args, machine)
-    print()
-    print(text)
-    if args.output:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w") as f:
-            f.write(text)
-        print("Written to %s" % args.output)
+        machine["load"] = "load average (1 min) %.1f before, %.1f after" % (load_before, load_average())
+    write_report(markdown(result, args, machine), args.output)
     return 0
 
 

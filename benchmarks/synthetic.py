@@ -36,12 +36,18 @@ import os
 import random
 import sys
 import time
+import types
 
 SIZES = {
     "small": {"runs": 4, "layers": 10, "steps": 100},
     "medium": {"runs": 8, "layers": 100, "steps": 1000},
     "large": {"runs": 20, "layers": 300, "steps": 2000},
+    "many_runs": {"runs": 200, "layers": 30, "steps": 500},
+    # 10 target sparsities x 10 seeds, logged as TensorBoard users log sweeps: tfmot's
+    # PruningSummaries and Keras' scalars, no model config (no schedule on record).
+    "sweep": {"runs": 100, "layers": 20, "steps": 200, "sweep": True},
 }
+SWEEP_TARGETS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 STEPS_PER_EPOCH = 10
 INPUT_DIM = 784
 WIDTHS = (64, 128, 256, 512, 96, 192)
@@ -101,8 +107,9 @@ def effective_sparsity(step, schedule, n):
 # -- the model config -------------------------------------------------------------------
 
 
-def model_plan(layers, rng, total_steps):
-    """[(layer name, wrapper name, in_dim, units, schedule)] for a Sequential of Dense."""
+def model_plan(layers, rng, total_steps, final_sparsity=None):
+    """[(layer name, wrapper name, in_dim, units, schedule)] for a Sequential of Dense;
+    every layer ends at `final_sparsity` when given, else at a random one."""
     plan = []
     in_dim = INPUT_DIM
     for j in range(layers):
@@ -114,7 +121,8 @@ def model_plan(layers, rng, total_steps):
             "class_name": "PolynomialDecay",
             "config": {
                 "initial_sparsity": 0.0,
-                "final_sparsity": FINAL_SPARSITIES[rng.randrange(len(FINAL_SPARSITIES))],
+                "final_sparsity": (final_sparsity if final_sparsity is not None else
+                                   FINAL_SPARSITIES[rng.randrange(len(FINAL_SPARSITIES))]),
                 "power": 3,
                 "begin_step": begin,
                 "end_step": end,
@@ -251,26 +259,43 @@ class _Protos:
 
 
 def _writer(logdir):
+    # TensorBoard's writer writes through TensorFlow's gfile when TensorFlow is importable
+    # (4x slower here); its `notf` marker module selects its own file I/O instead.
+    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
     return EventFileWriter(logdir, max_queue_size=10000, flush_secs=3600)
 
 
-def write_run(out_dir, index, layers, steps, seed=0, protos=None):
-    """Write exp_<index>/{metrics,train,validation}; returns the number of events."""
+def experiment(index, runs, sweep=False):
+    """(directory name, final sparsity or None) of experiment `index` of a logdir:
+    exp_<i>, or sweep_s<target>_seed<k> (targets x seeds) for a sweep."""
+    if not sweep:
+        return "exp_%d" % index, None
+    seeds = max(runs // len(SWEEP_TARGETS), 1)
+    target = SWEEP_TARGETS[(index // seeds) % len(SWEEP_TARGETS)]
+    return "sweep_s%.2f_seed%d" % (target, index % seeds), target
+
+
+def write_run(out_dir, index, layers, steps, seed=0, protos=None, runs=1, sweep=False):
+    """Write <experiment>/{metrics,train,validation}; returns the number of events.
+
+    A sweep's runs have no model config (no schedule on record)."""
     protos = protos or _Protos()
+    name, final_sparsity = experiment(index, runs, sweep)
     rng = random.Random("%d/%d" % (seed, index))
     total = steps * STEPS_PER_EPOCH
-    plan = model_plan(layers, rng, total)
-    exp = os.path.join(out_dir, "exp_%d" % index)
+    plan = model_plan(layers, rng, total, final_sparsity)
+    exp = os.path.join(out_dir, name)
     t0 = 1.7e9 + index * 1e5
     events = 0
 
     train = _writer(os.path.join(exp, "train"))
-    train.add_event(protos.keras_event(model_config_json(plan), t0))
+    if not sweep:
+        train.add_event(protos.keras_event(model_config_json(plan), t0))
+        events += 1
     validation = _writer(os.path.join(exp, "validation"))
     metrics = _writer(os.path.join(exp, "metrics"))
-    events += 1
     counts = [in_dim * units for _, _, in_dim, units, _ in plan]
     for epoch in range(steps):
         step = epoch * STEPS_PER_EPOCH
@@ -303,19 +328,20 @@ def write_run(out_dir, index, layers, steps, seed=0, protos=None):
 
 
 def _write_run_job(job):
-    out_dir, index, layers, steps, seed = job
+    out_dir, index, layers, steps, seed, runs, sweep = job
     _use_fast_crc()
-    return write_run(out_dir, index, layers, steps, seed)
+    return write_run(out_dir, index, layers, steps, seed, runs=runs, sweep=sweep)
 
 
-def generate(out_dir, runs, layers, steps, seed=0, processes=1):
+def generate(out_dir, runs, layers, steps, seed=0, processes=1, sweep=False):
     """Write `runs` experiments into `out_dir`; returns {"events": n, "seconds": t}.
 
     `processes` > 1 writes runs in parallel worker processes (each run is independent).
+    `sweep`: the runs are a sweep (see `experiment`).
     """
     os.makedirs(out_dir, exist_ok=True)
     started = time.perf_counter()
-    jobs = [(out_dir, i, layers, steps, seed) for i in range(runs)]
+    jobs = [(out_dir, i, layers, steps, seed, runs, sweep) for i in range(runs)]
     if processes > 1 and runs > 1:
         import multiprocessing
 
@@ -324,7 +350,8 @@ def generate(out_dir, runs, layers, steps, seed=0, processes=1):
     else:
         _use_fast_crc()
         protos = _Protos()
-        events = sum(write_run(out_dir, i, layers, steps, seed, protos) for i in range(runs))
+        events = sum(write_run(out_dir, i, layers, steps, seed, protos, runs, sweep)
+                     for i in range(runs))
     return {"events": events, "seconds": time.perf_counter() - started}
 
 
@@ -343,18 +370,30 @@ def cached_logdir(workdir, size, seed=0, processes=1, log=print):
         shutil.rmtree(logdir)
     log("generating %s logdir (%d runs x %d layers x %d steps) in %s ..." % (
         size, spec["runs"], spec["layers"], spec["steps"], logdir))
-    info = generate(logdir, spec["runs"], spec["layers"], spec["steps"], seed, processes)
+    info = generate(logdir, spec["runs"], spec["layers"], spec["steps"], seed, processes,
+                    spec.get("sweep", False))
     with open(marker, "w") as f:
         json.dump(dict(spec, size=size, **info), f)
     log("  %d events in %.1f s" % (info["events"], info["seconds"]))
     return logdir
 
 
+def experiments(size):
+    """The experiment directory names of a logdir of `size`, in writing order."""
+    spec = SIZES[size]
+    return [experiment(i, spec["runs"], spec.get("sweep", False))[0]
+            for i in range(spec["runs"])]
+
+
 def expected_runs(size):
     """What a fully ingested logdir of `size` lists: {run: last logged step}."""
-    spec = SIZES[size]
-    last = (spec["steps"] - 1) * STEPS_PER_EPOCH
-    return {"exp_%d/metrics" % i: last for i in range(spec["runs"])}
+    last = (SIZES[size]["steps"] - 1) * STEPS_PER_EPOCH
+    return {"%s/metrics" % name: last for name in experiments(size)}
+
+
+def schedule_source(size):
+    """The `schedule_source` the plugin reports for the runs of `size`."""
+    return "none" if SIZES[size].get("sweep") else "keras_model_config"
 
 
 def main(argv=None):
@@ -365,8 +404,11 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--processes", type=int, default=1)
+    p.add_argument("--sweep", action="store_true",
+                   help="name runs sweep_s<target>_seed<k>, no model config")
     args = p.parse_args(argv)
-    info = generate(args.out_dir, args.runs, args.layers, args.steps, args.seed, args.processes)
+    info = generate(args.out_dir, args.runs, args.layers, args.steps, args.seed, args.processes,
+                    args.sweep)
     print("%d events in %.1f s" % (info["events"], info["seconds"]))
     return 0
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from tb_sparsity_plugin import reader as reader_lib
 from tb_sparsity_plugin import schedules
+from tb_sparsity_plugin import torch_diagnostics
 from tb_sparsity_plugin import words
 from tb_sparsity_plugin.words import pct
 
@@ -184,6 +185,11 @@ def analyze_layer(layer, run_last_step, run_source):
         "expected_final_sparsity": None,
         "target_sparsity": None,
         "max_abs_deviation": None,
+        # N:M compliance (version-2 summaries): the pattern and the fraction of its groups
+        # that satisfy it, as logged
+        "nm": (layer.entry or {}).get("nm"),
+        "n_m_compliance": layer.nm_compliance,
+        "final_n_m_compliance": layer.nm_compliance[-1][1] if layer.nm_compliance else None,
     }
     schedule = None
     if layer.sparsity_m_by_n:
@@ -199,7 +205,8 @@ def analyze_layer(layer, run_last_step, run_source):
             "is not in PruningSummaries' logs): tfmot sets the mask once at step 1 and ignores "
             "the pruning schedule, so no schedule curve is drawn." % reader_lib.M_BY_N_THRESHOLD))
     elif layer.schedule is not None:
-        parsed = schedules.parse_schedule(layer.schedule)
+        parsed = schedules.parse_schedule(layer.schedule, rounding=layer.rounding,
+                                          shape=layer.shape, logged=layer.logged)
         if isinstance(parsed, schedules.Problem):
             severity = "error" if parsed.code == "invalid_schedule" else "warning"
             diags.append(diagnostic(parsed.code, severity, key, parsed.message))
@@ -216,9 +223,13 @@ def analyze_layer(layer, run_last_step, run_source):
             float(schedule.effective([doc["final_step"]], layer.params)[0])
             if measured else None)
         tol = tolerance(layer)
-        if measured:
-            steps = np.array([p[0] for p in measured], dtype=np.int64)
-            values = np.array([p[1] for p in measured])
+        # Once a mask is removed the measured value is the weight's own zeros, which no
+        # schedule drives (torch_diagnostics.mask_removed_diagnostics speaks of them).
+        removed = (layer.entry or {}).get("mask_removed_at")
+        masked = [p for p in measured if not isinstance(removed, int) or p[0] < removed]
+        if masked:
+            steps = np.array([p[0] for p in masked], dtype=np.int64)
+            values = np.array([p[1] for p in masked])
             expected = schedule.effective(steps, layer.params)
             dev = np.abs(values - expected)
             worst = int(np.argmax(dev))
@@ -244,6 +255,9 @@ def analyze_layer(layer, run_last_step, run_source):
         diags.extend(_end_diagnostics(
             schedule, doc["name"], key, final_value, final_target, end_step, verb, tol,
             layer.params, codes))
+    elif layer.logged_target:  # a level the tool's scheduler asked for: drawn as the target
+        doc["target"] = layer.logged_target
+        doc["target_sparsity"] = layer.logged_target[-1][1]
     if measured and len(measured) > 1 and all(v == 0.0 for _, v in measured):
         if not any(d["code"] == "no_pruning_happened" for d in diags):
             diags.append(diagnostic(
@@ -319,6 +333,20 @@ def _one_never_pruned(diags, keys):
     return [d for d in diags if d not in never] + [merged]
 
 
+# A PyTorch trap that says why a layer ends below its target, better than target_not_reached.
+EXPLAINS_SHORTFALL = {"ramp_exceeds_training", "level_not_representable", "mask_removed_early"}
+
+
+def _with_torch_diagnostics(layer, diags, clock):
+    """A version-2 layer's diagnostics plus PyTorch's traps (torch_diagnostics.py)."""
+    found = [diagnostic(code, severity, layer.key, message) for code, severity, message in
+             torch_diagnostics.layer_diagnostics(layer.entry, layer.measured,
+                                                 layer.weight_zeros, clock)]
+    if EXPLAINS_SHORTFALL & {d["code"] for d in found}:
+        diags = [d for d in diags if d["code"] != "target_not_reached"]
+    return diags + found
+
+
 def model_series(layer_docs, field, weights):
     """Whole-model series: the (weighted) mean of every layer's held value at each step.
 
@@ -348,6 +376,8 @@ def analyze_run(data, thresholds=True):
     layer_docs, diags = [], []
     for layer in data.layers:
         doc, layer_diags = analyze_layer(layer, run_last, data.source)
+        if layer.entry is not None:
+            layer_diags = _with_torch_diagnostics(layer, layer_diags, data.clock)
         if not thresholds:
             doc["threshold"] = None
         layer_docs.append(doc)
@@ -359,19 +389,22 @@ def analyze_run(data, thresholds=True):
             "No schedule found for this run: showing measured sparsity only. Log with "
             "tb_sparsity_plugin.SparsitySummaries, or keep the Keras TensorBoard callback's "
             "'train' run (it holds the model config) next to 'metrics'."))
-    if data.source != reader_lib.SOURCE_OWN and data.layers and last_step < run_last:
+    tfmot_tags = data.source in (reader_lib.SOURCE_KERAS, reader_lib.SOURCE_NONE)
+    if tfmot_tags and data.layers and last_step < run_last:
         diags.append(diagnostic(
             "final_state_not_logged", "info", None,
             "PruningSummaries logs at the start of each epoch: the last record is step %d, "
             "but training ran to step %d (%s). The expected curve shows where the schedule "
             "ends; log with SparsitySummaries to record the final state." % (
                 last_step, run_last, data.training_last_step_source)))
-    elif data.source != reader_lib.SOURCE_OWN and data.layers and training_last is None:
+    elif tfmot_tags and data.layers and training_last is None:
         diags.append(diagnostic(
             "final_state_not_logged", "info", None,
             "PruningSummaries logs at the start of each epoch, so the state after the last "
             "epoch (after step %d) is not on record. Log with SparsitySummaries to record "
             "it." % last_step))
+    diags.extend(diagnostic(code, severity, None, message)
+                 for code, severity, message in torch_diagnostics.clock_diagnostics(data.clock))
     damaged = {k: v for k, v in data.skipped.items() if k != DUPLICATE_REASON}
     if damaged:
         diags.append(diagnostic(
@@ -395,11 +428,15 @@ def analyze_run(data, thresholds=True):
     else:
         weighting, weights = "mean", [1] * len(layer_docs)
     model_measured = model_series(layer_docs, "measured", weights) or []
+    if data.model_measured is not None:  # the tool's own, over weights we cannot count
+        weighting, model_measured = "params", data.model_measured
     model_expected = model_series(layer_docs, "expected", weights)
     targets = [d["target_sparsity"] for d in layer_docs]
     target = (
         float(np.dot(targets, weights) / np.sum(weights))
         if targets and all(t is not None for t in targets) else None)
+    if data.model_measured is not None:
+        target = data.model_target[-1][1] if data.model_target else None
     position = {d["key"]: i for i, d in enumerate(layer_docs)}
     diags.sort(key=lambda d: (words.severity_rank(d["severity"]),
                               position.get(d["layer"], -1), d["code"]))
@@ -453,7 +490,8 @@ def analyze_schedule(schedule_json, max_step, params=None):
 def state_at(run_doc, step=None):
     """Per-layer values at `step` (default: the run's last step), whole model first.
 
-    Each row: key, name, params, step, measured, expected, target, deviation, threshold.
+    Each row: key, name, params, step, measured, expected, target, deviation, threshold,
+    n_m_compliance.
     Measured/expected/threshold are the values held at `step` (the last record <= step).
     """
     if step is None:
@@ -466,7 +504,11 @@ def state_at(run_doc, step=None):
         return None if math.isnan(value) else float(value)
 
     def target_at(doc):
-        sched = schedules.parse_schedule(doc["schedule"]) if doc.get("schedule") else None
+        if not doc.get("schedule") or "kind" in doc["schedule"]:
+            # PyTorch's schedules are known at logged steps (their target is a step
+            # function through them); other tools log their target level.
+            return at(doc.get("target"))
+        sched = schedules.parse_schedule(doc["schedule"])
         if sched is None or isinstance(sched, schedules.Problem):
             return None
         return float(sched.target([step])[0])
@@ -479,6 +521,7 @@ def state_at(run_doc, step=None):
             "measured": measured, "expected": expected, "target": target_at(doc),
             "deviation": (measured - expected) if None not in (measured, expected) else None,
             "threshold": at(doc["threshold"]),
+            "n_m_compliance": at(doc.get("n_m_compliance")),
         })
     model = run_doc["model"]
     m_measured, m_expected = at(model["measured"]), at(model["expected"])
@@ -491,6 +534,6 @@ def state_at(run_doc, step=None):
         "params": sum(r["params"] for r in rows) if rows and all(r["params"] for r in rows) else None,
         "step": step, "measured": m_measured, "expected": m_expected, "target": m_target,
         "deviation": (m_measured - m_expected) if None not in (m_measured, m_expected) else None,
-        "threshold": None,
+        "threshold": None, "n_m_compliance": None,
     }
     return [model_row] + rows

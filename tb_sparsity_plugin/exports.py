@@ -12,12 +12,12 @@ import json
 from tb_sparsity_plugin.words import MODEL_KEY, MODEL_NAME
 
 # Per-layer series of the run document: the report drops them, export writes them.
-LAYER_SERIES = ("measured", "expected", "target", "threshold", "weight_zeros")
+LAYER_SERIES = ("measured", "expected", "target", "threshold", "weight_zeros", "n_m_compliance")
 MODEL_SERIES = ("measured", "expected")
 
 # Columns of the per-layer state at one step (analysis.state_at rows plus the run).
 STATE_CSV_FIELDS = ["run", "key", "name", "params", "step", "measured", "expected", "target",
-                    "deviation", "threshold"]
+                    "deviation", "threshold", "n_m_compliance"]
 EXPORT_CSV_FIELDS = ["run", "key", "name", "series", "step", "value"]
 
 

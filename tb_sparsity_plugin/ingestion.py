@@ -12,6 +12,14 @@ environment (its log level set here, whatever RUST_LOG the caller has) and the w
 bounded: silence for `timeout` seconds (TB_SPARSITY_DATA_SERVER_TIMEOUT) ends in an
 IngestionError.
 
+A logdir in a bucket (`s3://`, `gs://`; docs/remote_logdirs.md) is checked first, within a
+bounded time (logdir_files.logdir_problem): a bucket that does not answer or a logdir with
+nothing in it is an IngestionError, not a hang. `s3://` (and any scheme TensorFlow has no
+filesystem for) is read with TensorBoard's own filesystem layer, as `tensorboard` reads it
+where TensorFlow is not installed. A data server that crashes while loading (it panics on
+gs:// without Google credentials) is an IngestionError with `--load-fast true`; with `auto`
+the Python loader reads the logdir instead, and a warning says why.
+
 Progress goes to an optional tqdm bar (`reset(total=...)`, `update(1)`,
 `set_description_str(...)`), one step per run read.
 """
@@ -21,6 +29,8 @@ import subprocess
 import tempfile
 import threading
 import time
+
+from tb_sparsity_plugin import logdir_files
 
 # Plugins whose data the analysis never reads: the Rust data server keeps none of it.
 UNUSED_PLUGINS = ("images", "audio", "histograms", "distributions", "pr_curves", "mesh",
@@ -35,6 +45,10 @@ SERVER_LOG_ENV = {"RUST_LOG": "warn,rustboard_core=debug", "RUST_LOG_STYLE": "ne
 
 class IngestionError(Exception):
     """A logdir that cannot be read, in one sentence (the CLI exits with status 2)."""
+
+
+class DataServerCrash(IngestionError):
+    """The data server panicked while loading (with --load-fast auto: read with Python)."""
 
 
 def timeout_from_env():
@@ -132,6 +146,7 @@ class DataServer:
         self._last_sign = time.monotonic()  # of life: the last line the server logged
         self.runs_loaded = 0
         self.warnings = []
+        self.crash = None  # the server's panic message, if it panicked
         self._progress = progress
         threading.Thread(target=self._watch_log, daemon=True).start()
         port = None
@@ -168,6 +183,10 @@ class DataServer:
                     self._progress.update(1)
             elif "Finished load cycle" in line:
                 self._loaded.set()
+            elif " panicked at " in line and self.crash is None:
+                # A Rust panic ends the thread that loads, not the process: stop waiting.
+                self.crash = line.split(" panicked at ", 1)[1].strip()[:400]
+                self._loaded.set()
             elif " WARN " in line or " ERROR " in line:
                 self.warnings.append(line.split("] ", 1)[-1])
         self._loaded.set()  # the server died: stop waiting
@@ -183,6 +202,9 @@ class DataServer:
                     "TensorBoard's data server reported no progress for %.0fs (%d runs loaded); "
                     "set %s to wait longer, or use --load-fast false"
                     % (silent, self.runs_loaded, TIMEOUT_ENV))
+        if self.crash is not None:
+            raise DataServerCrash("TensorBoard's data server crashed while reading the logdir: "
+                                  "%s" % self.crash)
         if self._proc.poll() is not None:
             raise IngestionError("TensorBoard's data server stopped while reading the logdir")
 
@@ -228,14 +250,10 @@ def python_provider(logdir, samples, progress=None):
 
 def _check_local(logdir):
     """(number of run directories, warnings) of a local logdir; IngestionError when unusable."""
-    path = os.path.expanduser(logdir)
-    if not os.path.exists(path):
-        raise IngestionError("logdir %s does not exist" % logdir)
-    if not os.path.isdir(path):
-        raise IngestionError("logdir %s is not a directory" % logdir)
-    if not os.access(path, os.R_OK | os.X_OK):
-        raise IngestionError("logdir %s is not readable" % logdir)
-    run_dirs, unreadable = scan_local(path)
+    problem = logdir_files.logdir_problem(logdir)
+    if problem:
+        raise IngestionError(problem)
+    run_dirs, unreadable = scan_local(os.path.expanduser(logdir))
     if not run_dirs:
         raise IngestionError("no TensorBoard event files (*tfevents*) under %s" % logdir)
     warnings = []
@@ -243,6 +261,16 @@ def _check_local(logdir):
         warnings.append("cannot read %d event file(s): %s" % (
             len(unreadable), ", ".join(unreadable[:3])))
     return len(run_dirs), warnings
+
+
+def _check_remote(logdir):
+    """IngestionError unless the Python loader can read the logdir in the bucket."""
+    # Before anything resolves TensorBoard's `tf`: for s3:// its own filesystem, not
+    # TensorFlow's (which has none for s3://).
+    logdir_files.use_tensorboard_filesystem_for(logdir)
+    problem = logdir_files.logdir_problem(logdir, loader=True)
+    if problem:
+        raise IngestionError(problem)
 
 
 class Logdir:
@@ -266,10 +294,14 @@ class Logdir:
             progress.set_description_str("reading %s runs… " % (total if total else "the"))
             progress.reset(total=total)
         started = time.monotonic()
-        # As program.py's _make_data_ingester and _should_use_data_server.
-        use_rust = load_fast == "true" or (
-            load_fast == "auto" and (local or logdir.startswith("gs://")))
-        if use_rust:
+        # As program.py's _make_data_ingester and _should_use_data_server: the data server
+        # reads local and gs:// logdirs only.
+        rust_reads = local or logdir.startswith("gs://")
+        if load_fast == "true" and not rust_reads:
+            raise IngestionError(
+                "--load-fast true: TensorBoard's data server reads local and gs:// logdirs "
+                "only, not %s:// (use --load-fast auto or false)" % logdir_files.scheme(logdir))
+        if load_fast == "true" or (load_fast == "auto" and rust_reads):
             try:
                 self._server = DataServer(logdir, samples, progress, timeout)
             except Exception as e:
@@ -280,12 +312,21 @@ class Logdir:
                 self._server = None  # auto: as TensorBoard does, the Python ingestion
         try:
             if self._server is not None:
-                self._server.wait_loaded()
+                try:
+                    self._server.wait_loaded()
+                except DataServerCrash as e:
+                    if load_fast == "true":
+                        raise
+                    self.close()
+                    self.warnings.append("%s; read with TensorBoard's Python loader instead" % e)
+            if self._server is not None:
                 self.provider = self._server.provider
                 self.loader = "rust"
                 self.warnings.extend(self._server.warnings[:5])
                 count = self._server.runs_loaded
             else:
+                if not local:
+                    _check_remote(logdir)
                 self.provider, count = python_provider(logdir, samples, progress)
                 self.loader = "python"
         except BaseException:

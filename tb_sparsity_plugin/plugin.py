@@ -22,6 +22,7 @@ from tensorboard.plugins import base_plugin
 from tb_sparsity_plugin import analysis
 from tb_sparsity_plugin import documents
 from tb_sparsity_plugin import exports
+from tb_sparsity_plugin import logdir_files
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import quality
 from tb_sparsity_plugin import reader as reader_lib
@@ -35,6 +36,7 @@ MAX_SERIES_RUNS = 100
 MAX_SERIES_LAYERS = 300
 MAX_STEP = 10_000_000
 IS_ACTIVE_TTL_SECONDS = 10.0
+LOGDIR_CHECK_TTL_SECONDS = 10.0
 STATIC_TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -55,6 +57,12 @@ def static_dir():
     return os.path.join(os.path.dirname(here), "frontend", "src")
 
 
+class LogdirUnreadableError(errors.PublicError):
+    """The logdir cannot be read (503): the server cannot reach its data, a retry may help."""
+
+    http_code = 503
+
+
 class SparsityPlugin(base_plugin.TBPlugin):
     plugin_name = metadata.PLUGIN_NAME
 
@@ -70,6 +78,9 @@ class SparsityPlugin(base_plugin.TBPlugin):
         self._static_dir = os.path.realpath(static_dir())
         self._active_lock = threading.Lock()
         self._active = (0.0, False)
+        self._logdir = getattr(context, "logdir", None)
+        self._logdir_check_lock = threading.Lock()
+        self._logdir_check = (-LOGDIR_CHECK_TTL_SECONDS, None)  # (monotonic time, problem)
 
     # -- TensorBoard's plugin interface ---------------------------------------------
 
@@ -188,7 +199,27 @@ class SparsityPlugin(base_plugin.TBPlugin):
 
     @wrappers.Request.application
     def runs_route(self, request):
-        return self._json(request, lambda ctx, eid: self.runs_impl(ctx, eid))
+        def impl(ctx, eid):
+            doc = self.runs_impl(ctx, eid)
+            if not doc["runs"]:  # empty because the logdir cannot be read? Say so.
+                problem = self._logdir_problem()
+                if problem:
+                    raise LogdirUnreadableError(problem[0].upper() + problem[1:] + ".")
+            return doc
+
+        return self._json(request, impl)
+
+    def _logdir_problem(self):
+        """Why TensorBoard's logdir cannot be read (a bucket that does not answer, a path
+        that does not exist), checked at most every LOGDIR_CHECK_TTL_SECONDS, or None."""
+        if self._logdir is None:  # e.g. TensorBoard started with --logdir_spec
+            return None
+        with self._logdir_check_lock:  # concurrent requests share one check
+            checked_at, problem = self._logdir_check
+            if time.monotonic() - checked_at >= LOGDIR_CHECK_TTL_SECONDS:
+                problem = logdir_files.logdir_problem(self._logdir)
+                self._logdir_check = (time.monotonic(), problem)
+        return problem
 
     @wrappers.Request.application
     def run_route(self, request):

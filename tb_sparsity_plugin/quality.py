@@ -23,6 +23,7 @@ import re
 
 from tb_sparsity_plugin import analysis
 from tb_sparsity_plugin import reader as reader_lib
+from tb_sparsity_plugin import tool_tags
 
 STEPS = "steps"  # the tag's step is the training step
 EPOCH_END = "epoch_end"  # the tag's step is an epoch index: mapped to the step it ended at
@@ -43,11 +44,13 @@ RUN_WORDS = {"train": "training", "validation": "validation"}
 
 
 def is_sparsity_tag(tag):
-    """A tag written by PruningSummaries or SparsitySummaries (not a quality metric)."""
+    """A tag written by PruningSummaries, SparsitySummaries or another pruning tool (not a
+    quality metric)."""
     return bool(
         reader_lib.TFMOT_SPARSITY_TAG.match(tag)
         or TFMOT_THRESHOLD_TAG.match(tag)
-        or tag.startswith("tb_sparsity/"))
+        or tag.startswith("tb_sparsity/")
+        or tool_tags.is_tool_tag(tag))
 
 
 def _relative_run(run, group):
@@ -80,16 +83,17 @@ def describe_tag(metric_run, tag, group):
 
 
 def metric_catalog(scalar_tags, run):
-    """The quality metrics available to `run`: scalar tags of the other runs of its group.
+    """The quality metrics available to `run`: scalar tags of the runs of its group, itself
+    included (a PyTorch SummaryWriter logs loss and accuracy next to the sparsity tags).
 
     `scalar_tags` is {run: iterable of tags} (a provider listing). Sorted with the likely
-    default first: validation before training, step-indexed before per-epoch, accuracy-like
+    default first: its own, validation before training, step-indexed before per-epoch, accuracy-like
     before the rest.
     """
     group = reader_lib.run_group(run)
     out = []
     for other, tags in scalar_tags.items():
-        if other == run or reader_lib.run_group(other) != group:
+        if reader_lib.run_group(other) != group:
             continue
         for tag in tags:
             if is_sparsity_tag(tag) or NOT_QUALITY.match(tag):
@@ -99,6 +103,7 @@ def metric_catalog(scalar_tags, run):
     def rank(m):
         base = posixpath.basename(_relative_run(m["run"], group))
         return (
+            m["run"] != run,  # its own metrics first
             {"validation": 0, "train": 1}.get(base, 2),
             0 if EVALUATION_TAG.match(m["tag"]) else 1 if m["alignment"] == EPOCH_END else 2,
             0 if m["direction"] == HIGHER else 1,
@@ -139,7 +144,7 @@ def steps_per_epoch(evaluation_series, run_doc):
         if e:
             return e, "%d steps per epoch, from the steps of %s in run %r (%s)" % (
                 e, tag, run, _preview(steps))
-    if run_doc.get("schedule_source") != reader_lib.SOURCE_OWN:
+    if run_doc.get("schedule_source") in (reader_lib.SOURCE_KERAS, reader_lib.SOURCE_NONE):
         # PruningSummaries writes at each epoch start: steps 0, e, 2e, …
         steps = sorted({int(p[0]) for p in (run_doc.get("model") or {}).get("measured") or []})
         if len(steps) >= 2:

@@ -8,7 +8,9 @@ Where the schedule comes from, in this order:
   (a) the plugin's own config summary, written by `SparsitySummaries` (metadata.py);
   (b) the Keras model config (`keras` tag, plugin `graph_keras_model`) of a sibling run in
       the same directory (`exp/train` for `exp/metrics`), matched by wrapper name;
-  (c) none: measured data only.
+  (c) other tools' tags (SparseML, Distiller, NNCF: tool_tags.py), measured data and the
+      levels they log;
+  (d) none: measured data only.
 
 Damaged records cost only themselves: a point that is not a finite sparsity in [0, 1] is
 dropped and counted in `RunData.skipped`; a tag that cannot be read at all is dropped and
@@ -20,6 +22,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import gc
+import hashlib
 import json
 import math
 import posixpath
@@ -30,10 +33,13 @@ import time
 import numpy as np
 from tensorboard.data import provider
 
+from tb_sparsity_plugin import lru
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import recovery
 from tb_sparsity_plugin import run_files
 from tb_sparsity_plugin import trainings as trainings_lib
+from tb_sparsity_plugin import schedules
+from tb_sparsity_plugin import tool_tags
 
 SCALARS_PLUGIN = "scalars"
 KERAS_MODEL_PLUGIN = "graph_keras_model"
@@ -80,6 +86,14 @@ class LayerData:
     # tfmot logs a threshold of 999.0 under `sparsity_m_by_n` (pruning_impl.py), far above
     # any trained weight's magnitude: the m:n pattern itself is not in its logs.
     m_by_n_marker: bool = False
+    logged_target: list | None = None  # the level a scheduler asked for, as logged
+    # Version-2 summaries (docs/summary_format.md): the tensor's entry, and what
+    # schedules.parse_schedule needs besides the schedule.
+    entry: dict | None = None
+    rounding: dict | None = None
+    shape: list | None = None
+    logged: dict | None = None  # {name: [[step, value]]} of schedules.logged_series_tags
+    nm_compliance: list | None = None  # fraction of groups that satisfy the entry's N:M
 
 
 @dataclasses.dataclass
@@ -98,6 +112,10 @@ class RunData:
     training: dict | None = None
     trainings_problem: str | None = None  # why several trainings could not be told apart
     trainings_listed: list | None = None  # [(sparsity tags, last record step)] per training
+    # A tool's own series of all its pruned weights (weighted by count) and its target.
+    model_measured: list | None = None
+    model_target: list | None = None
+    clock: dict = dataclasses.field(default_factory=dict)  # torch.ao: metadata.CLOCK_TAGS series
 
 
 class Listing(collections.namedtuple("Listing", "scalars own models")):
@@ -309,6 +327,9 @@ class Reader:
     # The `run` route keeps its own encoded answers; the table, export and quality routes
     # ask for one run at a time.
     MAX_CACHED_RUNS = 2
+    MAX_SUMMARIES = 10_000  # a few hundred bytes each
+    MAX_LISTINGS = 32  # a group's listing serves 2 s; the whole logdir's sits among them
+    MAX_MODELS = 64  # a model's wrappers: ~2 KB per pruned layer
 
     def __init__(self, data_provider, logdir=None, scan_ahead=False):
         self._provider = data_provider
@@ -320,9 +341,13 @@ class Reader:
         self._lock = threading.Lock()
         # (experiment_id, run) -> (fingerprint, RunData), most recently used last
         self._cache = collections.OrderedDict()
-        self._summaries = {}  # (experiment_id, run) -> (fingerprint, RunSummary)
-        self._listings = {}  # (experiment_id, group or None: all) -> (monotonic time, listing)
-        self._model_cache = {}  # (experiment_id, run) -> (fingerprint, model json | error)
+        # Every cache is bounded (issue 14): a server that has shown 500 runs holds no more
+        # than one that has shown a few. (experiment_id, run) -> (fingerprint, RunSummary)
+        self._summaries = lru.BoundedCache(max_entries=self.MAX_SUMMARIES)
+        # (experiment_id, group or None: all) -> (monotonic time, listing)
+        self._listings = lru.BoundedCache(max_entries=self.MAX_LISTINGS)
+        # (experiment_id, run) -> (fingerprint, {wrapper: info} | problem sentence)
+        self._model_cache = lru.BoundedCache(max_entries=self.MAX_MODELS)
 
     # listing ---------------------------------------------------------------------
 
@@ -339,16 +364,14 @@ class Reader:
         group instead of the logdir was a quarter of a big run's first read.
         """
         now = time.monotonic()
-        with self._lock:
-            full = self._listings.get((experiment_id, None))
-            hit = self._listings.get((experiment_id, group))
+        full = self._listings.get((experiment_id, None))
+        hit = self._listings.get((experiment_id, group))
         if full and now - full[0] < self.LISTING_TTL_SECONDS:
             return full[1] if group is None else _only_group(full[1], group)
         if hit and now - hit[0] < self.LISTING_TTL_SECONDS:
             return hit[1]
         listing = self._list_now(ctx, experiment_id, group)
-        with self._lock:
-            self._listings[(experiment_id, group)] = (now, listing)
+        self._listings.put((experiment_id, group), (now, listing))
         return listing
 
     def _list_now(self, ctx, experiment_id, group):
@@ -390,8 +413,7 @@ class Reader:
             fingerprint = self._fingerprint(run, listing)
             if fingerprint is None:
                 continue
-            with self._lock:
-                hit = self._summaries.get((experiment_id, run))
+            hit = self._summaries.get((experiment_id, run))
             if hit and hit[0] == fingerprint:
                 out.update((s.run, s) for s in hit[1])
             else:
@@ -400,8 +422,7 @@ class Reader:
         def summarize(item):
             run, fingerprint = item
             summary = self._summarize(ctx, experiment_id, run, listing)
-            with self._lock:
-                self._summaries[(experiment_id, run)] = (fingerprint, summary)
+            self._summaries.put((experiment_id, run), (fingerprint, summary))
             return summary
 
         # A summary waits on a round trip or two to the data server (the model config):
@@ -425,13 +446,22 @@ class Reader:
         if weights is not None:
             mask_tags = [w["tags"].get("mask_sparsity") for w in weights]
             mask_tags = [t for t in mask_tags if isinstance(t, str)]
+            # A removed mask's tensor goes on as its weight's zeros (_measured).
+            last_tags = mask_tags + [w["tags"].get("weight_sparsity") for w in weights
+                                     if isinstance(w.get("mask_removed_at"), int)]
             source = SOURCE_OWN
+        elif _tool_plan(tags):
+            tool = _tool_plan(tags)
+            mask_tags, source = [l.tag for l in tool.layers], tool.source
+            last_tags = mask_tags
         else:
             mask_tags = list(_tfmot_sparsity_tags(tags))
             wrappers, _ = self._model_wrappers(ctx, experiment_id, run, group, models)
             source = SOURCE_KERAS if wrappers else SOURCE_NONE
-        last = max((int(tags[t].max_step) for t in mask_tags if t in tags), default=0)
-        if weights is None and self._may_hold_trainings(run, [tags[t] for t in mask_tags]):
+            last_tags = mask_tags
+        last = max((int(tags[t].max_step) for t in last_tags if t in tags), default=0)
+        if source in (SOURCE_KERAS, SOURCE_NONE) and self._may_hold_trainings(
+                run, [tags[t] for t in mask_tags]):
             data = self.read_run(ctx, experiment_id, run)
             if data is not None and data.training:
                 return [RunSummary(trainings_lib.run_name(run, i), group, n, data.source, step)
@@ -465,20 +495,22 @@ class Reader:
         own_tags = own.get(run, {})
         if metadata.CONFIG_TAG not in own_tags and not any(
             TFMOT_SPARSITY_TAG.match(t) for t in tags
-        ):
+        ) and not _tool_plan(tags):
             return None
-        return (
-            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items())),
-            tuple(sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items())),
+        # Kept per run by every cache: a digest, not the tuple (~100 KB for 300 layers).
+        return hashlib.blake2b(repr((
+            sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items()),
+            sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items()),
             self._sibling_fingerprint(scalars, run_group(run)),
             self._damage.fingerprint(run),
-        )
+        )).encode("utf-8"), digest_size=16).digest()
 
     def has_sparsity_data(self, ctx, experiment_id):
         scalars, own, _ = self._listing(ctx, experiment_id)
         if any(metadata.CONFIG_TAG in tags for tags in own.values()):
             return True
-        return any(TFMOT_SPARSITY_TAG.match(t) for tags in scalars.values() for t in tags)
+        return any(any(TFMOT_SPARSITY_TAG.match(t) for t in tags) or tool_tags.plan(tags)
+                   for tags in scalars.values())
 
     def scalar_tags(self, ctx, experiment_id):
         """{run: [tag]} of every scalar series (quality.py picks a run's group's metrics)."""
@@ -518,6 +550,9 @@ class Reader:
             if metadata.CONFIG_TAG in listing.own.get(run, {}):
                 data = None if index else self._read_own(
                     ctx, experiment_id, run, group, tags, listing, thresholds)
+            elif _tool_plan(tags):
+                data = None if index else self._read_tool(
+                    ctx, experiment_id, run, group, _tool_plan(tags))
             else:
                 data = self._read_tfmot(ctx, experiment_id, run, group, tags, listing,
                                         thresholds, index=index)
@@ -625,13 +660,19 @@ class Reader:
             return self._read_tfmot(
                 ctx, experiment_id, run, group, tags, listing, thresholds, [problem])
         problems = []
-        wanted = []
+        wanted = set(t for t in metadata.CLOCK_TAGS.values() if t in tags)
         for w in weights:
-            for name in ("mask_sparsity", "weight_sparsity") + (("threshold",) if thresholds else ()):
+            for name in ("mask_sparsity", "weight_sparsity", "nm_compliance") + (
+                    ("threshold",) if thresholds else ()):
                 tag = w["tags"].get(name)
                 if isinstance(tag, str) and tag in tags:
-                    wanted.append(tag)
-        series = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped)
+                    wanted.add(tag)
+            wanted.update(t for t in schedules.logged_series_tags(w).values() if t in tags)
+        series = self._read_scalar_tags(ctx, experiment_id, run, sorted(wanted), skipped)
+        if any("method" in w and w.get("method") != "tfmot" for w in weights):
+            # SparsityWriter.close() logs the final state again at the last step logged:
+            # that record replaces the one before it, it is no repeated step.
+            series = {tag: _close_record(points) for tag, points in series.items()}
         layers = []
         firsts = set()
         for w in weights:
@@ -647,12 +688,16 @@ class Reader:
             base = str(w.get("layer") or readable_name(wrapper))
             name = base if first else "%s/%s" % (base, weight)
             if position is not None and layer_class:
-                key = "%d:%s" % (position, layer_class) + ("" if first else "/" + weight)
+                key = "%d:%s" % (position, key_class(layer_class)) + ("" if first else "/" + weight)
             else:
                 key = name
             params = w.get("params")
             params = params if isinstance(params, int) and params > 0 else None
             zeros_tag = w["tags"].get("weight_sparsity")
+            weight_zeros = clean_series(series[zeros_tag], skipped) if zeros_tag in series else None
+            version2 = "method" in w and w.get("method") != "tfmot"
+            rounding = w.get("rounding") if isinstance(w.get("rounding"), dict) else None
+            block = rounding.get("block_shape") if rounding and rounding.get("rule") == "blocks" else None
             layers.append(
                 LayerData(
                     tag=mask_tag,
@@ -664,25 +709,53 @@ class Reader:
                     layer_class=layer_class,
                     params=params,
                     schedule=w.get("schedule"),
-                    block_size=w.get("block_size"),
+                    block_size=block or w.get("block_size"),
                     sparsity_m_by_n=w.get("sparsity_m_by_n"),
-                    measured=clean_series(series.get(mask_tag, []), skipped),
+                    measured=_measured(clean_series(series.get(mask_tag, []), skipped),
+                                       weight_zeros, w.get("mask_removed_at")),
                     threshold=(
                         clean_series(series.get(w["tags"].get("threshold"), []), {}, lower=None)
                         if thresholds else None
                     ),
-                    weight_zeros=(
-                        clean_series(series.get(zeros_tag, []), skipped)
-                        if zeros_tag in series
-                        else None
-                    ),
+                    weight_zeros=weight_zeros,
+                    entry=w if version2 else None,
+                    rounding=rounding,
+                    shape=w.get("shape") if isinstance(w.get("shape"), list) else None,
+                    logged={name: clean_series(series.get(tag, []), {}, lower=None)
+                            for name, tag in schedules.logged_series_tags(w).items()},
+                    nm_compliance=(
+                        clean_series(series[w["tags"]["nm_compliance"]], skipped)
+                        if w["tags"].get("nm_compliance") in series else None),
                 )
             )
         data = RunData(run, group, SOURCE_OWN, layers, skipped=skipped, problems=problems)
-        # SparsitySummaries logs at train end, so its last step is the last training step.
+        data.clock = {name: clean_series(series[tag], {}, lower=None)
+                      for name, tag in metadata.CLOCK_TAGS.items() if tag in series}
+        # The writers log the final state at train end: their last step is the last training step.
         last = max((l.measured[-1][0] for l in layers if l.measured), default=None)
         data.training_last_step = last
-        data.training_last_step_source = "SparsitySummaries' last record" if last is not None else None
+        writer = "SparsityWriter" if any(l.entry for l in layers) else "SparsitySummaries"
+        data.training_last_step_source = "%s' last record" % writer if last is not None else None
+        return data
+
+    def _read_tool(self, ctx, experiment_id, run, group, tool):
+        """Another tool's tags (tool_tags.py): measured series, logged targets, no schedule."""
+        skipped = {}
+        series = self._read_scalar_tags(ctx, experiment_id, run, tool.tags, skipped)
+        found, model, model_target = tool_tags.layers_of(tool, series)
+        layers = [
+            LayerData(
+                tag=layer.tag, wrapper=layer.name, name=layer.name, weight=layer.weight,
+                key=layer.key, position=None, layer_class=None, params=None, schedule=None,
+                measured=clean_series(measured, skipped),
+                logged_target=clean_series(target, skipped) if target is not None else None,
+            )
+            for layer, measured, target in found
+        ]
+        data = RunData(run, group, tool.source, layers, skipped=skipped)
+        if model is not None:
+            data.model_measured = clean_series(model, skipped)
+            data.model_target = clean_series(model_target or [], skipped) or None
         return data
 
     def _read_tfmot(self, ctx, experiment_id, run, group, tags, listing, thresholds,
@@ -865,18 +938,16 @@ class Reader:
             meta = listing[candidate][KERAS_MODEL_TAG]
             fingerprint = (meta.max_step, meta.max_wall_time)
             key = (experiment_id, candidate)
-            with self._lock:
-                hit = self._model_cache.get(key)
+            hit = self._model_cache.get(key)
             if hit and hit[0] == fingerprint:
-                model = hit[1]
-            else:
+                wrappers = hit[1]
+            else:  # only the wrappers are kept: a model config is ~10x bigger as Python objects
                 model = self._read_model_json(ctx, experiment_id, candidate)
-                with self._lock:
-                    self._model_cache[key] = (fingerprint, model)
-            if isinstance(model, str):
-                problem = "the Keras model config in run %r is unusable: %s" % (candidate, model)
+                wrappers = model if isinstance(model, str) else wrappers_in_model_config(model)
+                self._model_cache.put(key, (fingerprint, wrappers))
+            if isinstance(wrappers, str):
+                problem = "the Keras model config in run %r is unusable: %s" % (candidate, wrappers)
                 continue
-            wrappers = wrappers_in_model_config(model)
             if wrappers:
                 return wrappers, None
             problem = "the Keras model config in run %r has no PruneLowMagnitude wrapper" % candidate
@@ -920,6 +991,37 @@ def _listed_run(name, listing):
     return trainings_lib.parse_run_name(name)[0]
 
 
+# PyTorch's layer classes by the Keras name of the same layer, so that a key ("7:Dense")
+# lines the same architecture up across frameworks; torch.ao's parametrization renames the
+# class ("ParametrizedLinear").
+KERAS_CLASS_NAMES = {
+    "Linear": "Dense", "Conv1d": "Conv1D", "Conv2d": "Conv2D", "Conv3d": "Conv3D",
+    "ConvTranspose1d": "Conv1DTranspose", "ConvTranspose2d": "Conv2DTranspose",
+    "ConvTranspose3d": "Conv3DTranspose",
+}
+
+
+def key_class(layer_class):
+    if layer_class.startswith("Parametrized") and len(layer_class) > len("Parametrized"):
+        layer_class = layer_class[len("Parametrized"):]
+    return KERAS_CLASS_NAMES.get(layer_class, layer_class)
+
+
+def _close_record(points):
+    if len(points) >= 2 and points[-1][0] == points[-2][0]:
+        return points[:-2] + points[-1:]
+    return points
+
+
+def _measured(mask, weight_zeros, removed_at):
+    """The mask's series, continued by the weight's own zeros once the mask is removed
+    (prune.remove, squash_mask): then they are the sparsity the model has."""
+    if not isinstance(removed_at, int) or not weight_zeros:
+        return mask
+    after = mask[-1][0] if mask else removed_at - 1
+    return mask + [p for p in weight_zeros if p[0] >= removed_at and p[0] > after]
+
+
 def _only_group(listing, group):
     def only(by_run):
         if isinstance(by_run, str):  # a listing error
@@ -941,6 +1043,13 @@ def _tfmot_sparsity_tags(tags):
             )
             out[tag] = (m.group("wrapper"), threshold_tag if threshold_tag in tags else None)
     return out
+
+
+def _tool_plan(tags):
+    """Another tool's ToolPlan for a run's tags, unless tfmot's own tags are there."""
+    if any(TFMOT_SPARSITY_TAG.match(t) for t in tags):
+        return None
+    return tool_tags.plan(tags)
 
 
 def _training_last_step(scalars, group):

@@ -12,10 +12,12 @@ the next offset where both CRCs hold, and returns
 - the events found after the first damaged region of each file: the records the loaders
   never deliver. The reader merges their sparsity points into the provider's series.
 
-Only local directories are scanned (a logdir with `://` is left to TensorBoard). Results are
+A logdir in a bucket (`s3://`, `gs://`) is read through TensorBoard's filesystem layer
+(logdir_files.py), run by run when a run is read; where this process has no filesystem for
+its scheme, the run's files are left unchecked and `unchecked(run)` says why. Results are
 cached per file by (size, mtime) and extended incrementally when a file grows, so each byte
-is checked once, in a background thread ahead of requests where possible. CRC32C in C
-(google-crc32c): no TensorFlow.
+is checked once, in a background thread ahead of requests where possible (local logdirs).
+CRC32C in C (google-crc32c): no TensorFlow.
 """
 
 import dataclasses
@@ -28,6 +30,8 @@ import time
 import weakref
 
 from tensorboard.compat.proto import event_pb2
+
+from tb_sparsity_plugin import logdir_files
 try:  # C CRC32C, ~4 GB/s; TensorBoard's pure-Python one checks ~3 MB/s
     import google_crc32c
 
@@ -109,21 +113,20 @@ def _resync(data, pos):
 
 
 def scan_file(path, previous=None):
-    """A FileScan of `path`, continuing `previous` when the file only grew."""
-    st = os.stat(path)
-    if previous and previous.size == st.st_size and previous.mtime_ns == st.st_mtime_ns:
+    """A FileScan of `path` (local or a URL), continuing `previous` when the file only grew."""
+    size, mtime_ns = logdir_files.stat(path)
+    if previous and previous.size == size and previous.mtime_ns == mtime_ns:
         return previous
-    if previous and st.st_size > previous.size:
+    if previous and size > previous.size:
         scan = dataclasses.replace(previous, recovered=list(previous.recovered))
     else:
         scan = FileScan()
-    if st.st_size - scan.offset > MAX_SCAN_BYTES:
-        scan.offset, scan.size, scan.mtime_ns = st.st_size, st.st_size, st.st_mtime_ns
+    if size - scan.offset > MAX_SCAN_BYTES:
+        scan.offset, scan.size, scan.mtime_ns = size, size, mtime_ns
         scan.incomplete = scan.in_damage = False
         return scan
-    with open(path, "rb") as f:
-        f.seek(scan.offset)
-        data = f.read(st.st_size - scan.offset)
+    start = scan.offset
+    data = logdir_files.read_range(path, start, size - start)
     pos = 0
     scan.incomplete = False
     while pos < len(data):
@@ -148,30 +151,37 @@ def scan_file(path, previous=None):
             break
         pos = nxt
     scan.offset += pos
-    scan.size, scan.mtime_ns = st.st_size, st.st_mtime_ns
+    scan.size, scan.mtime_ns = start + len(data), mtime_ns  # what was read, if it shrank
     return scan
 
 
 class DamageScanner:
-    """Scans the event files of run directories under a local logdir (thread-safe).
+    """Scans the event files of run directories under a logdir (thread-safe).
 
-    `start_background()` scans every event file of the logdir ahead of requests, as
+    `start_background()` scans every event file of a local logdir ahead of requests, as
     TensorBoard's own reload thread reads them: the first request for a run then finds its
     files checked (scanning is ~0.4 s per 20 MB file, most of a big run's first read).
+    A logdir in a bucket is not walked in the background (one listing per directory every
+    few seconds, on top of TensorBoard's own): a run's files are listed when the run is
+    read, at most every REMOTE_LIST_SECONDS.
     """
 
     BACKGROUND_INTERVAL_SECONDS = 5.0
+    REMOTE_LIST_SECONDS = 5.0
 
     def __init__(self, logdir):
-        self._logdir = logdir if logdir and "://" not in logdir else None
+        self._logdir = logdir or None
+        self._remote = logdir_files.is_remote(logdir)
         self._lock = threading.Lock()
         self._scans = {}  # path -> FileScan
         self._path_locks = {}  # path -> Lock: one scan of a file at a time
+        self._remote_files = {}  # run -> (monotonic time, ((path, size, mtime), ...))
+        self._unchecked = {}  # run -> why its files could not be checked
 
     def start_background(self):
-        """Scan the logdir's event files every few seconds, in a daemon thread that ends
-        with this scanner."""
-        if self._logdir is None:
+        """Scan a local logdir's event files every few seconds, in a daemon thread that
+        ends with this scanner."""
+        if self._logdir is None or self._remote:
             return
         ref = weakref.ref(self)
         interval = self.BACKGROUND_INTERVAL_SECONDS
@@ -214,14 +224,48 @@ class DamageScanner:
         """The event files of a run directory, by name (a local logdir only)."""
         if self._logdir is None:
             return []
+        if self._remote:
+            return [path for path, _, _ in self._remote_listing(run)]
         run_dir = os.path.normpath(os.path.join(self._logdir, run))
         root = os.path.normpath(self._logdir)
         if run_dir != root and not run_dir.startswith(root + os.sep):
             return []
         return sorted(glob.glob(os.path.join(glob.escape(run_dir), "*tfevents*")))
 
+    def _remote_listing(self, run):
+        """((path, size, mtime), ...) of a remote run's event files, listed at most every
+        REMOTE_LIST_SECONDS; a failure is remembered for unchecked(run)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._remote_files.get(run)
+        if hit and now - hit[0] < self.REMOTE_LIST_SECONDS:
+            return hit[1]
+        files = ()
+        problem = None
+        if ".." not in run.split("/"):  # TensorBoard names no run outside the logdir
+            run_dir = self._logdir if run == "." else logdir_files.join(self._logdir, run)
+            try:
+                files = tuple((p,) + logdir_files.stat(p) for p in logdir_files.event_files(run_dir))
+            except Exception as e:  # each filesystem raises its own types
+                problem = ("its event files in %s were not checked for damaged records "
+                           "(%s: %s)" % (run_dir, type(e).__name__, e))
+        with self._lock:
+            self._remote_files[run] = (now, files)
+            if problem:
+                self._unchecked[run] = problem
+            else:
+                self._unchecked.pop(run, None)
+        return files
+
+    def unchecked(self, run):
+        """Why the run's event files could not be checked for damage (a sentence), or None."""
+        with self._lock:
+            return self._unchecked.get(run)
+
     def fingerprint(self, run):
         """Cheap (path, size, mtime) tuple of the run's event files."""
+        if self._remote:
+            return self._remote_listing(run) if self._logdir else ()
         out = []
         for path in self.files(run):
             try:
@@ -237,7 +281,12 @@ class DamageScanner:
         for path in self.files(run):
             try:
                 scan = self._scan(path)
-            except OSError:
+            except Exception as e:  # OSError locally; a bucket's client raises its own
+                if self._remote:
+                    with self._lock:
+                        self._unchecked[run] = (
+                            "its event file %s was not checked for damaged records (%s: %s)"
+                            % (path, type(e).__name__, e))
                 continue
             if scan.damaged:
                 skipped[REASON_DAMAGED] = skipped.get(REASON_DAMAGED, 0) + scan.damaged

@@ -18,7 +18,7 @@ from tb_sparsity_plugin.exports import format_state_csv
 REPORT_CSV_FIELDS = ["run", "key", "name", "tag", "params", "schedule", "final_step",
                      "final_sparsity", "expected_final_sparsity", "target_sparsity",
                      "max_abs_deviation", "weighting", "errors", "warnings", "schedule_text",
-                     "weighting_label"]
+                     "weighting_label", "nm", "final_n_m_compliance"]
 
 
 def summary_doc(run_doc, step=None):
@@ -38,29 +38,41 @@ def _int(value):
     return "n/a" if value is None else str(value)
 
 
+def _nm_header(layers):
+    """The N:M compliance column's title ("2:4 groups ok") when a layer logs it, else None."""
+    patterns = sorted({tuple(l["nm"]) for l in layers if l.get("nm")})
+    if not patterns:
+        return None
+    return "%s groups ok" % ("/".join("%d:%d" % p for p in patterns))
+
+
 def layer_rows(summary):
     """(header, rows) of the per-layer table of one run (the whole model first)."""
     pct = words.pct
+    nm = _nm_header(summary["layers"])
     if "state" in summary:
         header = ["layer", "key", "weights", "step", "measured", "expected", "target",
-                  "deviation", "threshold"]
+                  "deviation", "threshold"] + ([nm] if nm else [])
         rows = [[r["name"], r["key"], _int(r["params"]), _int(r["step"]), pct(r["measured"]),
                  pct(r["expected"]), pct(r["target"]), words.points(r["deviation"]),
                  "n/a" if r["threshold"] is None else "%.4g" % r["threshold"]]
+                + ([pct(r.get("n_m_compliance"))] if nm else [])
                 for r in summary["state"]]
         return header, rows
     header = ["layer", "key", "weights", "schedule", "final step", "measured", "expected",
-              "target", "max deviation"]
+              "target", "max deviation"] + ([nm] if nm else [])
     model = summary["model"]
     params = [layer["params"] for layer in summary["layers"]]
     rows = [[words.model_name(model["weighting"]), MODEL_KEY,
              _int(sum(params)) if params and all(params) else "n/a", "", _int(summary["last_step"]),
-             pct(model["final_sparsity"]), "", pct(model["target_sparsity"]), ""]]
+             pct(model["final_sparsity"]), "", pct(model["target_sparsity"]), ""]
+            + ([""] if nm else [])]
     for layer in summary["layers"]:
         rows.append([layer["name"], layer["key"], _int(layer["params"]), layer["schedule_text"],
                      _int(layer["final_step"]), pct(layer["final_sparsity"]),
                      pct(layer["expected_final_sparsity"]), pct(layer["target_sparsity"]),
-                     pct(layer["max_abs_deviation"], 2)])
+                     pct(layer["max_abs_deviation"], 2)]
+                    + ([pct(layer.get("final_n_m_compliance"))] if nm else []))
     return header, rows
 
 

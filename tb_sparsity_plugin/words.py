@@ -76,6 +76,8 @@ def schedule_text(schedule):
     "PolynomialDecay 0% → 87.5%, steps 36–184 every 100"; "no schedule" without one."""
     if not isinstance(schedule, dict):
         return "no schedule"
+    if "kind" in schedule:
+        return _neutral_schedule_text(schedule)
     name = str(schedule.get("class_name") or "unknown schedule")
     config = dict(schedules.DEFAULTS.get(name, {}))
     if isinstance(schedule.get("config"), dict):
@@ -96,3 +98,26 @@ def schedule_text(schedule):
         if config.get("frequency") is not None:
             window += " every %s" % config["frequency"]
     return ", ".join(part for part in (" ".join(p for p in (name, what) if p), window) if part)
+
+
+def _neutral_schedule_text(schedule):
+    """A version-2 schedule (docs/summary_format.md) in one line, named by its source:
+    "CubicSL 0% → 75%, scheduler steps 0–6"; "L1Unstructured+L1Unstructured: 2 prune calls"."""
+    source = schedule.get("source") if isinstance(schedule.get("source"), dict) else {}
+    kind = schedule.get("kind")
+    name = str(source.get("class_name") or kind)
+    stepping = schedule.get("stepping") if isinstance(schedule.get("stepping"), dict) else {}
+    unit = {"scheduler_calls": "scheduler steps", "frequency": "steps"}.get(stepping.get("rule"))
+    if kind == "polynomial":
+        text = "%s %s → %s" % (name, short_pct(schedule.get("initial")), short_pct(schedule.get("final")))
+        if unit and isinstance(schedule.get("begin"), int) and isinstance(schedule.get("end"), int):
+            text += ", %s %d–%d" % (unit, schedule["begin"], schedule["end"])
+        return text
+    if kind == "constant":
+        return "%s %s" % (name, short_pct(schedule.get("level")))
+    if kind == "compound" and isinstance(schedule.get("amounts"), list):
+        return "%s: %d prune call%s" % (name, len(schedule["amounts"]),
+                                        "" if len(schedule["amounts"]) == 1 else "s")
+    if kind == "logged_levels":
+        return "%s (levels as logged)" % name
+    return name

@@ -47,9 +47,9 @@ def url(path, **params):
     return "/data/plugin/sparsity/%s?%s" % (path, urllib.parse.urlencode(params))
 
 
-def get_json(client, path, **params):
+def get_json(client, path, status=200, **params):
     r = client.get(url(path, **params))
-    assert r.status_code < 500, r.get_data(as_text=True)
+    assert r.status_code == status, r.get_data(as_text=True)
     assert r.headers["Content-Type"].startswith("application/json")
     return r.status_code, json.loads(r.get_data(as_text=True))
 
@@ -313,7 +313,7 @@ def test_runs_without_pruning_data_next_to_runs_with_it(hostile):
     listed = [r["run"] for r in listing["runs"]]
     assert not any(r.startswith("nopruning") for r in listed)
     assert runs["clean"] in listed
-    status, doc = get_json(client, "run", run=os.path.join("nopruning", "train"))
+    status, doc = get_json(client, "run", status=404, run=os.path.join("nopruning", "train"))
     assert status == 404 and "error" in doc
 
 

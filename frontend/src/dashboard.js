@@ -5,7 +5,7 @@ import {
   assignColors,
   collectDiagnostics,
   compileFilter,
-  describeSchedule,
+  scheduleLine,
   filterLayerRows,
   formatCompactCount,
   formatCount,
@@ -588,7 +588,7 @@ export class Dashboard {
           "div",
           { class: "schedule-line" },
           multi ? swatch(entry.color, "swatch swatch-small") : null,
-          el("span", { text: describeSchedule(entry.layer.schedule) }),
+          el("span", { class: "schedule-text", text: scheduleLine(entry.layer) }),
         ),
       );
       card.update(
@@ -603,7 +603,7 @@ export class Dashboard {
             measured: entry.layer.measured,
             expected: entry.layer.expected || null,
             target: entry.layer.target || null,
-            tooltip: `${entry.run}: ${describeSchedule(entry.layer.schedule)}${Number.isFinite(entry.layer.target_sparsity) ? `; final target ${formatPercent(entry.layer.target_sparsity)}` : ""}`,
+            tooltip: `${entry.run}: ${scheduleLine(entry.layer)}${Number.isFinite(entry.layer.target_sparsity) ? `; final target ${formatPercent(entry.layer.target_sparsity)}` : ""}`,
           })),
         },
         fresh ? this.zooms.get(row.key) ?? null : undefined,

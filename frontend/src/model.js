@@ -450,6 +450,18 @@ export function describeSchedule(schedule) {
   return [[name, what].filter(Boolean).join(" "), window_].filter(Boolean).join(", ");
 }
 
+/**
+ * A layer's schedule in words (the run document's `schedule_text`, which also names PyTorch's
+ * schedules) and, when the writer checked it, its N:M compliance ("2:4 groups ok 87.5%").
+ */
+export function scheduleLine(layer) {
+  const text = typeof layer.schedule_text === "string" ? layer.schedule_text : describeSchedule(layer.schedule);
+  const nm = Array.isArray(layer.nm) && layer.nm.length === 2 && Number.isFinite(layer.final_n_m_compliance)
+    ? ` \u00b7 ${layer.nm[0]}:${layer.nm[1]} groups ok ${formatPercent(layer.final_n_m_compliance)}`
+    : "";
+  return text + nm;
+}
+
 /** The step of the last point of a series, or null. */
 export function lastStep(series) {
   return isSeries(series) && series.length ? series[series.length - 1][0] : null;

@@ -294,6 +294,12 @@ export const TABLE_COLUMNS = [
   { id: "threshold", label: "threshold", kind: "number" },
 ];
 
+/** The table's columns: N:M compliance only when a row logs it (PyTorch's SparsityWriter). */
+export function tableColumns(rows) {
+  const nm = rows.some((r) => Number.isFinite(r.n_m_compliance));
+  return nm ? [...TABLE_COLUMNS, { id: "n_m_compliance", label: "N:M groups ok", kind: "percent" }] : TABLE_COLUMNS;
+}
+
 /**
  * Sorts the `table` route's rows by a column; the whole-model row stays on top, missing values
  * sort last whatever the direction; ties keep model order.

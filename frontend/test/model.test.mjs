@@ -8,6 +8,7 @@ import {
   groupDiagnostics,
   compileFilter,
   describeSchedule,
+  scheduleLine,
   filterLayerRows,
   finalValues,
   formatCompactCount,
@@ -328,4 +329,12 @@ test("groupDiagnostics gathers one kind of finding of one run across its layers"
     ["other", "freq", "0:A", []],
     ["trap", "info_run", null, []],
   ]);
+});
+
+test("scheduleLine shows the document's schedule text and N:M compliance when logged", () => {
+  const torch = { schedule: { kind: "polynomial" }, schedule_text: "CubicSL 0% \u2192 75%, scheduler steps 0\u20136", nm: [2, 4], final_n_m_compliance: 0.875 };
+  assert.equal(scheduleLine(torch), "CubicSL 0% \u2192 75%, scheduler steps 0\u20136 \u00b7 2:4 groups ok 87.5%");
+  assert.equal(scheduleLine({ ...torch, final_n_m_compliance: null }), "CubicSL 0% \u2192 75%, scheduler steps 0\u20136");
+  const keras = { schedule: { class_name: "ConstantSparsity", config: { target_sparsity: 0.5 } }, nm: null };
+  assert.equal(scheduleLine(keras), describeSchedule(keras.schedule));
 });

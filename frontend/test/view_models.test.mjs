@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import {
+  TABLE_COLUMNS,
+  tableColumns,
   cellAt,
   chooseMetric,
   defaultToleranceText,
@@ -263,4 +265,11 @@ test("pruning steps in a sentence", () => {
   assert.equal(pruningStepsText([5]), "pruning at step 5");
   assert.equal(pruningStepsText([]), "no pruning step inside the training run");
   assert.equal(pruningStepsText([1, 2, 3, 4, 5, 6, 7, 8]), "pruning at 8 steps (1, 2, 3, …, 8)");
+});
+
+test("tableColumns adds N:M compliance only when a row logs it", () => {
+  assert.deepEqual(tableColumns([{ key: "(model)", n_m_compliance: null }, { key: "1:Conv2D" }]), TABLE_COLUMNS);
+  const cols = tableColumns([{ key: "(model)", n_m_compliance: null }, { key: "0:Dense", n_m_compliance: 0.875 }]);
+  assert.equal(cols.length, TABLE_COLUMNS.length + 1);
+  assert.deepEqual(cols[cols.length - 1], { id: "n_m_compliance", label: "N:M groups ok", kind: "percent" });
 });

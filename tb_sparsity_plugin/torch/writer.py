@@ -221,14 +221,10 @@ class SparsityWriter:
     def _values(self, entry, mask, orig):
         n = max(int(orig.numel()), 1)
         out = {}
+        effective = orig if mask is None else orig * mask  # what the forward pass uses
         if mask is not None:
-            pruned = mask == 0
-            out["mask_sparsity"] = float(pruned.sum().item()) / n
-            effective = orig * mask
-            out["weight_sparsity"] = float(((orig == 0) | pruned).sum().item()) / n
-        else:
-            effective = orig
-            out["weight_sparsity"] = float((orig == 0).sum().item()) / n
+            out["mask_sparsity"] = 1.0 - int(torch.count_nonzero(mask)) / n
+        out["weight_sparsity"] = 1.0 - int(torch.count_nonzero(effective)) / n
         out["weight_count"] = float(n)
         if entry["nm"]:
             out["nm_compliance"] = nm_compliance(effective, *entry["nm"])
@@ -282,11 +278,10 @@ def nm_compliance(weight, n, m):
     the last group zero-padded) that hold at most `n` non-zeros."""
     rows = weight.reshape(weight.shape[0], -1) if weight.dim() > 1 else weight.reshape(1, -1)
     pad = (-rows.shape[1]) % m
-    nonzero = rows != 0
     if pad:
-        nonzero = torch.nn.functional.pad(nonzero, (0, pad))
-    groups = nonzero.reshape(rows.shape[0], -1, m).sum(dim=-1)
-    return float((groups <= n).sum().item()) / max(int(groups.numel()), 1)
+        rows = torch.nn.functional.pad(rows, (0, pad))
+    per_group = torch.count_nonzero(rows.reshape(rows.shape[0], -1, m), dim=-1)
+    return int(torch.count_nonzero(per_group <= n)) / max(int(per_group.numel()), 1)
 
 
 def _layer_modules(model):

@@ -1,7 +1,7 @@
 // The per-layer table of one run at one step (the backend's `table` route), sortable, the whole
 // model on top, with links to the same table as CSV and to the run's full series.
 import { exportUrl, fetchTable, tableCsvUrl } from "../data.js";
-import { formatCell, sortTableRows, TABLE_COLUMNS } from "../view_models.js";
+import { formatCell, sortTableRows, tableColumns } from "../view_models.js";
 import { el, replaceChildren } from "./dom.js";
 
 export class TableView {
@@ -97,10 +97,11 @@ export class TableView {
 
   renderTable(rows) {
     const sorted = sortTableRows(rows, this.sort.column, this.sort.descending);
+    const columns = tableColumns(rows);
     const head = el(
       "tr",
       {},
-      TABLE_COLUMNS.map((c) => {
+      columns.map((c) => {
         const active = this.sort.column === c.id;
         const arrow = active ? (this.sort.descending ? " \u25BC" : " \u25B2") : "";
         return el(
@@ -114,7 +115,7 @@ export class TableView {
       el(
         "tr",
         { class: r.key === "(model)" ? "model-row" : "", dataset: { key: r.key } },
-        TABLE_COLUMNS.map((c) => {
+        columns.map((c) => {
           const text = formatCell(r[c.id], c.kind);
           const cls = [c.kind === "text" ? "text" : "num"];
           if (c.id === "deviation" && Number.isFinite(r.deviation) && Math.abs(r.deviation) >= 0.005) cls.push(r.deviation < 0 ? "diff-neg" : "diff-pos");

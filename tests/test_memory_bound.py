@@ -1,0 +1,100 @@
+"""Bounded memory (issue 14, item 4): a real TensorBoard that has answered 500 runs one
+after another holds about the memory it held after the first few.
+
+Every cache of the plugin has a bound (documents.py: bytes; reader.py: entries); this
+checks the sum of them, and anything unbounded we forgot, from outside: the resident set
+size of the TensorBoard process (psutil), which is what a user sees. The documents cache
+is set to 2 MB ($TB_SPARSITY_CACHE_MB) so that it fills within the first runs. What the
+plugin did before issue 14 fails this: it kept every run's encoded answers (~37 KB per run
+here, 18 MB over 500 runs; measured) and every run's parsed Keras model config.
+Measured on a loaded 2-core machine: 819.9 / 820.0 / 821.7 MB after 25 / 250 / 500 runs.
+"""
+
+import os
+import sys
+import time
+import urllib.parse
+
+import psutil
+import pytest
+
+from benchmarks import synthetic
+
+RUNS = 500
+LAYERS = 20
+STEPS = 10
+FIRST_FEW = 25
+ALLOWANCE_MB = 10  # allocator noise; the 2 MB cache and the reader's bounded entries fit in it
+
+
+@pytest.fixture(scope="module")
+def many_runs_logdir(tmp_path_factory):
+    logdir = str(tmp_path_factory.mktemp("many_runs") / "logs")
+    synthetic.generate(logdir, RUNS, LAYERS, STEPS, processes=2)
+    return logdir
+
+
+def rss_mb(pid):
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def test_memory_stays_flat_over_500_runs(many_runs_logdir, tensorboard_process):
+    tb = tensorboard_process(many_runs_logdir, load_fast="true",
+                             env={"TB_SPARSITY_CACHE_MB": "2"})
+    runs = [r["run"] for r in tb.wait_ready(timeout=600, runs_expected=RUNS)]
+    assert len(runs) == RUNS
+    keys = None
+    levels = []
+    for i, run in enumerate(runs):
+        # The lazy dashboard's requests (summary, then its cards' series) and the full
+        # document (export, older clients): both shapes of the cache.
+        lean = tb.get_json("/data/plugin/sparsity/run?" + urllib.parse.urlencode(
+            {"run": run, "series": "none"}), timeout=60)
+        keys = [layer["key"] for layer in lean["layers"]]
+        assert len(keys) == LAYERS
+        series = tb.get_json("/data/plugin/sparsity/series?" + urllib.parse.urlencode(
+            [("run", run)] + [("layer", k) for k in keys]), timeout=60)
+        assert len(series["runs"][run]["layers"]) == LAYERS
+        full = tb.get_json("/data/plugin/sparsity/run?" + urllib.parse.urlencode(
+            {"run": run}), timeout=60)
+        assert full["last_step"] == lean["last_step"] == series["runs"][run]["last_step"]
+        if i + 1 in (FIRST_FEW, RUNS // 2, RUNS):
+            levels.append(rss_mb(tb.proc.pid))
+    first, middle, last = levels
+    sys.stderr.write("TensorBoard RSS after %d / %d / %d runs: %.1f / %.1f / %.1f MB\n"
+                     % (FIRST_FEW, RUNS // 2, RUNS, first, middle, last))
+    assert last - first <= ALLOWANCE_MB, levels
+
+
+@pytest.mark.parametrize("value, megabytes", [
+    (None, 64), ("", 64), ("8", 8), ("0.5", 0.5), ("0", 0),
+    ("-1", 64), ("lots", 64), ("nan", 64), ("inf", 64), ("1e400", 64)])
+def test_cache_bound_from_the_environment(value, megabytes, caplog):
+    from tb_sparsity_plugin import documents
+
+    environ = {} if value is None else {"TB_SPARSITY_CACHE_MB": value}
+    assert documents.cache_bytes(environ) == int(megabytes * 2**20)
+    warned = "TB_SPARSITY_CACHE_MB" in caplog.text
+    assert warned == (value not in (None, "", "8", "0.5", "0"))
+
+
+def test_documents_cache_stays_within_its_bytes(tfmot_logdir):
+    from tensorboard.context import RequestContext
+
+    from conftest import make_provider
+    from tb_sparsity_plugin import documents, reader as reader_lib
+
+    reader = reader_lib.Reader(make_provider(tfmot_logdir))
+    ctx = RequestContext()
+    runs = [s.run for s in reader.list_runs(ctx, "")]
+    sizes = {}
+    for run in runs:
+        sizes[run] = documents.RunDocuments(reader).document(ctx, "", run).size
+    bound = max(sizes.values()) * 2
+    docs = documents.RunDocuments(reader, max_bytes=bound)
+    for run in runs * 2:
+        docs.document(ctx, "", run)
+        assert docs._cache.bytes <= bound
+    assert 1 <= len(docs._cache) < len(runs)
+    # The most recent run is answered from the cache: the same object again.
+    assert docs.document(ctx, "", runs[-1]) is docs.document(ctx, "", runs[-1])
