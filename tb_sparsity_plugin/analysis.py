@@ -311,6 +311,15 @@ def _trainings_diagnostics(data):
                 t["how"], t["index"], t["count"],
                 " (Keras model config matched by %s)" % t["config_matched_by"]
                 if t.get("config_matched_by") else "", t["count"])))
+    if data.unsplit_files:
+        out.append(diagnostic(
+            "more_event_files_than_trainings", "info", None,
+            "this run has %d more event file%s than the trainings found in its records. Each "
+            "`fit` opens its own: if earlier trainings used the same wrapper names, their "
+            "records start again at step 0, and TensorBoard's fast loader (--load_fast, the "
+            "Rust data server) keeps only the last of them; with --load_fast=false each "
+            "training is shown as its own run. (A training resumed in a new process also "
+            "opens a new file.)" % (data.unsplit_files, "" if data.unsplit_files == 1 else "s")))
     if data.trainings_problem:
         out.append(diagnostic(
             "trainings_mixed", "warning", None,

@@ -112,6 +112,7 @@ class RunData:
     training: dict | None = None
     trainings_problem: str | None = None  # why several trainings could not be told apart
     trainings_listed: list | None = None  # [(sparsity tags, last record step)] per training
+    unsplit_files: int = 0  # the run's event files beyond one per training found
     # A tool's own series of all its pruned weights (weighted by count) and its target.
     model_measured: list | None = None
     model_target: list | None = None
@@ -769,8 +770,8 @@ class Reader:
         if thresholds:
             wanted += [t for _, t in sparsity_tags.values() if t]
         series = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped, walls=True)
-        split = trainings_lib.split_trainings(
-            series, [trainings_lib.file_start(p) for p in self._damage.files(run)])
+        file_starts = [trainings_lib.file_start(p) for p in self._damage.files(run)]
+        split = trainings_lib.split_trainings(series, file_starts)
         count = len(split.trainings)
         if index is not None and not (count > 1 and index <= count):
             return None
@@ -836,6 +837,9 @@ class Reader:
                 )
         data = RunData(run, group, source, layers, skipped=skipped, problems=problems)
         data.trainings_problem = split.problem
+        # Each `fit` opens its own event file: more files than trainings found may mean
+        # trainings on the same tags that the Rust loader dropped (or one resumed run).
+        data.unsplit_files = max(len(file_starts) - count, 0)
         if chosen is None:
             data.training_last_step, data.training_last_step_source = _training_last_step(
                 listing.scalars, group

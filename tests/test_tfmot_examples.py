@@ -166,3 +166,32 @@ def test_trainings_through_a_real_tensorboard(tmp_path, example_logdir, example_
         [("run", r) for r in runs] + [("layer", "3:Conv2D")], doseq=True))
     for run in runs:
         assert series["runs"][run]["layers"]["3:Conv2D"]["expected"], run
+
+
+@pytest.mark.parametrize("load_fast", LOADERS)
+def test_a_notebook_cell_run_twice(capsys, example_logdir, example_truth, load_fast):
+    """The same wrapper names twice, steps that start again: two trainings with the
+    Python loader; the Rust loader keeps only the last, and the report says what may be
+    missing."""
+    docs = report(capsys, example_logdir, "--run", "^same_names/", "--load-fast", load_fast)
+    truth = example_truth["same_names"]
+    if load_fast == "false":
+        assert sorted(docs) == ["same_names/metrics#1", "same_names/metrics#2"]
+        shown = [docs["same_names/metrics#1"], docs["same_names/metrics#2"]]
+        assert "steps that start again" in shown[0]["training"]["how"]
+    else:
+        assert sorted(docs) == ["same_names/metrics"]
+        shown = [None, docs["same_names/metrics"]]
+        notes = [d for d in shown[1]["diagnostics"]
+                 if d["code"] == "more_event_files_than_trainings"]
+        assert len(notes) == 1 and notes[0]["severity"] == "info"
+        assert "--load_fast=false" in notes[0]["message"]
+    for doc, training, final in zip(shown, truth, (0.5, 0.8)):
+        if doc is None:
+            continue
+        assert doc["training_last_step"] == training["last_step"]
+        assert not loud(doc), loud(doc)
+        for layer, weight in zip(doc["layers"], training["weights"]):
+            assert layer["schedule"]["config"]["final_sparsity"] == final
+            assert layer["expected_final_sparsity"] == pytest.approx(
+                weight["mask_sparsity"], abs=1.0 / weight["params"] + 1e-6)

@@ -25,6 +25,12 @@ scaled to seconds on 2 cores:
   without pruning first, as the example does.
 - `mha_callback`: the same with our SparsitySummaries too (per-weight series).
 
+A notebook cell run twice:
+
+- `same_names`: the same model built (after `clear_session()`), pruned (PolynomialDecay to
+  50 %, then to 80 %) and fitted twice with the same log_dir: same wrapper names, steps that
+  start again.
+
 Schedule recipes (the sequential model of tfmot_runs.py):
 
 - `recipe`: the article's PolynomialDecay 0 -> 0.875, begin at 20 % (36), end 184,
@@ -225,6 +231,21 @@ def mha(out, own_callback=False):
     return [truth_of(model_for_pruning, 9 * epochs)]
 
 
+# -- a notebook cell run twice -----------------------------------------------------------
+
+def same_names(out):
+    """Build, prune and fit the same model twice with the same log_dir, as re-running a
+    notebook cell after `keras.backend.clear_session()` does: the wrapper names repeat
+    and the steps start again."""
+    trainings = []
+    for final in (0.5, 0.8):
+        keras.backend.clear_session()
+        result = tfmot_runs.train(tfmot_runs.sequential(
+            sp.PolynomialDecay(0.0, final, begin_step=4, end_step=20, frequency=4)), out, 200, 4)
+        trainings.append({"last_step": result["last_step"], "weights": result["weights"]})
+    return trainings
+
+
 # -- schedule recipes ---------------------------------------------------------------------
 
 def recipe(out, schedule, samples, epochs):
@@ -234,6 +255,7 @@ def recipe(out, schedule, samples, epochs):
 
 SCENARIOS = {
     "mnist_cnn": mnist_cnn,
+    "same_names": same_names,
     "e2e_2x4": e2e_2x4,
     "e2e_2x4_callback": lambda d: e2e_2x4(d, own_callback=True),
     "mha": mha,
@@ -254,10 +276,14 @@ SCENARIOS = {
 def main(out_dir, names=None):
     tf.random.set_seed(0)
     os.makedirs(out_dir, exist_ok=True)
+    truth_path = os.path.join(out_dir, "truth.json")
     truth = {}
+    if names and os.path.exists(truth_path):  # add to an existing set
+        with open(truth_path) as f:
+            truth = json.load(f)
     for name in names or SCENARIOS:
         truth[name] = SCENARIOS[name](os.path.join(out_dir, name))
-    with open(os.path.join(out_dir, "truth.json"), "w") as f:
+    with open(truth_path, "w") as f:
         json.dump(truth, f, indent=1)
 
 
