@@ -22,7 +22,8 @@ setuptools.setup(
     python_requires=">=3.11",
     # The dashboard's sources live in frontend/src and are installed as
     # tb_sparsity_plugin/static: one copy in the repository, no node needed to install.
-    packages=["tb_sparsity_plugin", "tb_sparsity_plugin.static", "tb_sparsity_plugin.torch"],
+    packages=["tb_sparsity_plugin", "tb_sparsity_plugin.sources", "tb_sparsity_plugin.static",
+              "tb_sparsity_plugin.torch"],
     package_dir={"tb_sparsity_plugin.static": "frontend/src"},
     package_data={
         "tb_sparsity_plugin": ["http_api.md"],

@@ -22,11 +22,14 @@ if [ "${1:-}" = "--fast" ]; then
     if [ -d frontend/node_modules ] && command -v node >/dev/null 2>&1; then
         (cd frontend && node --test test/)
     fi
-    # TensorFlow hidden (tests/no_tensorflow), as for a user without it: none of these tests
-    # needs it, and TensorBoard's writer would otherwise import it (~10 s) just to write files.
-    export PYTHONPATH="$PWD/tests/no_tensorflow:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+    # TensorFlow and PyTorch hidden (tests/no_tensorflow, tests/no_torch), as for a user
+    # without them: none of these tests needs them, and importing them costs seconds each
+    # (TensorBoard's writer imports TensorFlow just to write files; collection imports torch).
+    # So modules that need torch skip here (outside CI only: unset it).
+    export PYTHONPATH="$PWD/tests/no_tensorflow:$PWD/tests/no_torch:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+    unset CI
     exec "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider \
-        -m "not browser and not tensorboard and not tensorflow and not torch and not benchmark" "$@"
+        -m "not browser and not tensorboard and not tensorflow and not torch and not benchmark and not emulator" "$@"
 fi
 
 use_venv test

@@ -1,22 +1,24 @@
 """The analysis: expected curves, deviations, model-level sparsity and diagnostics.
 
-Pure functions from reader.RunData (or a schedule config) to the JSON documents the HTTP
-routes and the command line serve. No HTTP, no TensorBoard, no TensorFlow here.
+Pure functions from sources.RunData (or a schedule config) to the JSON documents the HTTP
+routes and the command line serve; the words they contain come from words.py. No HTTP, no
+TensorBoard, no TensorFlow here.
 """
 
 import math
 
 import numpy as np
 
-from tb_sparsity_plugin import reader as reader_lib
 from tb_sparsity_plugin import schedules
+from tb_sparsity_plugin import sources
+from tb_sparsity_plugin.sources import tfmot as tfmot_source
 from tb_sparsity_plugin import torch_diagnostics
 from tb_sparsity_plugin import words
 from tb_sparsity_plugin.words import pct
 
 # Without a weight count the quantisation step is unknown; 2 % covers weights of 50+ entries.
 UNKNOWN_COUNT_TOLERANCE = 0.02
-DUPLICATE_REASON = "duplicate step (later record kept)"
+DUPLICATE_REASON = sources.DUPLICATE_STEP
 # A shortfall below the schedule's target is worth a warning only when it is larger than
 # both one weight of rounding and this: half a percentage point of sparsity is the
 # smallest difference a user would change a schedule for (a 0.5-point difference in
@@ -203,7 +205,7 @@ def analyze_layer(layer, run_last_step, run_source):
             "m_by_n_schedule_ignored", "info", key,
             "m:n structured sparsity (tfmot logs threshold %g for it; which m:n, e.g. 2:4, "
             "is not in PruningSummaries' logs): tfmot sets the mask once at step 1 and ignores "
-            "the pruning schedule, so no schedule curve is drawn." % reader_lib.M_BY_N_THRESHOLD))
+            "the pruning schedule, so no schedule curve is drawn." % tfmot_source.M_BY_N_THRESHOLD))
     elif layer.schedule is not None:
         parsed = schedules.parse_schedule(layer.schedule, rounding=layer.rounding,
                                           shape=layer.shape, logged=layer.logged)
@@ -373,7 +375,7 @@ def model_series(layer_docs, field, weights):
 
 
 def analyze_run(data, thresholds=True):
-    """The document of the `run` route for one reader.RunData.
+    """The document of the `run` route for one sources.RunData.
 
     Without `thresholds` every layer's `threshold` is null, also when `data` holds them
     (the reader may answer from a read that had them): the document depends on the
@@ -392,13 +394,13 @@ def analyze_run(data, thresholds=True):
         layer_docs.append(doc)
         diags.extend(layer_diags)
 
-    if data.source == reader_lib.SOURCE_NONE and data.layers:
+    if data.source == sources.SOURCE_NONE and data.layers:
         diags.append(diagnostic(
             "no_schedule", "info", None,
             "No schedule found for this run: showing measured sparsity only. Log with "
             "tb_sparsity_plugin.SparsitySummaries, or keep the Keras TensorBoard callback's "
             "'train' run (it holds the model config) next to 'metrics'."))
-    tfmot_tags = data.source in (reader_lib.SOURCE_KERAS, reader_lib.SOURCE_NONE)
+    tfmot_tags = data.source in (sources.SOURCE_KERAS, sources.SOURCE_NONE)
     if tfmot_tags and data.layers and last_step < run_last:
         diags.append(diagnostic(
             "final_state_not_logged", "info", None,

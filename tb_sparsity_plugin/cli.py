@@ -80,6 +80,7 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
 
     from tb_sparsity_plugin import analysis
     from tb_sparsity_plugin import reader as reader_lib
+    from tb_sparsity_plugin.sources import run_group
 
     ctx, eid = RequestContext(), ""
     try:
@@ -93,9 +94,9 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
     else:
         candidates = names
     # The reader also reads a run's siblings (the Keras model config in "<exp>/train").
-    groups = {reader_lib.run_group(r) for r in candidates}
+    groups = {run_group(r) for r in candidates}
     bulk = BulkProvider(source.provider,
-                        [r for r in names if reader_lib.run_group(r) in groups])
+                        [r for r in names if run_group(r) in groups])
     bulk.warm(ctx, eid, lists=reader_lib.LISTINGS, reads=reader_lib.BULK_READS)
     # With the logdir, records TensorBoard drops after a damaged one are recovered, as in
     # the plugin.
@@ -298,18 +299,6 @@ def _step(text):
     if value < 0:
         raise argparse.ArgumentTypeError("step must be >= 0")
     return value
-
-
-def _write(args, text):
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-        except OSError as e:
-            raise CliError("cannot write %s: %s" % (args.output, e))
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
 
 
 def _write(args, text):

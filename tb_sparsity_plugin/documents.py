@@ -23,8 +23,7 @@ from tensorboard.backend import json_util
 
 from tb_sparsity_plugin import analysis
 from tb_sparsity_plugin import exports
-from tb_sparsity_plugin import lru
-from tb_sparsity_plugin import reader as reader_lib
+from tb_sparsity_plugin import cache
 
 # Every per-layer step series of the `run` document (exports.LAYER_SERIES): `series=none`
 # leaves them out and the `series` route answers them.
@@ -115,7 +114,7 @@ class RunDocuments:
 
     def __init__(self, reader, max_bytes=None):
         self._reader = reader
-        self._cache = lru.BoundedCache(
+        self._cache = cache.BoundedCache(
             max_bytes=cache_bytes() if max_bytes is None else max_bytes)
 
     def document(self, ctx, experiment_id, run, thresholds=False, series=SERIES_ALL):
@@ -162,13 +161,13 @@ class RunDocuments:
         if fingerprint is None:
             raise _NoData(run)
         key = (experiment_id, run, thresholds, shape)
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == fingerprint:
-            return hit[1]
-        with reader_lib.gc_paused():
+        hit = self._cache.get(key, fingerprint)
+        if hit is not None:
+            return hit
+        with cache.gc_paused():
             data = self._reader.read_run(ctx, experiment_id, run, thresholds=thresholds)
             if data is None:
                 raise _NoData(run)
             value = build(analysis.analyze_run(data, thresholds))
-        self._cache.put(key, (fingerprint, value), value.size)
+        self._cache.put(key, value, fingerprint, value.size)
         return value

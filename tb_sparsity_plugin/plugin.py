@@ -1,4 +1,4 @@
-"""The TensorBoard plugin: thin HTTP routes over reader.py and analysis.py.
+"""The TensorBoard plugin: thin HTTP routes over documents.py (reader.py + analysis.py).
 
 Each `*_route` parses the request and answers through `http_util.Respond`; the work is
 done by `*_impl` methods that return plain data (the command line uses the same

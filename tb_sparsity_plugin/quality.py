@@ -22,8 +22,9 @@ import posixpath
 import re
 
 from tb_sparsity_plugin import analysis
-from tb_sparsity_plugin import reader as reader_lib
-from tb_sparsity_plugin import tool_tags
+from tb_sparsity_plugin import sources as sources_lib
+from tb_sparsity_plugin.sources import tfmot
+from tb_sparsity_plugin.sources import tools
 
 STEPS = "steps"  # the tag's step is the training step
 EPOCH_END = "epoch_end"  # the tag's step is an epoch index: mapped to the step it ended at
@@ -34,7 +35,6 @@ DEFAULT_TOLERANCE = 0.01  # one point of accuracy
 EVALUATION_TAG = re.compile(r"^evaluation_(?P<name>.+)_vs_iterations$")
 EPOCH_TAG = re.compile(r"^epoch_(?P<name>.+)$")
 BATCH_TAG = re.compile(r"^batch_(?P<name>.+)$")
-TFMOT_THRESHOLD_TAG = re.compile(r"^.+/threshold(?:_\d+)?:0/threshold$")
 LOWER_IS_BETTER = re.compile(
     r"loss|error|err\b|mse|mae|rmse|mape|msle|perplexity|entropy|hinge|divergence|wer|cer",
     re.IGNORECASE)
@@ -47,10 +47,10 @@ def is_sparsity_tag(tag):
     """A tag written by PruningSummaries, SparsitySummaries or another pruning tool (not a
     quality metric)."""
     return bool(
-        reader_lib.TFMOT_SPARSITY_TAG.match(tag)
-        or TFMOT_THRESHOLD_TAG.match(tag)
+        tfmot.is_sparsity_tag(tag)
+        or tfmot.THRESHOLD_TAG.match(tag)
         or tag.startswith("tb_sparsity/")
-        or tool_tags.is_tool_tag(tag))
+        or tools.is_tool_tag(tag))
 
 
 def _relative_run(run, group):
@@ -90,10 +90,10 @@ def metric_catalog(scalar_tags, run):
     default first: its own, validation before training, step-indexed before per-epoch, accuracy-like
     before the rest.
     """
-    group = reader_lib.run_group(run)
+    group = sources_lib.run_group(run)
     out = []
     for other, tags in scalar_tags.items():
-        if reader_lib.run_group(other) != group:
+        if sources_lib.run_group(other) != group:
             continue
         for tag in tags:
             if is_sparsity_tag(tag) or NOT_QUALITY.match(tag):
@@ -144,7 +144,7 @@ def steps_per_epoch(evaluation_series, run_doc):
         if e:
             return e, "%d steps per epoch, from the steps of %s in run %r (%s)" % (
                 e, tag, run, _preview(steps))
-    if run_doc.get("schedule_source") in (reader_lib.SOURCE_KERAS, reader_lib.SOURCE_NONE):
+    if run_doc.get("schedule_source") in (sources_lib.SOURCE_KERAS, sources_lib.SOURCE_NONE):
         # PruningSummaries writes at each epoch start: steps 0, e, 2e, …
         steps = sorted({int(p[0]) for p in (run_doc.get("model") or {}).get("measured") or []})
         if len(steps) >= 2:

@@ -299,6 +299,34 @@ class DamageScanner:
                     skipped[REASON_DAMAGED] = skipped.get(REASON_DAMAGED, 0) + 1
         return skipped, events
 
+    def add_recovered(self, run, tags, series, skipped, walls=False):
+        """Add to `series` ({tag: [(step, value)]}) the points of `tags` that TensorBoard's
+        loaders dropped after damage in `run`'s files; count the damage in `skipped`.
+
+        They go before the provider's points, so on a shared step the provider's record
+        (read last by sources.clean_series) wins. With `walls` the points are
+        (step, value, wall_time).
+        """
+        damage, events = self.scan_run(run)
+        for reason, count in damage.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+        wanted = set(tags)
+        recovered = {}
+        for event in events:
+            for value in event.summary.value:
+                if value.tag not in wanted:
+                    continue
+                number = scalar_of(value)
+                if number is None:
+                    reason = "unreadable series (not a scalar?)"
+                    skipped[reason] = skipped.get(reason, 0) + 1
+                    continue
+                point = (event.step, number, event.wall_time) if walls else (event.step, number)
+                recovered.setdefault(value.tag, []).append(point)
+        for tag, points in recovered.items():
+            series[tag] = points + series.get(tag, [])
+        return series
+
 
 def events_with_tags(path, tags, max_bytes=MAX_SCAN_BYTES):
     """The events of one event file holding a summary value tagged one of `tags`, in file

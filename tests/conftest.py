@@ -2,7 +2,7 @@
 headless Chromium per session; and the markers derived from them.
 
 Markers (registered in pytest.ini; the README's "Fast tests" uses them): `browser`,
-`tensorboard`, `tensorflow`, `torch`, `benchmark`. Test modules set the ones that describe
+`tensorboard`, `tensorflow`, `torch`, `benchmark`, `emulator`. Test modules set the ones that describe
 what they do themselves (`pytestmark`); a test that uses the `browser` fixture (also through
 `page`) is marked `browser` here, one that uses `tensorboard_process` or `dashboard_tb` is
 marked `tensorboard`, so a new test gets them without thinking about it.

@@ -14,7 +14,8 @@ from tensorboard.data import provider as provider_lib
 
 from conftest import make_provider
 from tb_sparsity_plugin import metadata
-from tb_sparsity_plugin.cli import BulkProvider, Source
+from tb_sparsity_plugin.bulk_provider import BulkProvider
+from tb_sparsity_plugin.ingestion import Logdir
 
 CTX = RequestContext()
 EID = ""
@@ -50,7 +51,7 @@ def inner(request, tfmot_logdir):
     if request.param == "python":
         yield make_provider(tfmot_logdir)
     else:
-        with Source(tfmot_logdir, load_fast="true") as source:
+        with Logdir(tfmot_logdir, load_fast="true") as source:
             assert source.loader == "rust"
             yield source.provider
 

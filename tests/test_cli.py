@@ -626,3 +626,39 @@ def test_a_bad_timeout_is_exit_2(capsys, tfmot_logdir, monkeypatch, value):
     monkeypatch.setenv(ingestion.TIMEOUT_ENV, value)
     code, _, err = run_cli(capsys, "report", tfmot_logdir)
     assert code == 2 and ingestion.TIMEOUT_ENV in err
+
+
+# -- the same words in the tab, the CLI and the CSV files ------------------------------------
+
+
+def test_schedule_text_and_weighting_label_are_the_same_everywhere(capsys, client, tfmot_logdir,
+                                                                   route_docs):
+    """The `run` document (what the tab shows), the CLI's table and CSV, and the `table`
+    route's CSV say a schedule and the whole model's weighting in the same words."""
+    code, table, _ = run_cli(capsys, "report", tfmot_logdir, "-q")
+    assert code == 0
+    code, report_csv, _ = run_cli(capsys, "report", tfmot_logdir, "-q", "--format", "csv")
+    assert code == 0
+    rows = {(r["run"], r["key"]): r for r in csv.DictReader(io.StringIO(report_csv))}
+    texts = set()
+    for run, doc in route_docs.items():
+        label = doc["model"]["weighting_label"]
+        assert label == words.weighting_label(doc["model"]["weighting"])
+        block = table.split(run + "  (", 1)[1].split("\n\n", 1)[0]
+        assert "\n  %s " % words.model_name(doc["model"]["weighting"]) in block
+        assert rows[(run, MODEL_KEY)]["weighting_label"] == label
+        state_csv = client.get("/data/plugin/sparsity/table", query_string={
+            "run": run, "format": "csv"}).get_data(as_text=True)
+        model_row = next(csv.DictReader(io.StringIO(state_csv)))
+        assert model_row["name"] == "whole model (%s)" % label
+        for layer in doc["layers"]:
+            text = layer["schedule_text"]
+            texts.add(text)
+            assert text == words.schedule_text(layer["schedule"])
+            assert rows[(run, layer["key"])]["schedule_text"] == text
+            line = next(l for l in block.splitlines() if l.startswith("  %s " % layer["name"]))
+            assert "  %s  " % text in line + " "
+    # Real runs with real schedules: both kinds, and the runs without one.
+    assert any(t.startswith("PolynomialDecay ") for t in texts)
+    assert any(t.startswith("ConstantSparsity ") for t in texts)
+    assert "no schedule" in texts

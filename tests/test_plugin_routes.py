@@ -8,7 +8,9 @@ import sys
 import pytest
 
 from conftest import ROOT, make_provider
+from tb_sparsity_plugin import cache
 from tb_sparsity_plugin import reader as reader_lib
+from tb_sparsity_plugin import sources
 
 
 def get(client, path, **params):
@@ -193,7 +195,7 @@ def test_static_files_and_traversal(client):
 
 def test_reader_cleans_duplicates_and_order():
     skipped = {}
-    series = reader_lib.clean_series(
+    series = sources.clean_series(
         [(5, 0.1), (3, 0.2), (5, 0.3), (7, float("nan")), (8, 1.5), (9, -0.1)], skipped)
     assert series == [[3, 0.2], [5, 0.3]]
     assert skipped == {"duplicate step (later record kept)": 1, "non-finite value": 1,
@@ -215,11 +217,10 @@ def test_reader_lists_runs_without_reading_series_and_keeps_few_in_memory(tfmot_
     from tensorboard.context import RequestContext
 
     reader = reader_lib.Reader(make_provider(tfmot_logdir))
-    reader.MAX_CACHED_RUNS = 2
     ctx = RequestContext()
     summaries = reader.list_runs(ctx, "")
     assert len(summaries) == len(truth)
-    assert len(reader._cache) == 0  # the listing and config summaries are enough
+    assert len(reader._runs) == 0  # the listing and config summaries are enough
     for summary in summaries:
         # What the listing promises is what reading the series gives.
         data = reader.read_run(ctx, "", summary.run)
@@ -227,7 +228,7 @@ def test_reader_lists_runs_without_reading_series_and_keeps_few_in_memory(tfmot_
         assert summary.source == data.source
         assert summary.last_step == max(l.measured[-1][0] for l in data.layers if l.measured)
         assert all(l.threshold is None for l in data.layers)  # not asked for
-    assert len(reader._cache) == 2
+    assert len(reader._runs) == 2
     with_thresholds = reader.read_run(ctx, "", "poly/metrics", thresholds=True)
     assert all(l.threshold for l in with_thresholds.layers)
     # A cached read with thresholds also answers a read without them.
@@ -238,14 +239,14 @@ def test_gc_paused_nests_and_restores_the_collectors_state():
     import gc
 
     assert gc.isenabled()
-    with reader_lib.gc_paused():
-        with reader_lib.gc_paused():
+    with cache.gc_paused():
+        with cache.gc_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()  # the outer pause still holds
     assert gc.isenabled()
     gc.disable()
     try:
-        with reader_lib.gc_paused():
+        with cache.gc_paused():
             pass
         assert not gc.isenabled()  # a collector someone else turned off stays off
     finally:

@@ -24,6 +24,7 @@ from bucket_emulators import free_port
 from conftest import ROOT, make_client
 import hostile_util as hu
 
+pytestmark = pytest.mark.emulator
 NO_TF_PATH = os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])
 BUCKET = "tb-logs"
 WAIT_SECONDS = 180  # bounded waits for TensorBoard's asynchronous reloads; no timing asserted

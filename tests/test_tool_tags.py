@@ -13,7 +13,7 @@ import pytest
 
 from conftest import make_client, run_python, TESTS
 from tb_sparsity_plugin import cli
-from tb_sparsity_plugin import tool_tags
+from tb_sparsity_plugin.sources import tools as tool_tags
 
 # float32 simple_value in the event file (Distiller's percent: 100 × float32 / 100)
 CLOSE = 1e-6
@@ -103,6 +103,7 @@ def test_unrelated_tags_are_no_tool():
 # -- real runs through the plugin's routes -------------------------------------------------------
 
 
+@pytest.mark.torch  # trains PyTorch runs (tests/torch_tool_runs.py)
 def test_runs_lists_every_tool_run(tool_client):
     runs = {r["run"]: r for r in get(tool_client, "runs")["runs"]}
     assert {r: runs[r]["schedule_source"] for r in runs} == {
@@ -113,6 +114,7 @@ def test_runs_lists_every_tool_run(tool_client):
     assert runs["distiller"]["last_step"] == 5
 
 
+@pytest.mark.torch  # trains PyTorch runs (tests/torch_tool_runs.py)
 @pytest.mark.parametrize("run", ["sparseml", "sparseml_layers", "distiller", "nncf_tf"])
 def test_measured_series_are_the_models_values(tool_client, tool_truth, run):
     doc = get(tool_client, "run?run=" + run)
@@ -125,6 +127,7 @@ def test_measured_series_are_the_models_values(tool_client, tool_truth, run):
     assert doc["diagnostics"] == []  # healthy runs
 
 
+@pytest.mark.torch  # trains PyTorch runs (tests/torch_tool_runs.py)
 def test_distiller_percent_is_converted(tool_client, tool_truth):
     doc = get(tool_client, "run?run=distiller")
     final = {l["key"]: l["final_sparsity"] for l in doc["layers"]}
@@ -135,6 +138,7 @@ def test_distiller_percent_is_converted(tool_client, tool_truth):
         sum(final.values()) / len(final), abs=CLOSE)
 
 
+@pytest.mark.torch  # trains PyTorch runs (tests/torch_tool_runs.py)
 def test_nncf_target_is_drawn_as_the_target(tool_client, tool_truth):
     truth = tool_truth["nncf"]
     doc = get(tool_client, "run?run=nncf")
@@ -148,6 +152,7 @@ def test_nncf_target_is_drawn_as_the_target(tool_client, tool_truth):
     assert table[1]["target"] == pytest.approx(dict(truth["(target)"])[16], abs=CLOSE)
 
 
+@pytest.mark.torch  # trains PyTorch runs (tests/torch_tool_runs.py)
 def test_nncf_per_layer_levels_with_the_model_level(tool_client, tool_truth):
     truth = tool_truth["nncf_tf"]
     doc = get(tool_client, "run?run=nncf_tf")
@@ -157,6 +162,7 @@ def test_nncf_per_layer_levels_with_the_model_level(tool_client, tool_truth):
     assert doc["model"]["target_sparsity"] == pytest.approx(0.7, abs=CLOSE)
 
 
+@pytest.mark.torch  # trains PyTorch runs (tests/torch_tool_runs.py)
 def test_keys_line_up_across_tools(tool_client):
     keys = {run: [l["key"] for l in get(tool_client, "run?run=" + run)["layers"]]
             for run in ("sparseml", "distiller", "nncf_tf")}
@@ -164,6 +170,7 @@ def test_keys_line_up_across_tools(tool_client):
         "features.0", "classifier.1", "classifier.3"}
 
 
+@pytest.mark.torch  # trains PyTorch runs (tests/torch_tool_runs.py)
 def test_quality_uses_the_runs_own_metrics(tool_client):
     metrics = get(tool_client, "metrics?run=distiller")["metrics"]
     # Its own metric first; the other runs at the top of the logdir are its group.
@@ -179,6 +186,7 @@ def test_quality_uses_the_runs_own_metrics(tool_client):
 # -- the CLI -------------------------------------------------------------------------------------
 
 
+@pytest.mark.torch  # trains PyTorch runs (tests/torch_tool_runs.py)
 def test_cli_report_and_export(capsys, tool_logdir, tool_client):
     assert cli.main(["report", tool_logdir, "--format", "json", "--quiet"]) == 0
     report = json.loads(capsys.readouterr().out)

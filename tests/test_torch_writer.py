@@ -4,7 +4,6 @@ expected curves of schedules.py equal what torch.ao and torch.nn.utils.prune pro
 import json
 import os
 
-import numpy as np
 import pytest
 
 try:
@@ -20,8 +19,9 @@ from torch.nn.utils import prune
 
 from tb_sparsity_plugin import metadata, schedules
 from tb_sparsity_plugin.torch import SparsityWriter
-from tests.conftest import make_provider
+from conftest import make_provider
 
+pytestmark = pytest.mark.torch
 F32 = 1e-6  # scalars are stored as float32
 
 
@@ -42,14 +42,16 @@ def batches():
     return [(torch.randn(32, 16, generator=g), torch.randint(0, 10, (32,), generator=g)) for _ in range(3)]
 
 
-def read_back(logdir):
-    """(config document, {tag: [(step, value)]}) as TensorBoard's own loader reads them."""
+def read_back(logdir, run=None):
+    """(config document, {tag: [(step, value)]}) of a run (the only one when `run` is None),
+    as TensorBoard's own loader reads them."""
     from tensorboard import context
 
     provider, ctx = make_provider(logdir), context.RequestContext()
-    runs = provider.list_runs(ctx, experiment_id="")
-    assert len(runs) == 1, [r.run_name for r in runs]
-    run = runs[0].run_name
+    if run is None:
+        runs = provider.list_runs(ctx, experiment_id="")
+        assert len(runs) == 1, [r.run_name for r in runs]
+        run = runs[0].run_name
     tensors = provider.read_tensors(ctx, experiment_id="", plugin_name=metadata.PLUGIN_NAME, downsample=1)
     raw = tensors[run][metadata.CONFIG_TAG][-1].numpy.item()
     scalars = provider.read_scalars(ctx, experiment_id="", plugin_name="scalars", downsample=100000)
@@ -108,6 +110,7 @@ def test_cubic_sl_expected_equals_masks_and_scheduler_levels(tmp_path):
     weights = {w["name"]: w for w in doc["weights"]}
     assert set(weights) == {"2.weight", "4.weight"}
     w = weights["2.weight"]
+    assert w["module_class"] == "Linear" and w["position"] == 2  # not ParametrizedLinear
     assert w["schedule"]["kind"] == "polynomial" and w["schedule"]["end"] == 2 + 2 * 4
     assert w["schedule"]["source"]["config"]["base_sl"] == 0.8
     assert w["rounding"] == {"rule": "blocks", "block_shape": [1, 4], "zeros_per_block": 4}

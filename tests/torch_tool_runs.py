@@ -7,7 +7,7 @@ Run as a script (torch stays out of the pytest process):
 Each run trains the same tiny network on the same data with real magnitude pruning, the way
 the tool prunes (masks applied to the parameters after every optimizer step), and logs with
 `torch.utils.tensorboard.SummaryWriter` exactly what the tool's own logger writes
-(tb_sparsity_plugin/tool_tags.py names the code this follows). OUT_DIR/truth.json holds,
+(tb_sparsity_plugin/sources/tools.py names the code this follows). OUT_DIR/truth.json holds,
 per run, the values written, as fractions, keyed like the reader's layer keys.
 
 - `sparseml`: gradual magnitude pruning, `ParamPruning/<module>.weight` every step,

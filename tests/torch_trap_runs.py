@@ -16,6 +16,10 @@ after every sparsifier step:
 - `ramp`: `CubicSL(delta_t=4, total_t=10)`: a 40-step ramp in 8 scheduler steps;
 - `squash`: `squash_mask()` after epoch 5, then 3 more epochs of training refill the zeros.
 
+And `mirror`: the model of tests/tfmot_runs.py's `sequential` (Conv2D, Flatten, Dense, Dense)
+in PyTorch, pruned by `l1_unstructured(amount=0.3)` at each of the first 4 epochs: its layers
+line up with the Keras runs' (keys 0:Conv2D, 2:Dense, 3:Dense).
+
 OUT_DIR/truth.json: per run, the scheduler steps and sparsifier steps taken.
 """
 
@@ -26,6 +30,7 @@ import sys
 import torch
 from torch import nn
 from torch.ao.pruning import CubicSL, WeightNormSparsifier
+from torch.nn.utils import prune
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tb_sparsity_plugin.torch import SparsityWriter  # noqa: E402
@@ -93,6 +98,31 @@ def run(out, name, level=0.75, zeros_per_block=4, delta_t=1, total_t=6, per_batc
     return {"scheduler_steps": scheduler.last_epoch, "last_step": step}
 
 
+def mirror(out):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 16), nn.ReLU(),
+                        nn.Linear(16, 10))
+    x, y = data()
+    x = x.view(-1, 1, 8, 8)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    writer = SparsityWriter(os.path.join(out, "mirror"), net)
+    step = 0
+    for epoch in range(EPOCHS):
+        if epoch < 4:
+            for layer in (net[0], net[2], net[4]):
+                prune.l1_unstructured(layer, "weight", amount=0.3)
+        writer.log(step)
+        for b in range(STEPS_PER_EPOCH):
+            loss = nn.functional.cross_entropy(net(x[b * BATCH:(b + 1) * BATCH]),
+                                               y[b * BATCH:(b + 1) * BATCH])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+    writer.close(step)
+    return {"last_step": step}
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(1)
@@ -103,6 +133,7 @@ def main(out):
         "blocks": run(out, "blocks", level=0.875, zeros_per_block=2),
         "ramp": run(out, "ramp", delta_t=4, total_t=10),
         "squash": run(out, "squash", total_t=3, squash_after=5),
+        "mirror": mirror(out),
     }
     with open(os.path.join(out, "truth.json"), "w") as f:
         json.dump(truth, f, indent=1)

@@ -95,15 +95,38 @@ export async function fetchRuns(options = {}) {
   return body.runs.filter((r) => r && typeof r.run === "string");
 }
 
-/** `GET run?run=NAME` → the full analysis of one run (model, layers, diagnostics). */
+/**
+ * `GET run?run=NAME[&series=none]` → the analysis of one run (model, layers, diagnostics);
+ * with `series: "none"` the layers come without their step series (see `fetchSeries`).
+ */
 export async function fetchRun(run, options = {}) {
-  const url = routeUrl("run", { run });
+  const url = routeUrl("run", { run, series: options.series });
   const body = await fetchJson(url, options);
   if (!body || !Array.isArray(body.layers)) {
     throw new BackendError(`${url}: the answer has no "layers" list`, { url, kind: "format" });
   }
   body.diagnostics = Array.isArray(body.diagnostics) ? body.diagnostics : [];
   return body;
+}
+
+/** The most runs and layers one `series` request may name (the backend answers 400 beyond). */
+export const SERIES_MAX_RUNS = 100;
+export const SERIES_MAX_LAYERS = 300;
+
+/**
+ * `GET series?run=A&run=B&layer=K1&layer=K2` → the step series of those layers of those runs:
+ * `{runs: {A: {last_step, layers: {K1: {measured, expected, target, threshold}}} | {error}}}`.
+ */
+export async function fetchSeries(runs, layers, options = {}) {
+  const query = new URLSearchParams();
+  for (const run of runs) query.append("run", run);
+  for (const layer of layers) query.append("layer", layer);
+  const url = `./series?${query.toString()}`;
+  const body = await fetchJson(url, options);
+  if (!body || typeof body.runs !== "object" || body.runs === null || Array.isArray(body.runs)) {
+    throw new BackendError(`${url}: the answer has no "runs" object`, { url, kind: "format" });
+  }
+  return body.runs;
 }
 
 /** `GET metrics?run=NAME` → the quality metrics of the run's group (`[{id, label, ...}]`). */

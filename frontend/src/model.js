@@ -62,24 +62,28 @@ export function compileFilter(text) {
 
 const byText = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 
+// Natural order, so "s0.9" < "s0.95" and "seed2" < "seed10".
+const natural = new Intl.Collator("en", { numeric: true }).compare;
+
 /**
- * Groups runs by their `group` (the experiment directory). Groups sorted by name with the top
- * level ("") first, runs sorted by name inside a group.
+ * Groups runs by their `group` (the experiment directory), or by `groupOf(run)` when given.
+ * Groups sorted by name with the top level ("") first, runs sorted by name inside a group, both
+ * in natural order.
  * @returns {{group: string, label: string, runs: object[]}[]}
  */
-export function groupRuns(runs) {
+export function groupRuns(runs, groupOf = (run) => (typeof run.group === "string" ? run.group : "")) {
   const groups = new Map();
   for (const run of runs) {
-    const group = typeof run.group === "string" ? run.group : "";
+    const group = groupOf(run);
     if (!groups.has(group)) groups.set(group, []);
     groups.get(group).push(run);
   }
   return [...groups.keys()]
-    .sort(byText)
+    .sort(natural)
     .map((group) => ({
       group,
       label: group === "" ? "(top level)" : group,
-      runs: groups.get(group).slice().sort((a, b) => byText(a.run, b.run)),
+      runs: groups.get(group).slice().sort((a, b) => natural(a.run, b.run)),
     }));
 }
 
@@ -148,6 +152,9 @@ export function filterLayerRows(rows, matcher) {
   return rows.filter((row) => matcher.test(row.key) || row.names.some((n) => matcher.test(n)));
 }
 
+/** The whole model's row key in the `table` route's rows (words.MODEL_KEY on the backend). */
+export const MODEL_KEY = "(model)";
+
 export const SEVERITY_RANK = { error: 0, warning: 1, info: 2 };
 
 export function severityRank(severity) {
@@ -192,24 +199,30 @@ export function collectDiagnostics(runDatas) {
 
 /**
  * Diagnostics of one kind in one run, one entry for all the layers they concern, so a schedule
- * shared by every layer reads as one finding, not one per layer. Keeps the order of `items`
- * (worst first). The first item is shown in full; the others are links to their layers.
+ * shared by every layer reads as one finding, not one per layer; and the same finding in several
+ * runs is one entry too (a sweep's 100 runs without a schedule: one entry, 99 more runs). Keeps
+ * the order of `items` (worst first). The first item is shown in full; `others` are the links
+ * to its other layers, `runs` the first item of each other run with that finding.
  * @param {ReturnType<typeof collectDiagnostics>} items
- * @returns {{first: object, others: object[]}[]}
+ * @returns {{first: object, others: object[], runs: object[]}[]}
  */
 export function groupDiagnostics(items) {
   const groups = new Map();
   for (const item of items) {
-    if (item.layer === null) {
-      groups.set(Symbol("run-level"), { first: item, others: [] });
-      continue;
-    }
-    const key = `${item.run}\u0000${item.diagnostic.severity}\u0000${item.diagnostic.code}`;
+    const key = `${item.run}\u0000${item.diagnostic.severity}\u0000${item.diagnostic.code}\u0000${item.layer === null}`;
     const group = groups.get(key);
     if (group) group.others.push(item);
-    else groups.set(key, { first: item, others: [] });
+    else groups.set(key, { first: item, others: [], runs: [] });
   }
-  return [...groups.values()];
+  const merged = new Map();
+  for (const group of groups.values()) {
+    const d = group.first.diagnostic;
+    const key = `${d.severity}\u0000${d.code}\u0000${group.first.layer === null}`;
+    const into = merged.get(key);
+    if (into) into.runs.push(group.first);
+    else merged.set(key, group);
+  }
+  return [...merged.values()];
 }
 
 /** Short badge text for the diagnostic codes a layer header shows. */
@@ -364,45 +377,50 @@ export function formatCompactCount(n) {
   return formatCount(n);
 }
 
-export const WEIGHTING_LABELS = {
-  params: "weighted by weight count",
-  mean: "plain mean of layers",
-};
-
 /**
  * The sentence the model chart states about how each run's layers were averaged: one phrase
- * when all runs agree, else the most common one with the exceptions named.
+ * when all runs agree, else the most common one with the exceptions named. The phrases are
+ * the run documents' `model.weighting_label` (the CLI's and the CSV's words).
  */
 export function weightingText(runDatas, labels = new Map()) {
-  const withKind = runDatas.filter((r) => r.data && r.data.model && r.data.model.weighting);
-  if (withKind.length === 0) return "";
-  const label = (kind) => WEIGHTING_LABELS[kind] || String(kind);
+  const withLabel = runDatas.filter((r) => r.data && r.data.model && typeof r.data.model.weighting_label === "string");
+  if (withLabel.length === 0) return "";
   const counts = new Map();
-  for (const r of withKind) counts.set(r.data.model.weighting, (counts.get(r.data.model.weighting) || 0) + 1);
+  for (const r of withLabel) counts.set(r.data.model.weighting_label, (counts.get(r.data.model.weighting_label) || 0) + 1);
   const [common] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]; // ties: first seen
-  const others = withKind.filter((r) => r.data.model.weighting !== common);
-  if (others.length === 0) return label(common);
-  const byKind = new Map();
+  const others = withLabel.filter((r) => r.data.model.weighting_label !== common);
+  if (others.length === 0) return common;
+  const byLabel = new Map();
   for (const r of others) {
-    const kind = r.data.model.weighting;
-    if (!byKind.has(kind)) byKind.set(kind, []);
-    byKind.get(kind).push(labels.get(r.run) || r.run);
+    const label = r.data.model.weighting_label;
+    if (!byLabel.has(label)) byLabel.set(label, []);
+    byLabel.get(label).push(labels.get(r.run) || r.run);
   }
-  const exceptions = [...byKind.entries()].map(([kind, runs]) => `${label(kind)} for ${runs.join(", ")}`);
-  return `${label(common)} (${exceptions.join("; ")})`;
+  const exceptions = [...byLabel.entries()].map(([label, runs]) => `${label} for ${runs.join(", ")}`);
+  return `${common} (${exceptions.join("; ")})`;
 }
 
 /**
  * Short labels for runs in tight places: when every run ends with the same last path part
- * (tfmot's `<experiment>/metrics`), that part is dropped ("poly/metrics" -> "poly").
+ * (tfmot's `<experiment>/metrics`), that part is dropped ("poly/metrics" -> "poly"); when
+ * several runs start alike up to a separator (a sweep's "sweep_s0.80_seed3"), that start is
+ * dropped too ("s0.80_seed3"), so the labels still tell the runs apart in a narrow column.
  * @returns {Map<string,string>}
  */
 export function runLabels(names) {
   const labels = new Map(names.map((n) => [n, n]));
-  if (names.length === 0 || !names.every((n) => n.includes("/"))) return labels;
-  const tail = names[0].slice(names[0].lastIndexOf("/"));
-  if (!names.every((n) => n.endsWith(tail) && n.length > tail.length)) return labels;
-  const short = names.map((n) => n.slice(0, n.length - tail.length));
+  let short = names;
+  if (names.length && names.every((n) => n.includes("/"))) {
+    const tail = names[0].slice(names[0].lastIndexOf("/"));
+    if (names.every((n) => n.endsWith(tail) && n.length > tail.length)) short = names.map((n) => n.slice(0, n.length - tail.length));
+  }
+  if (short.length > 1) {
+    let prefix = short[0];
+    for (const n of short) while (!n.startsWith(prefix)) prefix = prefix.slice(0, -1);
+    let cut = prefix.length;
+    while (cut > 0 && !"/_-".includes(prefix[cut - 1])) cut -= 1;
+    if (cut > 0 && short.every((n) => n.length > cut)) short = short.map((n) => n.slice(cut));
+  }
   if (new Set(short).size !== short.length) return labels;
   names.forEach((n, i) => labels.set(n, short[i]));
   return labels;
@@ -428,34 +446,12 @@ export function dataRange(data) {
   return [xs[0], xs[xs.length - 1]];
 }
 
-function pct(v) {
-  return Number.isFinite(v) ? `${+(v * 100).toFixed(2)}%` : "?";
-}
-
-/** A one-line description of a schedule from its JSON (text only, no math). */
-export function describeSchedule(schedule) {
-  if (!schedule || typeof schedule !== "object") return "no schedule";
-  const name = String(schedule.class_name || "unknown schedule");
-  const c = schedule.config && typeof schedule.config === "object" ? schedule.config : {};
-  const window_ = Number.isFinite(c.begin_step)
-    ? `steps ${c.begin_step}\u2013${c.end_step === -1 ? "end" : c.end_step ?? "?"}${Number.isFinite(c.frequency) ? ` every ${c.frequency}` : ""}`
-    : null;
-  let what = null;
-  if (name === "PolynomialDecay") {
-    const power = Number.isFinite(c.power) && c.power !== 3 ? ` (power ${c.power})` : "";
-    what = `${pct(c.initial_sparsity)} \u2192 ${pct(c.final_sparsity)}${power}`;
-  } else if (name === "ConstantSparsity") {
-    what = pct(c.target_sparsity);
-  }
-  return [[name, what].filter(Boolean).join(" "), window_].filter(Boolean).join(", ");
-}
-
 /**
  * A layer's schedule in words (the run document's `schedule_text`, which also names PyTorch's
  * schedules) and, when the writer checked it, its N:M compliance ("2:4 groups ok 87.5%").
  */
 export function scheduleLine(layer) {
-  const text = typeof layer.schedule_text === "string" ? layer.schedule_text : describeSchedule(layer.schedule);
+  const text = typeof layer.schedule_text === "string" ? layer.schedule_text : "";
   const nm = Array.isArray(layer.nm) && layer.nm.length === 2 && Number.isFinite(layer.final_n_m_compliance)
     ? ` \u00b7 ${layer.nm[0]}:${layer.nm[1]} groups ok ${formatPercent(layer.final_n_m_compliance)}`
     : "";

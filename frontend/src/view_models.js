@@ -1,7 +1,7 @@
 // Pure view-model helpers of the Quality, Heatmap, Table and What-if views: no DOM, no fetch,
 // no schedule math (the backend's `quality`, `table` and `schedule` routes compute; this module
 // lines their JSON up for drawing). Unit-tested with `node --test`.
-import { formatPercent, formatPoints, pointAt } from "./model.js";
+import { formatPercent, formatPoints, MODEL_KEY, pointAt } from "./model.js";
 
 /** The sections of the page; "layers" (the per-layer charts) is the default. */
 export const TABS = [
@@ -305,8 +305,8 @@ export function tableColumns(rows) {
  * sort last whatever the direction; ties keep model order.
  */
 export function sortTableRows(rows, column = null, descending = false) {
-  const model = rows.filter((r) => r.key === "(model)");
-  const layers = rows.filter((r) => r.key !== "(model)").map((r, i) => ({ r, i }));
+  const model = rows.filter((r) => r.key === MODEL_KEY);
+  const layers = rows.filter((r) => r.key !== MODEL_KEY).map((r, i) => ({ r, i }));
   if (column) {
     layers.sort((a, b) => {
       const va = a.r[column];

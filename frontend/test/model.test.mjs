@@ -7,7 +7,6 @@ import {
   collectDiagnostics,
   groupDiagnostics,
   compileFilter,
-  describeSchedule,
   scheduleLine,
   filterLayerRows,
   finalValues,
@@ -265,9 +264,9 @@ test("formatting of percentages, points and counts", () => {
   assert.equal(formatCompactCount(undefined), "?");
 });
 
-test("weightingText states the weighting", () => {
-  const params = { data: { model: { weighting: "params" } }, run: "a" };
-  const mean = { data: { model: { weighting: "mean" } }, run: "b" };
+test("weightingText states the weighting in the documents' words", () => {
+  const params = { data: { model: { weighting: "params", weighting_label: "weighted by weight count" } }, run: "a" };
+  const mean = { data: { model: { weighting: "mean", weighting_label: "plain mean of layers" } }, run: "b" };
   assert.equal(weightingText([params]), "weighted by weight count");
   assert.equal(weightingText([mean, { ...mean, run: "c" }]), "plain mean of layers");
   assert.equal(weightingText([params, mean]), "weighted by weight count (plain mean of layers for b)");
@@ -276,26 +275,6 @@ test("weightingText states the weighting", () => {
     "weighted by weight count (plain mean of layers for B)",
   );
   assert.equal(weightingText([]), "");
-});
-
-test("describeSchedule describes the JSON without computing anything", () => {
-  assert.equal(
-    describeSchedule({
-      class_name: "PolynomialDecay",
-      config: { initial_sparsity: 0, final_sparsity: 0.875, power: 3, begin_step: 20, end_step: 96, frequency: 10 },
-    }),
-    "PolynomialDecay 0% \u2192 87.5%, steps 20\u201396 every 10",
-  );
-  assert.equal(
-    describeSchedule({ class_name: "ConstantSparsity", config: { target_sparsity: 0.5, begin_step: 0, end_step: -1, frequency: 100 } }),
-    "ConstantSparsity 50%, steps 0\u2013end every 100",
-  );
-  assert.equal(
-    describeSchedule({ class_name: "PolynomialDecay", config: { initial_sparsity: 0.1, final_sparsity: 0.5, power: 2 } }),
-    "PolynomialDecay 10% \u2192 50% (power 2)",
-  );
-  assert.equal(describeSchedule(null), "no schedule");
-  assert.equal(describeSchedule({ class_name: "MySchedule", config: {} }), "MySchedule");
 });
 
 test("runLabels drops a shared last path part", () => {
@@ -315,7 +294,7 @@ test("pointWithin ends where the series ends", () => {
   assert.equal(pointWithin(null, 1), null);
 });
 
-test("groupDiagnostics gathers one kind of finding of one run across its layers", () => {
+test("groupDiagnostics gathers one kind of finding across layers, and across runs with a count", () => {
   const d = (code, layer, severity = "warning") => ({ code, layer, severity, message: code + " " + layer });
   const items = collectDiagnostics([
     { run: "trap", color: "#000", data: { layers: [{ key: "0:A", name: "a" }, { key: "1:B", name: "b" }],
@@ -323,18 +302,24 @@ test("groupDiagnostics gathers one kind of finding of one run across its layers"
     { run: "other", color: "#111", data: { layers: [{ key: "0:A", name: "a" }], diagnostics: [d("freq", "0:A")] } },
   ]);
   const groups = groupDiagnostics(items);
-  assert.deepEqual(groups.map((g) => [g.first.run, g.first.diagnostic.code, g.first.layer, g.others.map((o) => o.layer)]), [
-    ["trap", "freq", "0:A", ["1:B"]],
-    ["trap", "stop", "0:A", ["1:B"]],
-    ["other", "freq", "0:A", []],
-    ["trap", "info_run", null, []],
+  assert.deepEqual(groups.map((g) => [g.first.run, g.first.diagnostic.code, g.first.layer, g.others.map((o) => o.layer), g.runs.map((r) => r.run)]), [
+    ["trap", "freq", "0:A", ["1:B"], ["other"]],
+    ["trap", "stop", "0:A", ["1:B"], []],
+    ["trap", "info_run", null, [], []],
   ]);
+  // 100 runs with the same run-level finding: one entry, 99 more runs.
+  const many = collectDiagnostics(Array.from({ length: 100 }, (_, i) => ({ run: `r${i}`, color: "#000", data: { layers: [], diagnostics: [d("no_schedule", null, "info")] } })));
+  const one = groupDiagnostics(many);
+  assert.equal(one.length, 1);
+  assert.equal(one[0].runs.length, 99);
 });
 
 test("scheduleLine shows the document's schedule text and N:M compliance when logged", () => {
   const torch = { schedule: { kind: "polynomial" }, schedule_text: "CubicSL 0% \u2192 75%, scheduler steps 0\u20136", nm: [2, 4], final_n_m_compliance: 0.875 };
   assert.equal(scheduleLine(torch), "CubicSL 0% \u2192 75%, scheduler steps 0\u20136 \u00b7 2:4 groups ok 87.5%");
   assert.equal(scheduleLine({ ...torch, final_n_m_compliance: null }), "CubicSL 0% \u2192 75%, scheduler steps 0\u20136");
-  const keras = { schedule: { class_name: "ConstantSparsity", config: { target_sparsity: 0.5 } }, nm: null };
-  assert.equal(scheduleLine(keras), describeSchedule(keras.schedule));
+  const keras = { schedule: { class_name: "ConstantSparsity", config: { target_sparsity: 0.5 } },
+    schedule_text: "ConstantSparsity 50%, steps 0\u2013end every 100", nm: null };
+  assert.equal(scheduleLine(keras), keras.schedule_text);
+  assert.equal(scheduleLine({ schedule: null }), ""); // no text from the backend: nothing made up
 });

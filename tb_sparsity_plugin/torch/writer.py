@@ -24,7 +24,7 @@ import types
 
 import torch
 from torch.ao.pruning import FakeSparsity
-from torch.nn.utils import prune
+from torch.nn.utils import parametrize, prune
 
 from tb_sparsity_plugin import metadata, summary
 
@@ -140,7 +140,8 @@ class SparsityWriter:
         group = self._group(fqn)
         tags_series = metadata.TORCH_AO_SERIES if group is not None else metadata.TORCH_SERIES
         entry = {
-            "name": fqn, "module": path, "module_class": type(module).__name__, "weight": name,
+            "name": fqn, "module": path, "weight": name,
+            "module_class": parametrize.type_before_parametrizations(module).__name__,
             "position": position, "params": int(orig.numel()), "shape": [int(d) for d in orig.shape],
             "mask_removed_at": None,
         }
@@ -286,10 +287,17 @@ def nm_compliance(weight, n, m):
 
 def _layer_modules(model):
     """[(path, module)] of the model's layers: modules without children other than torch.ao's
-    `parametrizations`, in `named_modules()` order, the root only when it is a layer itself."""
+    `parametrizations`, in `named_modules()` order, the root only when it is a layer itself.
+
+    Activation modules without weights (`nn.ReLU`) are left out: Keras folds them into the
+    layer before, so positions count like a Keras model's and the same architecture lines up
+    across frameworks (the ConvNet's `fc1` is layer 7 in both)."""
     out = []
     for path, module in model.named_modules():
         if path.endswith("parametrizations") or ".parametrizations." in path:
+            continue
+        if type(module).__module__ == "torch.nn.modules.activation" and not any(
+                True for _ in module.parameters(recurse=False)):
             continue
         if all(name == "parametrizations" for name, _ in module.named_children()):
             out.append((path, module))

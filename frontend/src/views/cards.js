@@ -1,13 +1,15 @@
 // A chart card: a compact header (title, facts, badges), a readout table (per run: measured,
-// expected, difference; at the hovered step, or at each run's last logged step at rest) and
-// the chart itself.
+// expected, difference; at the hovered step, or at each run's last logged step at rest; the
+// highlighted run first and a bounded number of others, with a button to show all) and the
+// chart itself.
 import { finalValues, formatPercent, formatPoints, hoverValues, pointWithin } from "../model.js";
+import { boundedEntries, READOUT_ROWS } from "../sweeps.js";
 import { SparsityChart } from "./chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 
 // Charts are drawn when their card comes near the viewport (as TensorBoard's Time Series tab
 // does): a run with hundreds of layers draws the cards in view first, the rest on scroll.
-const NEAR_VIEW = "600px 0px";
+const NEAR_VIEW = "1200px 0px";
 let observer = null;
 const cardsByRoot = new WeakMap();
 
@@ -20,10 +22,17 @@ function watchVisibility(card) {
     observer = new IntersectionObserver(
       (records) => {
         for (const record of records) {
-          if (record.isIntersecting) cardsByRoot.get(record.target)?.becameVisible();
+          const card = cardsByRoot.get(record.target);
+          if (!card) continue;
+          // Cards far from the view are not redrawn while data arrives; drawn again on return.
+          if (record.isIntersecting) card.becameVisible();
+          else card.visible = false;
         }
       },
-      { rootMargin: NEAR_VIEW },
+      // root: the dashboard's own document. With the implicit root (the top-level viewport) the
+      // margin is clipped away by TensorBoard's iframe, and cards would only start drawing once
+      // they are already in view.
+      { root: document, rootMargin: NEAR_VIEW },
     );
   }
   cardsByRoot.set(card.root, card);
@@ -34,7 +43,7 @@ export class ChartCard {
   /**
    * @param {{id: string, className?: string, height?: number}} options
    */
-  constructor({ id, className = "", height = 150, onPick = () => {} }) {
+  constructor({ id, className = "", height = 150, onPick = () => {}, onVisible = () => {} }) {
     this.id = id;
     this.root = el("article", { class: `card ${className}`.trim(), dataset: { key: id } });
     this.header = el("header", { class: "card-header" });
@@ -48,30 +57,39 @@ export class ChartCard {
     this.plotBox.classList.add("plot-pending");
     this.plotBox.style.minHeight = `${height}px`; // keeps the layout still until it is drawn
     this.visible = false;
+    this.onVisible = onVisible;
+    this.showAll = false; // the readout lists every run (after a click on "show all")
+    this.highlighted = null;
     watchVisibility(this);
   }
 
   /**
-   * @param {{header: Node[], footer?: Node[], entries: {run, label?, color, measured, expected, target,
-   *          finalTarget?, tooltip?}[]}} props
+   * @param {{header: Node[], footer?: Node[], highlighted?: string|null, entries: {run, label?, color,
+   *          measured, expected, target, band?: {min, max}, finalTarget?, tooltip?}[]}} props
    */
-  update({ header, footer = [], entries }, zoom = undefined) {
+  update({ header, footer = [], entries, highlighted = null }, zoom = undefined) {
     replaceChildren(this.header, header);
     replaceChildren(this.footer, footer);
     this.footer.hidden = footer.length === 0;
     this.entries = entries;
+    this.highlighted = highlighted;
     const lines = [];
     for (const e of entries) {
-      lines.push({ run: e.run, color: e.color, kind: "measured", series: e.measured });
-      if (e.expected) lines.push({ run: e.run, color: e.color, kind: "expected", series: e.expected });
-      if (e.target) lines.push({ run: e.run, color: e.color, kind: "target", series: e.target });
+      const color = e.color;
+      if (e.band) {
+        lines.push({ run: e.run, color, kind: "max", series: e.band.max });
+        lines.push({ run: e.run, color, kind: "min", series: e.band.min });
+      }
+      lines.push({ run: e.run, color, kind: "measured", series: e.measured });
+      if (e.expected) lines.push({ run: e.run, color, kind: "expected", series: e.expected });
+      if (e.target) lines.push({ run: e.run, color, kind: "target", series: e.target });
     }
     // Readout and chart are built when the card comes near the view: a page of 300 layers
     // x 20 runs spent most of its render time on readouts of cards nobody could see.
     if (this.visible) this.renderReadout();
     else this.readoutStale = true;
     // The chart needs its width: draw once the card is in the document and near the view.
-    this.pending = { lines, zoom };
+    this.pending = { lines, zoom, highlighted };
     this.drawPending();
   }
 
@@ -81,7 +99,9 @@ export class ChartCard {
   }
 
   becameVisible() {
+    const first = !this.visible;
     this.visible = true;
+    this.onVisible(first);
     if (this.readoutStale) {
       this.readoutStale = false;
       this.renderReadout();
@@ -91,9 +111,9 @@ export class ChartCard {
 
   drawPending() {
     if (!this.pending || !this.visible || !this.root.isConnected) return;
-    const { lines, zoom } = this.pending;
+    const { lines, zoom, highlighted } = this.pending;
     this.pending = null;
-    this.chart.update(lines, zoom);
+    this.chart.update(lines, zoom, highlighted);
     this.plotBox.classList.remove("plot-pending");
   }
 
@@ -105,7 +125,8 @@ export class ChartCard {
 
   renderReadout() {
     const atRest = this.hoverStep === null;
-    const values = atRest ? finalValues(this.entries) : hoverValues(this.entries, this.hoverStep);
+    const { shown, hidden } = boundedEntries(this.entries, { highlighted: this.highlighted, all: this.showAll });
+    const values = atRest ? finalValues(shown) : hoverValues(shown, this.hoverStep);
     const anyExpected = this.entries.some((e) => e.expected);
     const anyTarget = this.entries.some((e) => e.target || Number.isFinite(e.finalTarget));
     const head = el(
@@ -123,7 +144,7 @@ export class ChartCard {
         : null,
     );
     const rows = values.map((v, i) => {
-      const entry = this.entries[i];
+      const entry = shown[i];
       const stepNote =
         v.measuredStep !== null && (atRest || v.measuredStep !== this.hoverStep) ? ` @${v.measuredStep}` : "";
       const diffClass =
@@ -131,7 +152,7 @@ export class ChartCard {
       return el(
         "tr",
         {
-          class: v.ended ? "ended" : "",
+          class: `${v.ended ? "ended" : ""}${v.run === this.highlighted ? " highlight" : ""}`.trim(),
           dataset: { run: v.run },
           attrs: { title: v.ended ? `${entry.tooltip || v.run} (the run ends before this step)` : entry.tooltip || null },
         },
@@ -146,7 +167,21 @@ export class ChartCard {
       );
     });
     if (!anyExpected) head.children[3].textContent = "";
-    replaceChildren(this.readout, el("table", { class: "readout-table" }, el("thead", {}, head), el("tbody", {}, rows)));
+    const toggle =
+      hidden > 0 || (this.showAll && this.entries.length > READOUT_ROWS + 1)
+        ? el("button", {
+            class: "readout-more",
+            attrs: { type: "button" },
+            text: hidden > 0 ? `+ ${hidden} more run${hidden === 1 ? "" : "s"}: show all` : "show fewer",
+            on: {
+              click: () => {
+                this.showAll = hidden > 0;
+                this.renderReadout();
+              },
+            },
+          })
+        : null;
+    replaceChildren(this.readout, el("table", { class: "readout-table" }, el("thead", {}, head), el("tbody", {}, rows)), toggle);
   }
 
   resize() {

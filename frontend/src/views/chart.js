@@ -34,6 +34,10 @@ function seriesOptions(line) {
       },
     };
   }
+  if (line.kind === "min" || line.kind === "max") {
+    // The edges of a group's min–max band: not drawn themselves, the band fills between them.
+    return { ...base, stroke: withAlpha(line.color, 0.3), width: 0.5, paths: stepped, points: { show: false } };
+  }
   if (line.kind === "expected") {
     return { ...base, stroke: line.color, width: 1.5, dash: [6, 4], paths: stepped, points: { show: false } };
   }
@@ -53,6 +57,17 @@ export function chartData(lines) {
     lines.map((l) => l.series),
     lines.map((l) => (l.kind === "expected" ? "hold" : "none")),
   );
+}
+
+/** uPlot bands between each "max" line and the "min" line after it (indices count the x series). */
+function bandsOf(lines) {
+  const bands = [];
+  lines.forEach((line, i) => {
+    if (line.kind === "max" && lines[i + 1] && lines[i + 1].kind === "min") {
+      bands.push({ series: [i + 1, i + 2], fill: withAlpha(line.color, 0.18) });
+    }
+  });
+  return bands;
 }
 
 function signature(lines) {
@@ -80,8 +95,12 @@ export class SparsityChart {
     return Math.max(200, Math.floor(this.container.clientWidth || 320));
   }
 
-  /** Draws `lines`; keeps the user's zoom (or `zoom` passed in, when the chart is new). */
-  update(lines, zoom = undefined) {
+  /**
+   * Draws `lines`; keeps the user's zoom (or `zoom` passed in, when the chart is new). The
+   * measured line of the `highlighted` run stays opaque, the others fade (uPlot's series focus:
+   * a redraw, not a new chart).
+   */
+  update(lines, zoom = undefined, highlighted = null) {
     if (zoom !== undefined) this.zoom = zoom;
     const data = chartData(lines);
     this.range = dataRange(data);
@@ -97,6 +116,9 @@ export class SparsityChart {
       this.signature = sig;
       this.plot = this.create(lines, data);
     }
+    const focus = highlighted === null ? -1 : lines.findIndex((l) => l.run === highlighted && l.kind === "measured");
+    this.plot.setSeries(focus >= 0 ? focus + 1 : null, { focus: true });
+    this.container.dataset.highlighted = focus >= 0 ? highlighted : "";
     this.restoreZoom();
   }
 
@@ -118,6 +140,7 @@ export class SparsityChart {
       width: this.width(),
       height: this.height,
       legend: { show: false },
+      focus: { alpha: 0.1 }, // many runs overlap: faded lines must stay faint together
       padding: [8, 10, 0, 0],
       cursor: {
         sync: { key: CURSOR_SYNC_KEY, setSeries: false },
@@ -133,6 +156,7 @@ export class SparsityChart {
         { values: percentTicks, size: 44, font: "11px sans-serif", splits: [0, 0.25, 0.5, 0.75, 1], grid: { stroke: "#eceff1" } },
       ],
       series: [{ label: "step" }, ...lines.map(seriesOptions)],
+      bands: bandsOf(lines),
       hooks: {
         setCursor: [
           (u) => {

@@ -28,7 +28,7 @@ export function renderDiagnostics(container, { items, onSelect, activeId }) {
   const list = el(
     "ol",
     { class: "diag-list" },
-    groupDiagnostics(items).map(({ first: item, others }) => {
+    groupDiagnostics(items).map(({ first: item, others, runs }) => {
       const d = item.diagnostic;
       const id = diagnosticId(item);
       const severity = SEVERITY_LABELS[d.severity] ? d.severity : "info";
@@ -71,10 +71,33 @@ export function renderDiagnostics(container, { items, onSelect, activeId }) {
               ),
             )
           : null,
+        runs.length ? sameInRuns(item, runs, activeId, onSelect) : null,
       );
     }),
   );
   replaceChildren(container, summary, list);
+}
+
+// Runs a "same in N more runs" line names before it folds the rest away.
+const NAMED_RUNS = 8;
+
+/** "Same in 99 more runs:" with a link to each run's finding (the first few, the rest folded). */
+function sameInRuns(item, runs, activeId, onSelect) {
+  const link = (other) =>
+    el("button", {
+      class: `diag-run-link${activeId === diagnosticId(other) ? " active" : ""}`,
+      attrs: { type: "button", title: String(other.diagnostic.message ?? "") },
+      dataset: { layer: other.layer ?? "", run: other.run, code: String(other.diagnostic.code ?? "") },
+      on: { click: () => onSelect(other) },
+    }, swatch(other.color, "swatch swatch-small"), other.run);
+  const rest = runs.slice(NAMED_RUNS);
+  return el(
+    "div",
+    { class: "diag-others diag-runs", dataset: { count: String(runs.length + 1) } },
+    el("span", { class: "muted small", text: `Same in ${runs.length} more run${runs.length === 1 ? "" : "s"} (${runs.length + 1} in all):` }),
+    runs.slice(0, NAMED_RUNS).map(link),
+    rest.length ? el("details", { class: "diag-more" }, el("summary", { text: `${rest.length} more` }), rest.map(link)) : null,
+  );
 }
 
 export function diagnosticId(item) {

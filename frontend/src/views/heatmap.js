@@ -52,8 +52,11 @@ export class HeatmapView {
     this.update(this.data);
   }
 
-  /** @param {object|null} data the `run` document of the run to draw */
-  update(data) {
+  /**
+   * @param {object|null} data the full `run` document of the run to draw
+   * @param {string|null} note what to say instead while there is none (loading, failed)
+   */
+  update(data, note = null) {
     this.data = data;
     for (const b of this.modeButtons) {
       const on = b.dataset.mode === this.mode;
@@ -63,7 +66,7 @@ export class HeatmapView {
     const messages = [];
     this.matrix = null;
     if (!data) {
-      messages.push("Select a run on the left to draw its heatmap.");
+      messages.push(note || "Select a run on the left to draw its heatmap.");
     } else {
       const layers = (data.layers || []).filter((l) => Array.isArray(l.measured));
       let mode = this.mode;

@@ -50,14 +50,40 @@ export function banner(kind, text, detail = null) {
   return el("div", { class: `banner banner-${kind}`, attrs: { role: kind === "error" ? "alert" : "note" } }, el("strong", { text }), detail ? el("span", { text: ` ${detail}` }) : null);
 }
 
+// Banners name at most this many runs; beyond, they give the count and list the names folded.
+export const NAMED_RUNS = 3;
+
+/** The runs a banner is about: named when few, else counted with the names folded away. */
+function runsPart(runs) {
+  if (runs.length <= NAMED_RUNS) return el("span", { class: "run-list-inline", text: runs.join(", ") });
+  return el("details", { class: "run-list-folded" }, el("summary", { text: "which runs" }), el("span", { class: "run-list-inline", text: runs.join(", ") }));
+}
+
+/** One banner for the runs that failed to load: their names and messages, counted when many. */
+export function failedRunsBanner(failures) {
+  if (failures.length === 1) return banner("error", `Run ${failures[0].run} could not be loaded:`, failures[0].error.message);
+  return el(
+    "div",
+    { class: "banner banner-error", attrs: { role: "alert" } },
+    el("strong", { text: `${failures.length} runs could not be loaded.` }),
+    el(
+      "details",
+      { class: "run-list-folded" },
+      el("summary", { text: "why" }),
+      el("ul", {}, failures.map((f) => el("li", { text: `${f.run}: ${f.error.message}` }))),
+    ),
+  );
+}
+
 /** The note for runs that have no schedule on record. */
 export function noScheduleNote(runs) {
+  const few = runs.length <= NAMED_RUNS;
   return el(
     "div",
     { class: "banner banner-info no-schedule-note" },
-    el("strong", { text: runs.length === 1 ? "No schedule on record for " : "No schedule on record for these runs: " }),
-    el("span", { class: "run-list-inline", text: runs.join(", ") }),
-    el("span", { text: ". Only measured sparsity is drawn. To get the expected curve, keep the " }),
+    el("strong", { text: runs.length === 1 ? "No schedule on record for " : few ? "No schedule on record for these runs: " : `${runs.length} runs have no schedule on record` }),
+    runsPart(runs),
+    el("span", { text: `${few ? "." : ""} Only measured sparsity is drawn. To get the expected curve, keep the ` }),
     el("code", { text: "train" }),
     el("span", { text: " run that PruningSummaries writes next to " }),
     el("code", { text: "metrics" }),

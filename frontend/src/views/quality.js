@@ -1,7 +1,6 @@
 // Quality vs sparsity: a metric of each selected run (validation accuracy, loss, ...) against
 // whole-model sparsity, from the backend's `metrics` and `quality` routes, with the point where
 // the metric first falls below its best by more than a tolerance marked.
-import { fetchMetrics, fetchQuality } from "../data.js";
 import { formatPercent } from "../model.js";
 import {
   chooseMetric,
@@ -21,16 +20,13 @@ import { XYChart } from "./xy_chart.js";
 export class QualityView {
   /**
    * @param {{controls: HTMLElement, body: HTMLElement}} parts
-   * @param {{onPick: (step: number, run: string) => void, api?: object}} options
+   * @param {{onPick: (step: number, run: string) => void, store: import("../store.js").Store}} options
    */
-  constructor({ controls, body }, { onPick = () => {}, api = {} } = {}) {
-    this.api = { fetchMetrics, fetchQuality, ...api };
+  constructor({ controls, body }, { onPick = () => {}, store }) {
+    this.store = store; // fetches and caches the metrics and quality documents
     this.onPick = onPick;
     this.metric = null;
     this.toleranceText = null; // null: the metric's default
-    this.metrics = new Map(); // run -> {lastStep, metrics | error}
-    this.docs = new Map(); // run\0metric\0tolerance -> {lastStep, doc | error}
-    this.pending = new Set();
     this.runDatas = [];
 
     this.metricSelect = el("select", { class: "metric-picker", attrs: { "aria-label": "metric" }, on: { change: (e) => this.setMetric(e.target.value) } });
@@ -80,12 +76,8 @@ export class QualityView {
   /** @param {{run, color, label, data, info}[]} runDatas selected runs with their analysis */
   update(runDatas) {
     this.runDatas = runDatas;
-    for (const r of runDatas) {
-      const lastStep = r.info ? r.info.last_step : null;
-      const cached = this.metrics.get(r.run);
-      if (!cached || cached.lastStep !== lastStep) this.load(`m\u0000${r.run}`, () => this.api.fetchMetrics(r.run), (v) => this.metrics.set(r.run, { lastStep, ...v }));
-    }
-    const lists = runDatas.filter((r) => this.metrics.get(r.run)?.metrics).map((r) => ({ run: r.run, metrics: this.metrics.get(r.run).metrics }));
+    const metricsOf = new Map(runDatas.map((r) => [r.run, this.store.metrics(r.run)]));
+    const lists = runDatas.filter((r) => metricsOf.get(r.run).value).map((r) => ({ run: r.run, metrics: metricsOf.get(r.run).value }));
     this.options = mergeMetricLists(lists);
     this.metric = chooseMetric(this.options, this.metric);
     const metric = this.currentMetric();
@@ -97,50 +89,31 @@ export class QualityView {
     const entries = [];
     const lacking = [];
     for (const r of runDatas) {
-      const m = this.metrics.get(r.run);
-      if (!m) {
-        lacking.push({ run: r.run, text: "loading its metrics\u2026" });
-        continue;
-      }
+      const m = metricsOf.get(r.run);
       if (m.error) {
         lacking.push({ run: r.run, text: m.error.message, error: true });
         continue;
       }
-      if (!m.metrics.length) {
+      if (!m.value) {
+        lacking.push({ run: r.run, text: "loading its metrics\u2026" });
+        continue;
+      }
+      if (!m.value.length) {
         lacking.push({ run: r.run, text: "its directory holds no other run with scalars (e.g. validation accuracy): log with Keras' TensorBoard callback next to PruningSummaries to compare quality." });
         continue;
       }
       if (!metric) continue;
-      if (!m.metrics.some((x) => x.id === metric.id)) {
+      if (!m.value.some((x) => x.id === metric.id)) {
         lacking.push({ run: r.run, text: `its directory has no ${metric.label}.` });
         continue;
       }
       if (tolerance.value === null) continue;
-      const key = `${r.run}\u0000${metric.id}\u0000${tolerance.value}`;
-      const lastStep = r.info ? r.info.last_step : null;
-      const cached = this.docs.get(key);
-      if (!cached || cached.lastStep !== lastStep) {
-        this.load(`q\u0000${key}`, () => this.api.fetchQuality(r.run, metric.id, tolerance.value), (v) => this.docs.set(key, { lastStep, ...v }));
-      }
-      const got = this.docs.get(key);
-      if (!got) lacking.push({ run: r.run, text: "loading\u2026" });
-      else if (got.error) lacking.push({ run: r.run, text: got.error.message, error: true });
-      else entries.push({ ...r, doc: got.doc });
+      const got = this.store.quality(r.run, metric.id, tolerance.value);
+      if (got.error) lacking.push({ run: r.run, text: got.error.message, error: true });
+      else if (!got.value) lacking.push({ run: r.run, text: "loading\u2026" });
+      else entries.push({ ...r, doc: got.value });
     }
     this.render(metric, entries, lacking, runDatas);
-  }
-
-  /** Runs `fetch` once per key; stores {doc|metrics|error} through `store` and redraws. */
-  load(key, fetch, store) {
-    if (this.pending.has(key)) return;
-    this.pending.add(key);
-    fetch()
-      .then((value) => store(Array.isArray(value) ? { metrics: value } : { doc: value }))
-      .catch((error) => store({ error }))
-      .finally(() => {
-        this.pending.delete(key);
-        this.update(this.runDatas);
-      });
   }
 
   renderControls(metric, direction, tolerance) {
@@ -167,7 +140,7 @@ export class QualityView {
   render(metric, entries, lacking, runDatas) {
     const messages = [];
     if (runDatas.length === 0) messages.push("Select a run on the left to compare its quality against sparsity.");
-    else if (!metric && this.metrics.size && runDatas.every((r) => this.metrics.get(r.run))) {
+    else if (!metric && runDatas.every((r) => this.store.metrics(r.run).state !== "loading")) {
       messages.push("None of the selected runs logs a quality metric next to its sparsity: log validation accuracy with Keras' TensorBoard callback (the article's setup: PruningSummaries plus TensorBoard on the same log_dir).");
     }
     replaceChildren(this.message, messages.map((text) => el("p", { class: "view-message-text", text })));

@@ -1,5 +1,5 @@
-// The run list: a colour per run, a check box per run, grouped by `group`.
-import { groupRuns } from "../model.js";
+// The run list: a colour per run, a check box per run, grouped (by directory or by the user's
+// regex); a click on a run's name highlights it in every chart and readout.
 import { el, replaceChildren, swatch } from "./dom.js";
 
 const SOURCE_NOTES = {
@@ -11,17 +11,18 @@ const SOURCE_NOTES = {
 /**
  * Fills `container` with the run list.
  * @param {HTMLElement} container
- * @param {{runs: object[], colors: Map<string,string>, isSelected: (run: string) => boolean,
- *          errors: Map<string, Error>, onToggle: (run: string, on: boolean) => void,
- *          onToggleMany: (runs: string[], on: boolean) => void, highlighted: string|null}} props
+ * @param {{groups: {group, label, runs: object[]}[], colors: Map<string,string>,
+ *          isSelected: (run: string) => boolean, errors: Map<string, Error>,
+ *          onToggle: (run: string, on: boolean) => void, onToggleMany: (runs: string[], on: boolean) => void,
+ *          highlighted: string|null, onHighlight: (run: string) => void, labels: Map<string,string>}} props
  */
 export function renderRunList(container, props) {
-  const { runs, colors, isSelected, errors, onToggle, onToggleMany, highlighted } = props;
-  if (runs.length === 0) {
+  const { colors, isSelected, errors, onToggle, onToggleMany, highlighted, onHighlight, labels } = props;
+  if (props.groups.length === 0) {
     replaceChildren(container, el("p", { class: "muted small", text: "No run matches the filter." }));
     return;
   }
-  const groups = groupRuns(runs).map(({ group, label, runs: groupRuns_ }) => {
+  const groups = props.groups.map(({ group, label, runs: groupRuns_ }) => {
     const names = groupRuns_.map((r) => r.run);
     const selected = names.filter((n) => isSelected(n)).length;
     const groupBox = el("input", {
@@ -48,7 +49,6 @@ export function renderRunList(container, props) {
           if (Number.isFinite(run.last_step)) meta.push(`step ${run.last_step}`);
           if (SOURCE_NOTES[run.schedule_source] && run.schedule_source === "none") meta.push(SOURCE_NOTES.none);
           const error = errors.get(run.run);
-          const shortName = run.group && run.run.startsWith(`${run.group}/`) ? run.run.slice(run.group.length + 1) : run.run;
           return el(
             "li",
             {
@@ -60,8 +60,13 @@ export function renderRunList(container, props) {
               { attrs: { title: `${run.run}${SOURCE_NOTES[run.schedule_source] ? ` (${SOURCE_NOTES[run.schedule_source]})` : ""}` } },
               box,
               swatch(colors.get(run.run) || "#999"),
-              el("span", { class: "run-name", text: shortName }),
             ),
+            el("button", {
+              class: "run-name",
+              attrs: { type: "button", title: `${run.run}: highlight in every chart (click again to stop)`, "aria-pressed": highlighted === run.run ? "true" : "false" },
+              text: labels.get(run.run) || run.run,
+              on: { click: () => onHighlight(run.run) },
+            }),
             el("div", { class: "run-meta", text: meta.join(" · ") }),
             error ? el("div", { class: "run-error", text: error.message }) : null,
           );

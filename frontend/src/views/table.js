@@ -1,20 +1,19 @@
 // The per-layer table of one run at one step (the backend's `table` route), sortable, the whole
 // model on top, with links to the same table as CSV and to the run's full series.
-import { exportUrl, fetchTable, tableCsvUrl } from "../data.js";
+import { exportUrl, tableCsvUrl } from "../data.js";
 import { formatCell, sortTableRows, tableColumns } from "../view_models.js";
+import { MODEL_KEY } from "../model.js";
 import { el, replaceChildren } from "./dom.js";
 
 export class TableView {
   /**
    * @param {{controls: HTMLElement, body: HTMLElement}} parts
-   * @param {{onStep: (step: number|null) => void, api?: object}} options
+   * @param {{onStep: (step: number|null) => void, store: import("../store.js").Store}} options
    */
-  constructor({ controls, body }, { onStep = () => {}, api = {} } = {}) {
-    this.api = { fetchTable, ...api };
+  constructor({ controls, body }, { onStep = () => {}, store }) {
+    this.store = store; // fetches and caches the tables
     this.onStep = onStep;
     this.sort = { column: null, descending: false };
-    this.cache = new Map(); // run\0step\0lastStep -> {doc|error}
-    this.pending = new Set();
     this.runPickerBox = el("div", { class: "control" });
     this.stepInput = el("input", {
       class: "step-input",
@@ -44,10 +43,10 @@ export class TableView {
     return this.runPickerBox;
   }
 
-  /** @param {{run: string|null, step: number|null, lastStep: number|null, pickedFrom: string|null}} props */
+  /** @param {{run: string|null, step: number|null, pickedFrom: string|null}} props */
   update(props) {
     this.props = props;
-    const { run, step, lastStep } = props;
+    const { run, step } = props;
     if (!run) {
       replaceChildren(this.message, el("p", { class: "view-message-text", text: "Select a run on the left to see its per-layer table." }));
       replaceChildren(this.tableBox);
@@ -62,31 +61,19 @@ export class TableView {
     this.seriesCsv.setAttribute("download", fileName("_series.csv"));
     this.seriesJson.href = exportUrl(run, "json");
     this.seriesJson.setAttribute("download", fileName("_series.json"));
-    const key = `${run}\u0000${step}\u0000${lastStep}`;
-    const got = this.cache.get(key);
-    if (!got) {
-      if (!this.pending.has(key)) {
-        this.pending.add(key);
-        this.api
-          .fetchTable(run, step)
-          .then((doc) => this.cache.set(key, { doc }))
-          .catch((error) => this.cache.set(key, { error }))
-          .finally(() => {
-            this.pending.delete(key);
-            if (this.props) this.update(this.props);
-          });
-      }
-      replaceChildren(this.message, el("p", { class: "muted", text: "Loading the table\u2026" }));
-      return;
-    }
+    const got = this.store.table(run, step);
     if (got.error) {
       replaceChildren(this.message, el("p", { class: "view-message-text error-text", text: got.error.message }));
       replaceChildren(this.tableBox);
       return;
     }
-    const doc = got.doc;
+    if (!got.value) {
+      replaceChildren(this.message, el("p", { class: "muted", text: "Loading the table\u2026" }));
+      return;
+    }
+    const doc = got.value;
     this.heading.textContent = `${run} at step ${doc.step} (${step === null ? "the run's last step" : props.pickedFrom ? `picked on ${props.pickedFrom}` : "chosen step"}): values held at that step, i.e. each series' last record at or before it.`;
-    const layers = doc.rows.filter((r) => r.key !== "(model)");
+    const layers = doc.rows.filter((r) => r.key !== MODEL_KEY);
     const messages = [];
     if (!layers.length) messages.push(`Run ${run} logs no pruned layer.`);
     else if (layers.every((r) => r.measured === null)) messages.push(`Run ${run} has no record at or before step ${doc.step}: pick a later step.`);
@@ -114,7 +101,7 @@ export class TableView {
     const body = sorted.map((r) =>
       el(
         "tr",
-        { class: r.key === "(model)" ? "model-row" : "", dataset: { key: r.key } },
+        { class: r.key === MODEL_KEY ? "model-row" : "", dataset: { key: r.key } },
         columns.map((c) => {
           const text = formatCell(r[c.id], c.kind);
           const cls = [c.kind === "text" ? "text" : "num"];

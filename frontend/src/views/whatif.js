@@ -1,7 +1,6 @@
 // What-if schedule: a form for a pruning schedule (class, parameters, training length) whose
 // expected and target curves the backend's `schedule` route computes; drawn over the measured
 // curves of the chosen run's layers, with the schedule's diagnostics.
-import { fetchSchedule } from "../data.js";
 import { formatPercent, PALETTE, pointAt } from "../model.js";
 import { prefillSchedule, pruningStepsText, SCHEDULE_FIELDS, scheduleParams } from "../view_models.js";
 import { SparsityChart } from "./chart.js";
@@ -15,10 +14,10 @@ const MAX_LAYER_LINES = 12;
 export class WhatIfView {
   /**
    * @param {{controls: HTMLElement, body: HTMLElement}} parts
-   * @param {{onPick?: (step: number) => void, api?: object}} options
+   * @param {{onPick?: (step: number) => void, store: import("../store.js").Store}} options
    */
-  constructor({ controls, body }, { onPick = () => {}, api = {} } = {}) {
-    this.api = { fetchSchedule, ...api };
+  constructor({ controls, body }, { onPick = () => {}, store }) {
+    this.store = store; // asks the backend for the typed-in schedule's curves
     this.onPick = onPick;
     this.runPickerBox = el("div", { class: "control" });
     replaceChildren(controls, this.runPickerBox);
@@ -86,12 +85,15 @@ export class WhatIfView {
     if (draw) this.submit();
   }
 
-  /** @param {object|null} data the `run` document of the chosen run */
-  update(data) {
+  /**
+   * @param {object|null} data the full `run` document of the chosen run
+   * @param {string|null} note what to say instead while there is none (loading, failed)
+   */
+  update(data, note = null) {
     const changed = !data || !this.data || data.run !== this.data.run;
     this.data = data;
     if (!data) {
-      replaceChildren(this.message, el("p", { class: "view-message-text", text: "Select a run on the left: its measured curves are drawn under the schedule you type in." }));
+      replaceChildren(this.message, el("p", { class: "view-message-text", text: note || "Select a run on the left: its measured curves are drawn under the schedule you type in." }));
       this.form.hidden = true;
       return;
     }
@@ -111,8 +113,8 @@ export class WhatIfView {
     this.formErrors.textContent = errors.join("; ");
     if (!params) return;
     const seq = ++this.seq;
-    this.api
-      .fetchSchedule(params)
+    this.store
+      .schedule(params)
       .then((result) => {
         if (seq !== this.seq) return;
         this.result = result;

@@ -1,7 +1,8 @@
-"""The sparsity tags other PyTorch pruning tools already write: SparseML, Distiller, NNCF.
+"""Source: the sparsity tags other PyTorch pruning tools already write: SparseML,
+Distiller, NNCF; see sources/__init__.py for the interface.
 
-A pure source: from a run's scalar tag names to the layers they describe (`plan`), and
-from the series read for those tags to per-layer series in fractions (`layers_of`). The
+From a run's scalar tag names to the layers they describe (`plan`), and from the series
+read for those tags to per-layer series in fractions (`layers_of`, `build_run`). The
 reader does the I/O; nothing here imports TensorBoard, TensorFlow or torch.
 
 Checked against the tools' code:
@@ -33,6 +34,10 @@ dropped.
 
 import dataclasses
 import re
+
+from tb_sparsity_plugin.sources import LayerData
+from tb_sparsity_plugin.sources import RunData
+from tb_sparsity_plugin.sources import clean_series
 
 SOURCE_SPARSEML = "sparseml_tags"
 SOURCE_DISTILLER = "distiller_tags"
@@ -195,3 +200,23 @@ def layers_of(tool_plan, series):
         if sparse:
             out = sparse
     return out, scaled(tool_plan.model_tag), scaled(tool_plan.model_target_tag)
+
+
+def build_run(tool_plan, run, group, series, skipped):
+    """The RunData of a ToolPlan with `series` ({tag: [(step, value)]}) of its `tags` read:
+    measured series and logged targets, no schedule."""
+    found, model, model_target = layers_of(tool_plan, series)
+    layers = [
+        LayerData(
+            tag=layer.tag, wrapper=layer.name, name=layer.name, weight=layer.weight,
+            key=layer.key, position=None, layer_class=None, params=None, schedule=None,
+            measured=clean_series(measured, skipped),
+            logged_target=clean_series(target, skipped) if target is not None else None,
+        )
+        for layer, measured, target in found
+    ]
+    data = RunData(run, group, tool_plan.source, layers, skipped=skipped)
+    if model is not None:
+        data.model_measured = clean_series(model, skipped)
+        data.model_target = clean_series(model_target or [], skipped) or None
+    return data

@@ -1,0 +1,292 @@
+// The Layers section: the whole-model card and one card per layer (lined up across the selected
+// runs). Cards fetch nothing themselves: a card coming near the view asks the store for its
+// layer's series of every selected run (the store batches those asks into one request) and is
+// redrawn when they arrive. Many runs stay readable: a group can be drawn as its mean with a
+// min–max band, readouts are bounded, a card's schedules and badges are counted, not repeated.
+import {
+  compileFilter,
+  filterLayerRows,
+  formatCompactCount,
+  formatCount,
+  formatPercent,
+  layerBadges,
+  lineUpLayers,
+  scheduleLine,
+  sortLayerRows,
+} from "../model.js";
+import { countTexts, meanBand, runCount } from "../sweeps.js";
+import { badge, ChartCard } from "./cards.js";
+import { el, replaceChildren, swatch } from "./dom.js";
+
+// Distinct schedule texts a card's footer lists before it says "and N more".
+const FOOTER_LINES = 3;
+const MODEL = "\u0000model";
+
+function weightingLabel(model) {
+  // The run document's words (words.py), the same as the CLI's and the CSV's.
+  return String(model.weighting_label ?? model.weighting);
+}
+
+export class LayersView {
+  /**
+   * @param {{store: import("../store.js").Store, onPick: (step: number, from: string) => void}} options
+   */
+  constructor({ store, onPick }) {
+    this.store = store;
+    this.onPick = onPick;
+    this.cards = new Map(); // layer key -> ChartCard
+    this.inputs = new Map(); // layer key -> what the card was last drawn from (skip unchanged)
+    this.zooms = new Map(); // layer key -> zoom of a card that was taken down
+    this.modelCard = null;
+    this.modelBox = el("div", { class: "model-box" });
+    this.heading = el("div", { class: "layers-heading" });
+    this.grid = el("div", { class: "layer-grid" });
+    this.root = el("section", { class: "layers" }, this.heading, this.grid);
+    this.props = null;
+  }
+
+  /**
+   * @param {{runs: {run, color, label, doc}[], groups: {group, label, color, runs: string[]}[],
+   *          mean: boolean, highlighted: string|null, activeLayer: string|null,
+   *          filter: string, sort: string}} props runs: the selected runs with a document
+   * @returns {{filterError: string|null}}
+   */
+  update(props) {
+    this.props = props;
+    this.renderModel(props);
+    return this.renderLayers(props);
+  }
+
+  /** The lines of a card: one entry per run, or per group (mean and band) in mean mode. */
+  entriesFor(props, pick) {
+    const perRun = props.runs.map((r) => ({ ...r, ...pick(r) })).filter((e) => e.present);
+    if (!props.mean) return perRun;
+    const out = [];
+    for (const g of props.groups) {
+      const members = perRun.filter((e) => g.runs.includes(e.run));
+      if (members.length < 2) {
+        out.push(...members);
+        continue;
+      }
+      const band = meanBand(members.map((e) => e.measured));
+      out.push({
+        run: `group:${g.group}`,
+        label: `${g.label} (mean of ${members.length})`,
+        color: g.color,
+        measured: band ? band.mean : null,
+        band: band ? { min: band.min, max: band.max } : null,
+        expected: null,
+        target: null,
+        finalTarget: null,
+        tooltip: `${g.label}: mean of ${members.length} runs, the band from their minimum to their maximum`,
+      });
+    }
+    return out;
+  }
+
+  renderModel(props) {
+    if (!props.runs.length) return this.takeDown(MODEL);
+    let fresh = false;
+    if (!this.modelCard) {
+      this.modelCard = new ChartCard({ id: MODEL, className: "model-card", height: 190, onPick: (step) => this.onPick(step, "the whole-model chart") });
+      this.modelCard.root.id = "model-card";
+      fresh = true;
+    }
+    const weighting = countTexts(props.runs.filter((r) => r.doc.model && r.doc.model.weighting).map((r) => ({ run: r.run, text: weightingLabel(r.doc.model) })));
+    const weightingText = weighting.length === 1 ? weighting[0].text : weighting.map((w) => `${w.text} (${runCount(w.runs.length)})`).join("; ");
+    const entries = this.entriesFor(props, (r) => {
+      const m = r.doc.model || null;
+      return { present: true, measured: m ? m.measured : null, expected: m ? m.expected : null, target: null, finalTarget: m ? m.target_sparsity : null, tooltip: r.run };
+    });
+    this.modelCard.update(
+      {
+        header: [
+          el(
+            "div",
+            { class: "card-title" },
+            el("h2", { text: "Whole model" }),
+            weightingText ? el("span", { class: "weighting", text: `sparsity of all pruned weights, ${weightingText}` }) : null,
+          ),
+        ],
+        entries,
+        highlighted: props.highlighted,
+      },
+      fresh ? this.zooms.get(MODEL) ?? null : undefined,
+    );
+    if (!this.modelCard.root.isConnected) {
+      this.modelBox.appendChild(this.modelCard.root);
+      this.modelCard.attached();
+    }
+  }
+
+  renderLayers(props) {
+    const matcher = compileFilter(props.filter);
+    const all = lineUpLayers(props.runs.map((r) => ({ run: r.run, color: r.color, data: r.doc })));
+    const rows = sortLayerRows(filterLayerRows(all, matcher), props.sort);
+    this.rows = rows;
+    const keep = new Set(rows.map((r) => r.key));
+    for (const key of [...this.cards.keys()]) if (!keep.has(key)) this.takeDown(key);
+    replaceChildren(
+      this.heading,
+      el("h2", { text: rows.length === all.length ? `Layers (${all.length})` : `Layers (${rows.length} of ${all.length} shown)` }),
+      el(
+        "span",
+        { class: "legend-inline small" },
+        el("span", { class: "key-line key-measured" }),
+        props.mean ? "measured (group mean, band: min–max) " : "measured ",
+        el("span", { class: "key-line key-expected" }),
+        "expected ",
+        el("span", { class: "key-line key-target" }),
+        "target",
+      ),
+    );
+    if (rows.length === 0) {
+      replaceChildren(this.grid, el("p", { class: "muted", text: all.length ? "No layer matches the layer filter." : "The selected runs log no pruned layer." }));
+      return { filterError: matcher.error };
+    }
+    const empty = this.grid.querySelector(":scope > p");
+    if (empty) empty.remove();
+    rows.forEach((row, index) => {
+      let card = this.cards.get(row.key);
+      const fresh = !card;
+      if (fresh) {
+        card = new ChartCard({
+          id: row.key,
+          className: "layer-card",
+          onPick: (step) => this.onPick(step, `the chart of ${row.key}`),
+          onVisible: () => this.fetchVisible(row.key),
+        });
+        this.cards.set(row.key, card);
+      }
+      card.root.classList.toggle("highlight", props.activeLayer === row.key);
+      if (card.visible) this.fetchVisible(row.key);
+      this.drawCard(card, row, props, fresh);
+      const at = this.grid.children[index];
+      if (at !== card.root) this.grid.insertBefore(card.root, at || null);
+      if (fresh) card.attached();
+    });
+    return { filterError: matcher.error };
+  }
+
+  /** Redraws the cards of `keys` (their series arrived) from the last props, nothing else. */
+  redraw(keys) {
+    if (!this.props || !this.rows) return;
+    const wanted = new Set(keys);
+    for (const row of this.rows) {
+      const card = wanted.has(row.key) ? this.cards.get(row.key) : null;
+      if (card) this.drawCard(card, row, this.props, false);
+    }
+  }
+
+  /** Asks the store for this layer's series of every selected run that lacks them. */
+  fetchVisible(key) {
+    if (!this.props) return;
+    this.store.wantSeries(
+      this.props.runs.map((r) => r.run),
+      [key],
+    );
+  }
+
+  drawCard(card, row, props, fresh) {
+    // The series of each run's layer, as far as they have arrived.
+    const series = row.entries.map((entry) => {
+      const got = this.store.seriesOf(entry.run, row.key);
+      return got && got.value ? got.value : entry.layer.measured ? entry.layer : null;
+    });
+    // Redraw only when something the card shows changed (a batch of series for other cards, a
+    // run loading elsewhere: this card stays as it is).
+    const inputs = [props.mean, props.highlighted, props.activeLayer, card.visible, ...row.entries.flatMap((e, i) => [e.run, e.color, e.layer, series[i]])];
+    const before = this.inputs.get(row.key);
+    if (!fresh && before && before.length === inputs.length && before.every((v, i) => v === inputs[i])) return;
+    this.inputs.set(row.key, inputs);
+
+    const multi = props.runs.length > 1;
+    const docOf = new Map(props.runs.map((r) => [r.run, r.doc]));
+    const labelOf = new Map(props.runs.map((r) => [r.run, r.label]));
+    // Badges: one per finding, with the number of runs it concerns.
+    const found = new Map();
+    for (const entry of row.entries) {
+      for (const b of layerBadges(docOf.get(entry.run), row.key)) {
+        const k = `${b.severity}\u0000${b.label}`;
+        if (!found.has(k)) found.set(k, { ...b, runs: [] });
+        found.get(k).runs.push(entry);
+      }
+    }
+    const badges = [...found.values()].map((b) =>
+      b.runs.length === 1
+        ? badge({ ...b, message: `${b.runs[0].run}: ${b.message}`, color: multi ? b.runs[0].color : null })
+        : badge({ ...b, label: `${b.label} \u00d7${b.runs.length}`, message: `${runCount(b.runs.length)}: ${b.runs.map((e) => e.run).join(", ")}. ${b.message}` }),
+    );
+    const params = row.params.length ? `${row.params.map(formatCompactCount).join(" / ")} weights` : "weight count not logged";
+    const single = row.names.length === 1;
+    const header = [
+      el(
+        "div",
+        { class: "card-title" },
+        el("h3", { class: "layer-name", text: single ? row.names[0] : row.key, attrs: { title: `${row.names.join(", ")} (key ${row.key})` } }),
+        el("span", {
+          class: "layer-facts",
+          text: `${single ? (row.key !== row.names[0] ? `${row.key} \u00b7 ` : "") : `${row.names.join(", ")} \u00b7 `}${params}`,
+          attrs: { title: `${row.names.join(", ")}: ${row.params.map(formatCount).join(" / ") || "?"} weights` },
+        }),
+      ),
+      badges.length ? el("div", { class: "badges" }, badges) : null,
+    ];
+    const schedules = countTexts(row.entries.map((e) => ({ run: e.run, text: scheduleLine(e.layer) })));
+    const colorOf = new Map(row.entries.map((e) => [e.run, e.color]));
+    const footer = schedules.slice(0, FOOTER_LINES).map((s) =>
+      el(
+        "div",
+        { class: "schedule-line", attrs: { title: s.runs.length > 1 ? s.runs.join(", ") : null } },
+        multi && s.runs.length === 1 ? swatch(colorOf.get(s.runs[0]), "swatch swatch-small") : null,
+        el("span", { class: "schedule-text", text: multi && s.runs.length > 1 ? `${s.text} (${runCount(s.runs.length)})` : s.text }),
+      ),
+    );
+    if (schedules.length > FOOTER_LINES) {
+      footer.push(el("div", { class: "schedule-line muted", text: `and ${schedules.length - FOOTER_LINES} other schedules (the table view lists each run's)` }));
+    }
+    const index = new Map(row.entries.map((e, i) => [e.run, i]));
+    const entries = this.entriesFor(props, (r) => {
+      const i = index.get(r.run);
+      if (i === undefined) return { present: false };
+      const layer = row.entries[i].layer;
+      const s = series[i] || {};
+      return {
+        present: true,
+        label: labelOf.get(r.run),
+        measured: s.measured || null,
+        expected: s.expected || null,
+        target: s.target || null,
+        finalTarget: layer.target_sparsity,
+        tooltip: `${r.run}: ${scheduleLine(layer)}${Number.isFinite(layer.target_sparsity) ? `; final target ${formatPercent(layer.target_sparsity)}` : ""}`,
+      };
+    });
+    const waiting = row.entries.filter((e, i) => !series[i]).length;
+    card.root.dataset.loaded = String(waiting === 0);
+    card.update({ header, footer, entries, highlighted: props.highlighted }, fresh ? this.zooms.get(row.key) ?? null : undefined);
+  }
+
+  takeDown(key) {
+    const card = key === MODEL ? this.modelCard : this.cards.get(key);
+    if (!card) return;
+    this.zooms.set(key, card.chart.zoom);
+    card.destroy();
+    if (key === MODEL) this.modelCard = null;
+    else this.cards.delete(key);
+    this.inputs.delete(key);
+  }
+
+  clear() {
+    for (const key of [...this.cards.keys()]) this.takeDown(key);
+    this.takeDown(MODEL);
+  }
+
+  resize() {
+    if (this.modelCard) this.modelCard.resize();
+    for (const card of this.cards.values()) card.resize();
+  }
+
+  cardOf(key) {
+    return key === null ? this.modelCard : this.cards.get(key);
+  }
+}

@@ -1,0 +1,181 @@
+// The store: one load state per resource, nothing fetched twice, refreshes fetch only what
+// changed, layer series in batches within the route's limits, bounded caches. The HTTP side is
+// a fake `api` (data.js's functions are tested in data.test.mjs; the real backend in the
+// browser tests).
+import assert from "node:assert/strict";
+import test from "node:test";
+
+import { Dashboard, PROGRESS_RENDER_MS } from "../src/dashboard.js";
+import { FAILED, LOADED, LOADING, LruMap, Store } from "../src/store.js";
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A fake backend: runs with a last step each, answering as the contract says; counts calls. */
+function fakeApi(runs, { delays = {}, broken = [], full = false } = {}) {
+  const calls = { runs: 0, run: [], series: [], table: [], metrics: [] };
+  const layersOf = (run) => ["0:A", "1:B", "2:C"].map((key) => ({ key, name: key, measured: [[0, 0], [runs[run], 0.5]], expected: null }));
+  const api = {
+    calls,
+    async fetchRuns() {
+      calls.runs += 1;
+      return Object.entries(runs).map(([run, last_step]) => ({ run, last_step }));
+    },
+    async fetchRun(run, { series = "all" } = {}) {
+      calls.run.push([run, series]);
+      if (run in delays) await sleep(delays[run]);
+      if (broken.includes(run)) throw new Error(`no sparsity data for run '${run}'`);
+      const light = series === "none" && !full;
+      return {
+        run,
+        series: light ? "none" : "all",
+        layers: layersOf(run).map((l) => (light ? { key: l.key, name: l.name } : l)),
+        diagnostics: [],
+        model: { measured: [[0, 0]] },
+      };
+    },
+    async fetchSeries(runNames, layers) {
+      calls.series.push([runNames.slice(), layers.slice()]);
+      const out = {};
+      for (const run of runNames) {
+        if (broken.includes(run)) out[run] = { error: `no sparsity data for run '${run}'` };
+        else out[run] = { last_step: runs[run], layers: Object.fromEntries(layersOf(run).filter((l) => layers.includes(l.key)).map((l) => [l.key, { measured: l.measured, expected: null }])) };
+      }
+      return out;
+    },
+    async fetchTable(run, step) {
+      calls.table.push([run, step]);
+      return { run, step, rows: [] };
+    },
+    async fetchMetrics(run) {
+      calls.metrics.push(run);
+      return [];
+    },
+  };
+  return api;
+}
+
+test("scheduleRender coalesces many requests into one render", async () => {
+  const d = { cancelRender: null, seen: 0, render() { d.seen += 1; } };
+  d.scheduleRender = Dashboard.prototype.scheduleRender.bind(d);
+  for (let i = 0; i < 20; i++) d.scheduleRender();
+  assert.equal(d.seen, 0);
+  await sleep(PROGRESS_RENDER_MS + 40);
+  assert.equal(d.seen, 1);
+  assert.equal(d.cancelRender, null);
+});
+
+test("refresh loads the run list and each wanted document once, with one load state each", async () => {
+  const api = fakeApi({ a: 10, b: 10, bad: 10 }, { delays: { b: 30 }, broken: ["bad"] });
+  const store = new Store({ api });
+  const seen = [];
+  store.subscribe(() => seen.push([...store.docs.entries()].map(([run, r]) => `${run}:${r.state}`).sort().join(" ")));
+  const done = store.refresh({ wanted: () => ["a", "b", "bad"] });
+  assert.equal(store.runList.state, LOADING);
+  await done;
+  assert.equal(store.runList.state, LOADED);
+  assert.equal(store.doc("a").state, LOADED);
+  assert.equal(store.doc("b").state, LOADED);
+  assert.equal(store.doc("bad").state, FAILED);
+  assert.match(store.doc("bad").error.message, /no sparsity data/);
+  assert.deepEqual(api.calls.run.map(([run, series]) => `${run}:${series}`).sort(), ["a:none", "b:none", "bad:none"]);
+  // Notified as each document settled, not only at the end: "a" was loaded before "b" arrived.
+  assert.ok(seen.some((s) => s.includes("a:loaded") && s.includes("b:loading")), seen.join("\n"));
+  // Asked again (a render, a re-selection): nothing is fetched twice.
+  await store.loadDocs(["a", "b", "bad"]);
+  assert.equal(api.calls.run.length, 3);
+});
+
+test("a live refresh re-fetches only the documents and series of runs whose last step moved", async () => {
+  const steps = { a: 10, b: 10 };
+  const api = fakeApi(steps);
+  const store = new Store({ api, batchMs: 1 });
+  await store.refresh({ wanted: () => ["a", "b"] });
+  store.wantSeries(["a", "b"], ["0:A", "1:B"]);
+  await sleep(20);
+  assert.equal(api.calls.series.length, 1, "one batch for 2 runs x 2 layers");
+  assert.deepEqual(store.seriesOf("a", "0:A").value.measured, [[0, 0], [10, 0.5]]);
+  store.wantSeries(["a", "b"], ["0:A", "1:B"]);
+  await sleep(20);
+  assert.equal(api.calls.series.length, 1, "loaded series are not fetched again");
+
+  steps.b = 20; // run b logged more steps
+  await store.refresh({ wanted: () => ["a", "b"] });
+  assert.deepEqual(api.calls.run.slice(2), [["b", "none"]]);
+  assert.equal(store.needsSeries("a", "0:A"), false);
+  assert.equal(store.needsSeries("b", "0:A"), true);
+  // Until the new series arrive the old ones stay drawn.
+  assert.deepEqual(store.seriesOf("b", "0:A").value.measured, [[0, 0], [10, 0.5]]);
+  store.wantSeries(["a", "b"], ["0:A", "1:B"]);
+  await sleep(20);
+  assert.deepEqual(api.calls.series.at(-1), [["b"], ["0:A", "1:B"]]);
+  assert.deepEqual(store.seriesOf("b", "0:A").value.measured, [[0, 0], [20, 0.5]]);
+  // A forced refresh (the Reload button) re-reads every document.
+  await store.refresh({ force: true, wanted: () => ["a", "b"] });
+  assert.deepEqual(api.calls.run.slice(3).map(([r]) => r).sort(), ["a", "b"]);
+});
+
+test("series asks within one window are one request, split at the route's limits", async () => {
+  const runs = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`r${i}`, 5]));
+  const api = fakeApi(runs);
+  const store = new Store({ api, batchMs: 5 });
+  await store.refresh({ wanted: () => Object.keys(runs) });
+  for (const key of ["0:A", "1:B", "2:C"]) store.wantSeries(Object.keys(runs), [key]);
+  await sleep(40);
+  assert.equal(api.calls.series.length, 2, "150 runs: two requests of at most 100 runs");
+  assert.deepEqual(api.calls.series.map(([r, l]) => [r.length, l.length]), [[100, 3], [50, 3]]);
+  assert.equal(store.seriesOf("r149", "2:C").state, LOADED);
+});
+
+test("a run the series route cannot read fails alone", async () => {
+  const api = fakeApi({ a: 3, bad: 3 });
+  const store = new Store({ api, batchMs: 1 });
+  await store.refresh({ wanted: () => ["a", "bad"] });
+  store.api.fetchSeries = fakeApi({ a: 3, bad: 3 }, { broken: ["bad"] }).fetchSeries;
+  store.wantSeries(["a", "bad"], ["0:A"]);
+  await sleep(20);
+  assert.equal(store.seriesOf("a", "0:A").state, LOADED);
+  assert.equal(store.seriesOf("bad", "0:A").state, FAILED);
+  assert.match(store.seriesOf("bad", "0:A").error.message, /no sparsity data for run 'bad'/);
+});
+
+test("a backend without series=none: the full documents' series are used, no series request", async () => {
+  const api = fakeApi({ a: 7 }, { full: true });
+  const store = new Store({ api, batchMs: 1 });
+  await store.refresh({ wanted: () => ["a"] });
+  store.wantSeries(["a"], ["0:A"]);
+  await sleep(10);
+  assert.equal(api.calls.series.length, 0);
+  assert.deepEqual(store.seriesOf("a", "0:A").value.measured, [[0, 0], [7, 0.5]]);
+});
+
+test("tables and metrics: one fetch per run and step until the run's last step moves", async () => {
+  const steps = { a: 4 };
+  const api = fakeApi(steps);
+  const store = new Store({ api });
+  await store.refresh();
+  assert.equal(store.table("a", null).state, LOADING);
+  await sleep(5);
+  assert.equal(store.table("a", null).state, LOADED);
+  store.table("a", null);
+  store.metrics("a");
+  store.metrics("a");
+  await sleep(5);
+  assert.deepEqual(api.calls.table, [["a", null]]);
+  assert.deepEqual(api.calls.metrics, ["a"]);
+  steps.a = 8;
+  await store.refresh();
+  store.table("a", null);
+  assert.equal(api.calls.table.length, 2);
+});
+
+test("LruMap forgets the least recently used entries beyond its bound", () => {
+  const lru = new LruMap(3);
+  for (const k of ["a", "b", "c"]) lru.set(k, k);
+  lru.get("a"); // a is now the most recent
+  lru.set("d", "d");
+  assert.deepEqual([...lru.keys()], ["c", "a", "d"]);
+  assert.equal(lru.size, 3);
+  const store = new Store({ maxSeries: 10 });
+  for (let i = 0; i < 50; i++) store.series.set(String(i), { state: LOADED });
+  assert.equal(store.series.size, 10);
+});

@@ -1,0 +1,126 @@
+"""Source: the plugin's own config summary (metadata.py), written by the Keras
+`SparsitySummaries` and the PyTorch `SparsityWriter` (version 2, docs/summary_format.md);
+see sources/__init__.py for the interface.
+
+The config summary lists every pruned weight with its layer, position, class, weight count,
+schedule and the tags of its series (mask sparsity, exact zeros of the weight, threshold,
+N:M compliance, the schedule's logged clock), so nothing is guessed from tag names.
+"""
+
+from tb_sparsity_plugin import metadata
+from tb_sparsity_plugin import schedules
+from tb_sparsity_plugin.sources import SOURCE_OWN
+from tb_sparsity_plugin.sources import LayerData
+from tb_sparsity_plugin.sources import LayerPlan
+from tb_sparsity_plugin.sources import Plan
+from tb_sparsity_plugin.sources import RunData
+from tb_sparsity_plugin.sources import build_layers
+from tb_sparsity_plugin.sources import clean_series
+from tb_sparsity_plugin.sources import key_class
+from tb_sparsity_plugin.sources import layer_key
+from tb_sparsity_plugin.sources.tfmot import readable_name
+
+
+def mask_tags(weights):
+    """The sparsity tags of the decoded config summary's weights."""
+    tags = [w["tags"].get("mask_sparsity") for w in weights]
+    return [t for t in tags if isinstance(t, str)]
+
+
+def last_step_tags(weights):
+    """The tags whose last step is the run's: the masks', and a removed mask's weight's
+    zeros (its tensor goes on as the weight's sparsity)."""
+    return mask_tags(weights) + [w["tags"].get("weight_sparsity") for w in weights
+                                 if isinstance(w.get("mask_removed_at"), int)]
+
+
+def _version2(w):
+    return "method" in w and w.get("method") != "tfmot"
+
+
+def plan_layers(weights):
+    """The Plan of a run from the weights of its decoded config summary
+    (metadata.decode_config)."""
+    plans = []
+    firsts = set()
+    for w in weights:
+        tags = w["tags"]
+        mask_tag = tags.get("mask_sparsity")
+        if not isinstance(mask_tag, str):
+            continue
+        wrapper = str(w.get("wrapper") or mask_tag)
+        weight = str(w.get("weight") or "")
+        position = w.get("position") if isinstance(w.get("position"), int) else None
+        layer_class = w.get("layer_class") if isinstance(w.get("layer_class"), str) else None
+        first = wrapper not in firsts
+        firsts.add(wrapper)
+        base = str(w.get("layer") or readable_name(wrapper))
+        name = base if first else "%s/%s" % (base, weight)
+        params = w.get("params")
+        rounding = w.get("rounding") if isinstance(w.get("rounding"), dict) else None
+        block = rounding.get("block_shape") if rounding and rounding.get("rule") == "blocks" else None
+        layer = LayerData(
+            tag=mask_tag,
+            wrapper=wrapper,
+            name=name,
+            weight=weight,
+            key=layer_key(position, key_class(layer_class) if layer_class else None, name,
+                          "" if first else weight),
+            position=position,
+            layer_class=layer_class,
+            params=params if isinstance(params, int) and params > 0 else None,
+            schedule=w.get("schedule"),
+            block_size=block or w.get("block_size"),
+            sparsity_m_by_n=w.get("sparsity_m_by_n"),
+            entry=w if _version2(w) else None,
+            rounding=rounding,
+            shape=w.get("shape") if isinstance(w.get("shape"), list) else None,
+        )
+        plans.append(LayerPlan(
+            layer, mask_tag, threshold_tag=_tag(tags, "threshold"),
+            weight_zeros_tag=_tag(tags, "weight_sparsity"),
+            nm_compliance_tag=_tag(tags, "nm_compliance"),
+            logged_tags=schedules.logged_series_tags(w)))
+    removed = [w.get("mask_removed_at") for w in weights if isinstance(w["tags"].get("mask_sparsity"), str)]
+    return Plan(SOURCE_OWN, plans, run_tags=list(metadata.CLOCK_TAGS.values()),
+                detail={"version2": any(_version2(w) for w in weights), "removed_at": removed})
+
+
+def _tag(tags, name):
+    tag = tags.get(name)
+    return tag if isinstance(tag, str) else None
+
+
+def build_run(plan, run, group, series, skipped, thresholds):
+    """The RunData of `plan` with `series` ({tag: [(step, value)]}) read."""
+    if plan.detail["version2"]:
+        # SparsityWriter.close() logs the final state again at the last step logged: that
+        # record replaces the one before it, it is no repeated step.
+        series = {tag: _close_record(points) for tag, points in series.items()}
+    layers = build_layers(plan, series, skipped, thresholds)
+    for layer, removed_at in zip(layers, plan.detail["removed_at"]):
+        layer.measured = _measured(layer.measured, layer.weight_zeros, removed_at)
+    data = RunData(run, group, SOURCE_OWN, layers, skipped=skipped, problems=list(plan.problems))
+    data.clock = {name: clean_series(series[tag], {}, lower=None)
+                  for name, tag in metadata.CLOCK_TAGS.items() if tag in series}
+    # The writers log the final state at train end: their last step is the last training step.
+    last = max((l.measured[-1][0] for l in layers if l.measured), default=None)
+    writer = "SparsityWriter" if any(l.entry for l in layers) else "SparsitySummaries"
+    data.training_last_step = last
+    data.training_last_step_source = "%s' last record" % writer if last is not None else None
+    return data
+
+
+def _close_record(points):
+    if len(points) >= 2 and points[-1][0] == points[-2][0]:
+        return points[:-2] + points[-1:]
+    return points
+
+
+def _measured(mask, weight_zeros, removed_at):
+    """The mask's series, continued by the weight's own zeros once the mask is removed
+    (prune.remove, squash_mask): then they are the sparsity the model has."""
+    if not isinstance(removed_at, int) or not weight_zeros:
+        return mask
+    after = mask[-1][0] if mask else removed_at - 1
+    return mask + [p for p in weight_zeros if p[0] >= removed_at and p[0] > after]
