@@ -14,7 +14,6 @@ from tb_sparsity_plugin import sources
 from tb_sparsity_plugin.sources import tfmot as tfmot_source
 from tb_sparsity_plugin import torch_diagnostics
 from tb_sparsity_plugin import words
-from tb_sparsity_plugin.words import pct
 
 # Without a weight count the quantisation step is unknown; 2 % covers weights of 50+ entries.
 UNKNOWN_COUNT_TOLERANCE = 0.02

@@ -195,3 +195,12 @@ def test_a_notebook_cell_run_twice(capsys, example_logdir, example_truth, load_f
             assert layer["schedule"]["config"]["final_sparsity"] == final
             assert layer["expected_final_sparsity"] == pytest.approx(
                 weight["mask_sparsity"], abs=1.0 / weight["params"] + 1e-6)
+
+
+def test_layer_keys_line_up_between_pruning_summaries_and_our_callback(examples):
+    """The same model logged by tfmot's PruningSummaries (keys from the Keras model config)
+    and by SparsitySummaries (keys from its own config) gets the same layer keys."""
+    tfmot_keys = [l["key"] for l in get(examples, "run", run="mha/metrics")["layers"]]
+    ours = [l["key"] for l in get(examples, "run", run="mha_callback/metrics")["layers"]]
+    assert tfmot_keys == ["0:MultiHeadAttention", "2:Dense"]
+    assert [ours[0], ours[-1]] == tfmot_keys

@@ -73,17 +73,7 @@ def images(samples, shape, seed=0):
 
 
 def truth_of(model, last_step):
-    weights = []
-    for layer in _flat(model):
-        for weight, mask, _ in getattr(layer, "pruning_vars", []):
-            weights.append({
-                "wrapper": layer.name,
-                "variable": weight.name,
-                "params": int(np.prod(weight.shape)),
-                "pruning_step": int(keras.backend.get_value(layer.pruning_step)),
-                "mask_sparsity": float(1.0 - np.mean(keras.backend.get_value(mask))),
-            })
-    return {"last_step": int(last_step), "weights": weights}
+    return {"last_step": int(last_step), "weights": tfmot_runs.pruned_weights(_flat(model))}
 
 
 def _flat(model):
