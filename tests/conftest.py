@@ -5,7 +5,8 @@ Markers (registered in pytest.ini; the README's "Fast tests" uses them): `browse
 `tensorboard`, `tensorflow`, `torch`, `benchmark`, `emulator`. Test modules set the ones that describe
 what they do themselves (`pytestmark`); a test that uses the `browser` fixture (also through
 `page`) is marked `browser` here, one that uses `tensorboard_process` or `dashboard_tb` is
-marked `tensorboard`, so a new test gets them without thinking about it.
+(or `shared_tensorboard`) is marked `tensorboard`, so a new test gets them without thinking
+about it.
 """
 
 import json
@@ -25,7 +26,7 @@ from benchmarks.tb_launcher import TensorBoardProcess  # noqa: E402  (the one la
 
 # fixture -> marker it implies (see the module docstring)
 FIXTURE_MARKERS = {"browser": "browser", "tensorboard_process": "tensorboard",
-                   "dashboard_tb": "tensorboard"}
+                   "shared_tensorboard": "tensorboard", "dashboard_tb": "tensorboard"}
 
 
 def pytest_collection_modifyitems(items):
@@ -125,6 +126,24 @@ def tensorboard_process():
 
     yield start
     for tb in started:
+        tb.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_tensorboard():
+    """Factory for tests that only read: shared_tensorboard(logdir, load_fast=...) -> one
+    TensorBoardProcess per (logdir, load_fast) for the whole session. A test that changes the
+    logdir, or measures the process, uses `tensorboard_process` instead."""
+    started = {}
+
+    def get(logdir, load_fast="false"):
+        key = (os.path.abspath(logdir), load_fast)
+        if key not in started:
+            started[key] = TensorBoardProcess(logdir, load_fast=load_fast)
+        return started[key]
+
+    yield get
+    for tb in started.values():
         tb.stop()
 
 

@@ -143,9 +143,9 @@ def test_odd_parameters_never_give_a_server_error(lazy_client):
             assert json.loads(response.get_data())
 
 
-def test_rust_loader_series_equal_its_run_documents(tensorboard_process, tfmot_logdir, truth):
+def test_rust_loader_series_equal_its_run_documents(shared_tensorboard, tfmot_logdir, truth):
     """The same contract through a real TensorBoard with the Rust data server."""
-    tb = tensorboard_process(tfmot_logdir, load_fast="true")
+    tb = shared_tensorboard(tfmot_logdir, load_fast="true")
     runs = [r["run"] for r in tb.wait_ready(runs_expected=len(truth))]
     base = "/data/plugin/sparsity/"
     fulls = {run: tb.get_json(base + "run?" + urllib.parse.urlencode({"run": run}))

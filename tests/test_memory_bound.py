@@ -94,7 +94,7 @@ def test_documents_cache_stays_within_its_bytes(tfmot_logdir):
     docs = documents.RunDocuments(reader, max_bytes=bound)
     for run in runs * 2:
         docs.document(ctx, "", run)
-        assert docs._cache.size <= bound
+        assert docs._cache.bytes <= bound
     assert 1 <= len(docs._cache) < len(runs)
     # The most recent run is answered from the cache: the same object again.
     assert docs.document(ctx, "", runs[-1]) is docs.document(ctx, "", runs[-1])

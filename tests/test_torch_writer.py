@@ -110,7 +110,8 @@ def test_cubic_sl_expected_equals_masks_and_scheduler_levels(tmp_path):
     weights = {w["name"]: w for w in doc["weights"]}
     assert set(weights) == {"2.weight", "4.weight"}
     w = weights["2.weight"]
-    assert w["module_class"] == "Linear" and w["position"] == 2  # not ParametrizedLinear
+    # position counts weighted modules only (ReLU is folded away, as Keras folds activations)
+    assert w["module_class"] == "Linear" and w["position"] == 1  # not ParametrizedLinear
     assert w["schedule"]["kind"] == "polynomial" and w["schedule"]["end"] == 2 + 2 * 4
     assert w["schedule"]["source"]["config"]["base_sl"] == 0.8
     assert w["rounding"] == {"rule": "blocks", "block_shape": [1, 4], "zeros_per_block": 4}
