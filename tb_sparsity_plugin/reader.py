@@ -334,18 +334,19 @@ class Reader:
         group = run_group(run)
         matched = tfmot.match_tags(tags)
         wanted = list(matched) + ([t for _, t in matched.values() if t] if thresholds else [])
-        raw = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped, walls=True)
         file_starts = [trainings.file_start(p) for p in self._damage.files(run)]
-        split = trainings.split_trainings(raw, file_starts)
+        # Each `fit` opens its own event file: one file (local logdir), one training.
+        several = len(file_starts) != 1
+        raw = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped, walls=several)
+        split = (trainings.split_trainings(raw, file_starts) if several
+                 else trainings.one_training(raw))
         count = len(split.trainings)
         if index is not None and not (count > 1 and 1 <= index <= count):
             return None
         chosen = split.trainings[(index or count) - 1] if count > 1 else None
+        series = split.trainings[(index or count) - 1].series
         if chosen is not None:
-            series = chosen.series
             tags = {t: m for t, m in tags.items() if not tfmot.is_sparsity_tag(t) or t in series}
-        else:  # one training: the points in the provider's order, as read
-            series = {tag: [p[:2] for p in points] for tag, points in raw.items()}
         wrappers, problem, matched_by = self._training_wrappers(
             ctx, experiment_id, run, listing.models, chosen,
             {w for t, (w, _) in matched.items() if t in tags})

@@ -105,6 +105,12 @@ def _segments(tag, points):
     return out
 
 
+def one_training(series):
+    """The Split of a run known to hold one training: {tag: [(step, value)]} as read."""
+    steps = [p[0] for points in series.values() for p in points]
+    return Split([Training(series, 0.0, 0.0, min(steps, default=0), max(steps, default=0))])
+
+
 def split_trainings(series, file_starts=()):
     """A Split of {tag: [(step, value, wall_time)]} (any order) into trainings.
 

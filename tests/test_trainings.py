@@ -109,3 +109,10 @@ def test_the_config_that_belongs_to_a_training():
     assert trainings.config_for({"m1"}, 1.0, []) == (None, None)
     # Wrapper names nested in a model ("outer/prune_low_magnitude_x") match by last part.
     assert trainings.config_for({"outer/m2"}, 110.0, configs)[0] == 1
+
+
+def test_one_training_keeps_the_series_as_read():
+    series = {"a/mask:0/sparsity": [(0, 0.0), (10, 0.2), (10, 0.3)]}
+    split = trainings.one_training(series)
+    assert len(split.trainings) == 1 and split.trainings[0].series is series
+    assert split.trainings[0].last_step == 10
