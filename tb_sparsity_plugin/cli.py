@@ -39,6 +39,7 @@ examples:
   tb-sparsity report logs --min-sparsity 'dense.*=75%%' --min-sparsity 0.5
   tb-sparsity export logs --run exp/metrics --format csv > series.csv
   python -m tb_sparsity_plugin report gs://bucket/logs
+  S3_ENDPOINT=http://minio:9000 tb-sparsity report s3://bucket/logs   (docs/remote_logdirs.md)
 
 exit status:
   0  ok
@@ -228,12 +229,13 @@ def gate_failures(summaries, fail_on=None, min_sparsity=()):
 
 def _add_reading_options(p):
     p.add_argument("logdir", metavar="LOGDIR",
-                   help="a TensorBoard logdir (local path, or any URL TensorBoard reads, "
-                        "e.g. gs://bucket/logs)")
+                   help="a TensorBoard logdir: a local path, or a bucket TensorBoard reads "
+                        "(s3://bucket/logs, gs://bucket/logs; see docs/remote_logdirs.md)")
     p.add_argument("--load-fast", choices=("auto", "true", "false"), default="auto",
                    help="as tensorboard --load_fast: 'auto' (default) uses TensorBoard's Rust "
-                        "data server for local and gs:// logdirs, 'false' TensorBoard's "
-                        "Python ingestion")
+                        "data server for local and gs:// logdirs and its Python ingestion for "
+                        "others (s3://), 'true' only the data server, 'false' only the Python "
+                        "ingestion")
     p.add_argument("--samples-per-plugin", default="", metavar="SPEC",
                    help="as tensorboard --samples_per_plugin, e.g. 'scalars=all' (default: "
                         "TensorBoard's, 1000 scalars per series)")

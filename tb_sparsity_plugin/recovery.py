@@ -247,8 +247,7 @@ class DamageScanner:
             try:
                 files = tuple((p,) + logdir_files.stat(p) for p in logdir_files.event_files(run_dir))
             except Exception as e:  # each filesystem raises its own types
-                problem = ("its event files in %s were not checked for damaged records "
-                           "(%s: %s)" % (run_dir, type(e).__name__, e))
+                problem = "%s cannot be listed (%s: %s)" % (run_dir, type(e).__name__, e)
         with self._lock:
             self._remote_files[run] = (now, files)
             if problem:
@@ -258,7 +257,7 @@ class DamageScanner:
         return files
 
     def unchecked(self, run):
-        """Why the run's event files could not be checked for damage (a sentence), or None."""
+        """Why the run's event files could not be checked for damage (a clause), or None."""
         with self._lock:
             return self._unchecked.get(run)
 
@@ -284,9 +283,8 @@ class DamageScanner:
             except Exception as e:  # OSError locally; a bucket's client raises its own
                 if self._remote:
                     with self._lock:
-                        self._unchecked[run] = (
-                            "its event file %s was not checked for damaged records (%s: %s)"
-                            % (path, type(e).__name__, e))
+                        self._unchecked[run] = "%s cannot be read (%s: %s)" % (
+                            path, type(e).__name__, e)
                 continue
             if scan.damaged:
                 skipped[REASON_DAMAGED] = skipped.get(REASON_DAMAGED, 0) + scan.damaged

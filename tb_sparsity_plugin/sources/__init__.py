@@ -79,6 +79,8 @@ class RunData:
     training_last_step_source: str | None = None
     skipped: dict = dataclasses.field(default_factory=dict)  # reason -> count
     problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
+    # Why the run's event files (in a bucket) were not checked for damaged records, or None.
+    damage_unchecked: str | None = None
     thresholds: bool = False  # whether the layers' threshold series were read
     # A tool's own series of all its pruned weights (weighted by count) and its target.
     model_measured: list | None = None
