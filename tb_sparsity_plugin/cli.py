@@ -18,6 +18,7 @@ import sys
 import tqdm
 
 from tb_sparsity_plugin import ingestion
+from tb_sparsity_plugin import trainings
 from tb_sparsity_plugin import words
 from tb_sparsity_plugin.bulk_provider import BulkProvider
 from tb_sparsity_plugin.exports import format_export_csv
@@ -87,8 +88,8 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
         names = sorted(r.run_name for r in source.provider.list_runs(ctx, experiment_id=eid))
     except Exception as e:
         raise CliError("cannot list the runs of %s: %s" % (source.logdir, e))
-    if exact_run is not None:
-        candidates = [exact_run] if exact_run in names else []
+    if exact_run is not None:  # "exp/metrics#2" names a training of run "exp/metrics"
+        candidates = [exact_run] if trainings.parse_run_name(exact_run)[0] in names else []
     elif run_pattern is not None:
         candidates = [r for r in names if run_pattern.search(r)]
     else:
@@ -112,7 +113,8 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
                 except Exception as e:
                     raise CliError("cannot read run %s: %s: %s" % (run, type(e).__name__, e))
                 if data is not None:
-                    docs.append((run, analysis.analyze_run(data)))
+                    docs.extend((d.run, analysis.analyze_run(d))
+                                for d in _each_training(rdr, ctx, eid, data, exact_run))
                 counter.update(1)
         if docs:
             return docs
@@ -132,6 +134,23 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
                        "SparsitySummaries tags; %s)" % (source.logdir, detail))
     finally:
         bulk.close()
+
+
+def _each_training(rdr, ctx, eid, data, exact_run):
+    """Every training of a run directory that holds several (trainings.py), else `data`.
+
+    The reader answers a run's plain name with its last training; the others are read by
+    their names "run#1", ... An exact run name asks for that one only.
+    """
+    if not data.training or exact_run is not None:
+        return [data]
+    base, _ = trainings.parse_run_name(data.run)
+    out = []
+    for index in range(1, data.training["count"]):
+        other = rdr.read_run(ctx, eid, trainings.run_name(base, index), thresholds=True)
+        if other is not None:
+            out.append(other)
+    return out + [data]
 
 
 # -- gates ------------------------------------------------------------------------------
