@@ -37,6 +37,8 @@ setuptools.setup(
         "google-crc32c",
         # the CLI's progress counter
         "tqdm",
+        # the run and series answers' encoding: ~10x faster than json (documents.py)
+        "orjson",
     ],
     extras_require={
         # Logdirs in S3 buckets: TensorBoard reads s3:// with boto3 (docs/remote_logdirs.md).

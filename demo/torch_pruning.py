@@ -76,9 +76,11 @@ class Pruning:
             self.sparsifier.prepare(model, linear)
             if name == "torch_ao_cubic":  # a scheduler step every `interval` batches, ramp to the end
                 self.interval = max(1, (total - self.begin) // 20)
-                steps = (total - self.begin) // self.interval
-                self.scheduler = ao.CubicSL(self.sparsifier, init_t=self.begin // self.interval,
-                                            delta_t=1, total_t=steps, initially_zero=True)
+                # The k-th sparsifier.step() applies the level of scheduler step k - 1 (the
+                # one-call lag): the last of total // interval calls applies step calls - 1.
+                calls, start = total // self.interval, self.begin // self.interval
+                self.scheduler = ao.CubicSL(self.sparsifier, init_t=start, delta_t=1,
+                                            total_t=calls - 1 - start, initially_zero=True)
             else:  # a ramp over every batch, but the scheduler is stepped per epoch: the trap
                 self.interval = 1
                 self.scheduler = ao.CubicSL(self.sparsifier, init_t=0, delta_t=1, total_t=total)

@@ -11,13 +11,24 @@ import numpy as np
 
 from tb_sparsity_plugin import schedules
 from tb_sparsity_plugin import sources
+from tb_sparsity_plugin.sources import tfmot as tfmot_source
 from tb_sparsity_plugin import torch_diagnostics
 from tb_sparsity_plugin import words
-from tb_sparsity_plugin.words import pct
 
 # Without a weight count the quantisation step is unknown; 2 % covers weights of 50+ entries.
 UNKNOWN_COUNT_TOLERANCE = 0.02
 DUPLICATE_REASON = sources.DUPLICATE_STEP
+# A shortfall below the schedule's target is worth a warning only when it is larger than
+# both one weight of rounding and this: half a percentage point of sparsity is the
+# smallest difference a user would change a schedule for (a 0.5-point difference in
+# sparsity is within run-to-run noise of accuracy for the models pruning is used on);
+# smaller effects are reported as info.
+MATERIAL_SHORTFALL = 0.005
+
+
+def material(shortfall, rounding):
+    """Whether a shortfall (a fraction of sparsity) deserves a warning, not just info."""
+    return shortfall > max(rounding, MATERIAL_SHORTFALL)
 
 
 def diagnostic(code, severity, layer, message):
@@ -36,12 +47,20 @@ def tolerance(layer):
     return block / layer.params + 1e-6
 
 
-def held_values(series, steps):
-    """Value of a [[step, value]] series held at each of `steps` (NaN before its first)."""
-    if not series:
-        return np.full(len(steps), np.nan)
+def series_arrays(series):
+    """(steps, values) of a [[step, value]] series as float64 arrays (steps < 2**53 are
+    exact). fromiter: 4x faster than np.array on the list of pairs."""
     xs = np.fromiter((p[0] for p in series), dtype=np.float64, count=len(series))
     ys = np.fromiter((p[1] for p in series), dtype=np.float64, count=len(series))
+    return xs, ys
+
+
+def held_values(series, steps, arrays=None):
+    """Value of a [[step, value]] series held at each of `steps` (NaN before its first);
+    `arrays`: its series_arrays when already made."""
+    if not series:
+        return np.full(len(steps), np.nan)
+    xs, ys = arrays or series_arrays(series)
     idx = np.searchsorted(xs, np.asarray(steps, dtype=np.float64), side="right") - 1
     out = np.where(idx >= 0, ys[np.maximum(idx, 0)], np.nan)
     return out
@@ -64,9 +83,31 @@ def _steps_phrase(first_steps, total, last):
     return "%d steps (%d, %d, …, %d)" % (total, first_steps[0], first_steps[1], last)
 
 
+def shortfall_words(shortfall, params):
+    """"0.014 percentage points (1 weight of 4608)": how far below, in words."""
+    points = 100.0 * shortfall
+    text = "%.*f percentage points" % (1 if points >= 0.1 else 3, points)
+    if params:
+        weights = int(round(shortfall * params))
+        text += " (%d weight%s of %d)" % (weights, "" if weights == 1 else "s", params)
+    return text
+
+
+def minor_note(shortfall):
+    """The end of an info sentence about a shortfall too small for a warning."""
+    if shortfall <= MATERIAL_SHORTFALL:
+        return "less than %g percentage points, nothing to change." % (100 * MATERIAL_SHORTFALL)
+    return "no more than one weight of rounding, nothing to change."
+
+
 def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
-    """Diagnostics of a schedule on its own (and against the training length if known)."""
+    """Diagnostics of a schedule on its own (and against the training length if known).
+
+    The frequency trap is a warning only when the sparsity it loses is material (see
+    MATERIAL_SHORTFALL and one weight of rounding); a smaller loss is info.
+    """
     out = []
+    rounding = 1.0 / params if params else 0.0
     if schedule.class_name == "PolynomialDecay" and not schedule.open_ended:
         window = schedule.end_step - schedule.begin_step
         first_steps = schedule.pruning_steps(schedule.end_step, limit=4)
@@ -82,9 +123,9 @@ def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
             frozen = float(schedule.effective([last_p], params)[0])
             wanted = float(schedule.target([schedule.end_step])[0])
             wanted_q = float(schedules.quantise([wanted], params)[0]) if params else wanted
-            # Below the final target even after quantisation (or by 0.05 points unquantised).
-            short = frozen < wanted_q - (1e-9 if params else 5e-4)
-            if last_p < schedule.end_step and short:
+            shortfall = wanted_q - frozen
+            frozen_text, wanted_text = words.pct_pair(frozen, wanted_q)
+            if last_p < schedule.end_step and material(shortfall, rounding):
                 good = _divisor_at_most(window, schedule.frequency)
                 out.append(diagnostic(
                     "frequency_exceeds_window", "warning", layer,
@@ -93,14 +134,25 @@ def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
                     "at step %d. A frequency that divides the window (e.g. %d) or end_step "
                     "%d fixes it." % (
                         schedule.frequency, window, schedule.begin_step, schedule.end_step,
-                        _steps_phrase(first_steps, total, last_p), pct(frozen), last_p,
-                        pct(wanted_q), schedule.end_step, good, last_p + schedule.frequency)))
+                        _steps_phrase(first_steps, total, last_p), frozen_text, last_p,
+                        wanted_text, schedule.end_step, good, last_p + schedule.frequency)))
+            elif last_p < schedule.end_step and shortfall > 1e-9:
+                out.append(diagnostic(
+                    "frequency_exceeds_window", "info", layer,
+                    "frequency %d does not divide the %d-step window (steps %d to %d): the "
+                    "last pruning step is %d, so the mask holds %s instead of %s, %s below "
+                    "the final target: %s" % (
+                        schedule.frequency, window, schedule.begin_step, schedule.end_step,
+                        last_p, frozen_text, wanted_text, shortfall_words(shortfall, params),
+                        minor_note(shortfall))))
     if _never_prunes_by(schedule, last_step):
         first = schedule.pruning_steps(1 << 62, limit=1)
         out.append(diagnostic(
             "no_pruning_happened", "error", layer,
-            "training ran to step %d but the first pruning step is %s: the mask never "
-            "changes." % (last_step, first[0] if first else "never")))
+            "training ran to step %d but the first pruning step is %s (begin_step %d, "
+            "frequency %d): the mask never changes. Start pruning earlier or train longer." % (
+                last_step, first[0] if first else "never", schedule.begin_step,
+                schedule.frequency)))
     return out
 
 
@@ -154,7 +206,13 @@ def analyze_layer(layer, run_last_step, run_source):
         diags.append(diagnostic(
             "m_by_n_schedule_ignored", "info", key,
             "m:n structured sparsity %s: tfmot sets the mask once at step 1 and ignores the "
-            "pruning schedule, so no schedule curve is drawn." % (m_by_n,)))
+            "pruning schedule, so no schedule curve is drawn." % (words.m_by_n_text(m_by_n),)))
+    elif layer.m_by_n_marker:
+        diags.append(diagnostic(
+            "m_by_n_schedule_ignored", "info", key,
+            "m:n structured sparsity (tfmot logs threshold %g for it; which m:n, e.g. 2:4, "
+            "is not in PruningSummaries' logs): tfmot sets the mask once at step 1 and ignores "
+            "the pruning schedule, so no schedule curve is drawn." % tfmot_source.M_BY_N_THRESHOLD))
     elif layer.schedule is not None:
         parsed = schedules.parse_schedule(layer.schedule, rounding=layer.rounding,
                                           shape=layer.shape, logged=layer.logged)
@@ -177,10 +235,11 @@ def analyze_layer(layer, run_last_step, run_source):
         # Once a mask is removed the measured value is the weight's own zeros, which no
         # schedule drives (torch_diagnostics.mask_removed_diagnostics speaks of them).
         removed = (layer.entry or {}).get("mask_removed_at")
-        masked = [p for p in measured if not isinstance(removed, int) or p[0] < removed]
+        masked = measured if not isinstance(removed, int) else [
+            p for p in measured if p[0] < removed]
         if masked:
-            steps = np.array([p[0] for p in masked], dtype=np.int64)
-            values = np.array([p[1] for p in masked])
+            steps, values = series_arrays(masked)
+            steps = steps.astype(np.int64)
             expected = schedule.effective(steps, layer.params)
             dev = np.abs(values - expected)
             worst = int(np.argmax(dev))
@@ -190,8 +249,8 @@ def analyze_layer(layer, run_last_step, run_source):
                     "deviates_from_schedule", "warning", key,
                     "at step %d the mask is %s sparse but the schedule gives %s there "
                     "(difference %s, more than the %s one quantisation step allows)." % (
-                        steps[worst], pct(values[worst]), pct(expected[worst]),
-                        pct(dev[worst]), pct(tol))))
+                        steps[worst], *words.pct_pair(values[worst], expected[worst]),
+                        *words.pct_pair(dev[worst], tol))))
         sched_diags = schedule_diagnostics(schedule, run_last_step, key, layer.params)
         diags.extend(sched_diags)
         # Where will it end? The last record if it is the final state, else the schedule's
@@ -203,18 +262,9 @@ def analyze_layer(layer, run_last_step, run_source):
             final_value = float(schedule.effective([end_step], layer.params)[0])
             verb = "will stop at"
         codes = {d["code"] for d in sched_diags}
-        if final_value < final_target - tol and "no_pruning_happened" not in codes and end_step > 0:
-            if "frequency_exceeds_window" in codes:
-                why = "the pruning frequency skips the end of the window"
-            elif not schedule.open_ended and end_step < schedule.end_step:
-                why = "training ended at step %d, before end_step %d" % (
-                    end_step, schedule.end_step)
-            else:
-                why = "the mask is below what the schedule prescribes"
-            diags.append(diagnostic(
-                "target_not_reached", "warning", key,
-                "%s %s %s at step %d, below the schedule's final target %s: %s." % (
-                    doc["name"], verb, pct(final_value), end_step, pct(final_target), why)))
+        diags.extend(_end_diagnostics(
+            schedule, doc["name"], key, final_value, final_target, end_step, verb, tol,
+            layer.params, codes))
     elif layer.logged_target:  # a level the tool's scheduler asked for: drawn as the target
         doc["target"] = layer.logged_target
         doc["target_sparsity"] = layer.logged_target[-1][1]
@@ -225,6 +275,81 @@ def analyze_layer(layer, run_last_step, run_source):
                 "the mask never changed: all %d records up to step %d are 0%% sparse." % (
                     len(measured), measured[-1][0])))
     return doc, diags
+
+
+def _end_diagnostics(schedule, name, key, final_value, final_target, end_step, verb, tol,
+                     params, codes):
+    """`target_not_reached` when a layer ends below its final target, by severity.
+
+    Warning when the shortfall is material (more than `tol`, one quantisation step, and
+    than MATERIAL_SHORTFALL); info when the run stops early by less; nothing when the
+    frequency's own info already says it.
+    """
+    shortfall = final_target - final_value
+    if shortfall <= tol or "no_pruning_happened" in codes or end_step <= 0:
+        return []
+    early = not schedule.open_ended and end_step < schedule.end_step
+    if "frequency_exceeds_window" in codes and not early:
+        why = "the pruning frequency skips the end of the window"
+    elif early:
+        why = "training ended at step %d, before end_step %d" % (end_step, schedule.end_step)
+    else:
+        why = "the mask is below what the schedule prescribes"
+    value_text, target_text = words.pct_pair(final_value, final_target)
+    if material(shortfall, tol):
+        return [diagnostic(
+            "target_not_reached", "warning", key,
+            "%s %s %s at step %d, below the schedule's final target %s: %s." % (
+                name, verb, value_text, end_step, target_text, why))]
+    if not early:  # the frequency's info (or the deviation check) already covers it
+        return []
+    return [diagnostic(
+        "target_not_reached", "info", key,
+        "%s %s %s at step %d instead of the final target %s (%s), %s below it: %s" % (
+            name, verb, value_text, end_step, target_text, why,
+            shortfall_words(shortfall, params), minor_note(shortfall)))]
+
+
+def _trainings_diagnostics(data):
+    """Say that the run directory holds several trainings, and how they were told apart."""
+    out = []
+    if data.training:
+        t = data.training
+        out.append(diagnostic(
+            "several_trainings", "info", None,
+            "%s; this is training %d of %d%s. Each is shown as its own run (#1 to #%d)." % (
+                t["how"], t["index"], t["count"],
+                " (Keras model config matched by %s)" % t["config_matched_by"]
+                if t.get("config_matched_by") else "", t["count"])))
+    if data.unsplit_files:
+        out.append(diagnostic(
+            "more_event_files_than_trainings", "info", None,
+            "this run has %d more event file%s than the trainings found in its records. Each "
+            "`fit` opens its own: if earlier trainings used the same wrapper names, their "
+            "records start again at step 0, and TensorBoard's fast loader (--load_fast, the "
+            "Rust data server) keeps only the last of them; with --load_fast=false each "
+            "training is shown as its own run. (A training resumed in a new process also "
+            "opens a new file.)" % (data.unsplit_files, "" if data.unsplit_files == 1 else "s")))
+    if data.trainings_problem:
+        out.append(diagnostic(
+            "trainings_mixed", "warning", None,
+            data.trainings_problem + ". Give each training its own log_dir."))
+    return out
+
+
+def _one_never_pruned(diags, keys):
+    """When no layer was ever pruned for the same reason, say it once for the run.
+
+    The run-level diagnostic keeps the layers' keys in `layers`.
+    """
+    never = [d for d in diags if d["code"] == "no_pruning_happened" and d["layer"] is not None]
+    if len(keys) < 2 or len(never) != len(keys) or len({d["message"] for d in never}) != 1:
+        return diags
+    merged = diagnostic(
+        "no_pruning_happened", never[0]["severity"], None,
+        "no layer was pruned (all %d pruned weights): %s" % (len(keys), never[0]["message"]))
+    merged["layers"] = [d["layer"] for d in never]
+    return [d for d in diags if d not in never] + [merged]
 
 
 # A PyTorch trap that says why a layer ends below its target, better than target_not_reached.
@@ -249,8 +374,9 @@ def model_series(layer_docs, field, weights):
     series = [d[field] for d in layer_docs]
     if not series or any(not s for s in series):
         return None
-    steps = np.unique(np.concatenate([[p[0] for p in s] for s in series]))
-    held = np.vstack([held_values(s, steps) for s in series])
+    arrays = [series_arrays(s) for s in series]
+    steps = np.unique(np.concatenate([xs for xs, _ in arrays]))
+    held = np.vstack([held_values(s, steps, a) for s, a in zip(series, arrays)])
     ok = ~np.isnan(held).any(axis=0)
     w = np.asarray(weights, dtype=np.float64)
     values = (held[:, ok] * w[:, None]).sum(axis=0) / w.sum()
@@ -306,6 +432,11 @@ def analyze_run(data, thresholds=True):
             "skipped %d damaged records: %s." % (
                 sum(damaged.values()),
                 ", ".join("%s × %d" % (k, v) for k, v in sorted(damaged.items())))))
+    if data.damage_unchecked:
+        diags.append(diagnostic(
+            "damage_not_checked", "info", None,
+            "the event files were not checked for damaged records, so records after a "
+            "damaged one are not recovered: %s." % data.damage_unchecked))
     if data.skipped.get(DUPLICATE_REASON):
         diags.append(diagnostic(
             "duplicate_steps", "info", None,
@@ -313,6 +444,8 @@ def analyze_run(data, thresholds=True):
             "checkpoint); the record read last is shown." % data.skipped[DUPLICATE_REASON]))
     for problem in data.problems:
         diags.append(diagnostic("model_config_unusable", "warning", None, problem + "."))
+    diags.extend(_trainings_diagnostics(data))
+    diags = _one_never_pruned(diags, [d["key"] for d in layer_docs])
 
     params = [d["params"] for d in layer_docs]
     if params and all(params):
@@ -334,6 +467,7 @@ def analyze_run(data, thresholds=True):
                               position.get(d["layer"], -1), d["code"]))
     return {
         "run": data.run,
+        "training": data.training,
         "group": data.group,
         "series": "all",  # every series; the run route's series=none leaves the layers' out
         "schedule_source": data.source,
@@ -365,12 +499,16 @@ def analyze_schedule(schedule_json, max_step, params=None):
     diags = schedule_diagnostics(parsed, max_step, None, params)
     final = float(parsed.effective([max_step], params)[0])
     wanted = _final_target(parsed, params)
-    if final < wanted - (1.0 / params if params else 1e-6) and not any(
-            d["code"] == "no_pruning_happened" for d in diags):
-        diags.append(diagnostic(
-            "target_not_reached", "warning", None,
-            "after %d training steps the mask holds %s, below the final target %s." % (
-                max_step, pct(final), pct(wanted))))
+    diags.extend(_end_diagnostics(
+        parsed, "the mask", None, final, wanted, max_step, "holds", 1.0 / params if params
+        else 1e-6, params, {d["code"] for d in diags}))
+    if schedule_json.get("class_name") == "CubicSL":  # its steps are scheduler steps
+        ramp = [diagnostic(code, severity, None, message) for code, severity, message in
+                torch_diagnostics.ramp_diagnostics(
+                    {"schedule": schedules.cubic_sl_schedule(schedule_json["config"])},
+                    {"schedule_step": [[max_step, max_step]]})]
+        if ramp:
+            diags = [d for d in diags if d["code"] != "target_not_reached"] + ramp
     return {
         "schedule": parsed.to_json(),
         "max_step": max_step,

@@ -18,6 +18,7 @@ import sys
 import tqdm
 
 from tb_sparsity_plugin import ingestion
+from tb_sparsity_plugin import trainings
 from tb_sparsity_plugin import words
 from tb_sparsity_plugin.bulk_provider import BulkProvider
 from tb_sparsity_plugin.exports import format_export_csv
@@ -38,6 +39,7 @@ examples:
   tb-sparsity report logs --min-sparsity 'dense.*=75%%' --min-sparsity 0.5
   tb-sparsity export logs --run exp/metrics --format csv > series.csv
   python -m tb_sparsity_plugin report gs://bucket/logs
+  S3_ENDPOINT=http://minio:9000 tb-sparsity report s3://bucket/logs   (docs/remote_logdirs.md)
 
 exit status:
   0  ok
@@ -86,8 +88,8 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
         names = sorted(r.run_name for r in source.provider.list_runs(ctx, experiment_id=eid))
     except Exception as e:
         raise CliError("cannot list the runs of %s: %s" % (source.logdir, e))
-    if exact_run is not None:
-        candidates = [exact_run] if exact_run in names else []
+    if exact_run is not None:  # "exp/metrics#2" names a training of run "exp/metrics"
+        candidates = [exact_run] if trainings.parse_run_name(exact_run)[0] in names else []
     elif run_pattern is not None:
         candidates = [r for r in names if run_pattern.search(r)]
     else:
@@ -111,7 +113,8 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
                 except Exception as e:
                     raise CliError("cannot read run %s: %s: %s" % (run, type(e).__name__, e))
                 if data is not None:
-                    docs.append((run, analysis.analyze_run(data)))
+                    docs.extend((d.run, analysis.analyze_run(d))
+                                for d in _each_training(rdr, ctx, eid, data, exact_run))
                 counter.update(1)
         if docs:
             return docs
@@ -131,6 +134,23 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
                        "SparsitySummaries tags; %s)" % (source.logdir, detail))
     finally:
         bulk.close()
+
+
+def _each_training(rdr, ctx, eid, data, exact_run):
+    """Every training of a run directory that holds several (trainings.py), else `data`.
+
+    The reader answers a run's plain name with its last training; the others are read by
+    their names "run#1", ... An exact run name asks for that one only.
+    """
+    if not data.training or exact_run is not None:
+        return [data]
+    base, _ = trainings.parse_run_name(data.run)
+    out = []
+    for index in range(1, data.training["count"]):
+        other = rdr.read_run(ctx, eid, trainings.run_name(base, index), thresholds=True)
+        if other is not None:
+            out.append(other)
+    return out + [data]
 
 
 # -- gates ------------------------------------------------------------------------------
@@ -209,12 +229,13 @@ def gate_failures(summaries, fail_on=None, min_sparsity=()):
 
 def _add_reading_options(p):
     p.add_argument("logdir", metavar="LOGDIR",
-                   help="a TensorBoard logdir (local path, or any URL TensorBoard reads, "
-                        "e.g. gs://bucket/logs)")
+                   help="a TensorBoard logdir: a local path, or a bucket TensorBoard reads "
+                        "(s3://bucket/logs, gs://bucket/logs; see docs/remote_logdirs.md)")
     p.add_argument("--load-fast", choices=("auto", "true", "false"), default="auto",
                    help="as tensorboard --load_fast: 'auto' (default) uses TensorBoard's Rust "
-                        "data server for local and gs:// logdirs, 'false' TensorBoard's "
-                        "Python ingestion")
+                        "data server for local and gs:// logdirs and its Python ingestion for "
+                        "others (s3://), 'true' only the data server, 'false' only the Python "
+                        "ingestion")
     p.add_argument("--samples-per-plugin", default="", metavar="SPEC",
                    help="as tensorboard --samples_per_plugin, e.g. 'scalars=all' (default: "
                         "TensorBoard's, 1000 scalars per series)")

@@ -78,16 +78,22 @@ def _is_pruning_wrapper(layer):
 
 
 def flatten_layers(model):
-    """`model.layers`, nested models flattened depth-first (a nested model, then its layers).
+    """`model.layers`, nested models replaced by their layers (depth-first), input layers
+    left out.
 
-    The index of a layer in this list is the ``position`` of the config summary: for a flat
-    model it is the layer's index in ``model.layers`` (and in the model config's layer list).
+    The index of a layer in this list is the ``position`` of the config summary, counted as
+    keras_config.wrappers_in_model_config counts the Keras model config that tfmot's
+    PruningSummaries runs are read with: so a layer has the same key ("2:Dense") whichever
+    of the two logged it.
     """
     out = []
     for layer in getattr(model, "layers", []):
-        out.append(layer)
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
         if isinstance(layer, keras.Model) and not _is_pruning_wrapper(layer):
             out.extend(flatten_layers(layer))
+        else:
+            out.append(layer)
     return out
 
 

@@ -113,7 +113,15 @@ def _describe(error):
     return "%s: %s" % (type(error).__name__, text) if text else type(error).__name__
 
 
-def _check(logdir, module):
+def _no_filesystem(error):
+    """Whether `error` says there is no filesystem for the scheme (TensorBoard's stub, fsspec,
+    TensorFlow each say it their way)."""
+    text = str(error)
+    return ("No recognized filesystem" in text or "Protocol not known" in text
+            or "not implemented" in text.lower())
+
+
+def _check(logdir, module, loader):
     if not is_remote(logdir):
         path = os.path.expanduser(logdir)
         if not os.path.exists(path):
@@ -123,21 +131,34 @@ def _check(logdir, module):
         if not os.access(path, os.R_OK | os.X_OK):
             return "the logdir %s is not readable" % logdir
         return None
+    # TensorFlow's GCS isdir answers False and its listdir NotFound also when the bucket
+    # cannot be reached; exists raises what went wrong.
     try:
-        found = module.isdir(logdir)
+        entries = module.listdir(logdir)
     except Exception as e:  # each filesystem raises its own types
-        if "No recognized filesystem" in str(e) or "not implemented" in str(e).lower():
+        if type(e).__name__ == "NotFoundError":
+            try:
+                module.exists(logdir)
+            except Exception as reason:
+                e = reason
+            else:
+                return "the logdir %s does not exist" % logdir
+        if _no_filesystem(e):
+            if not loader:  # TensorBoard's data server may read it: this process cannot tell
+                return None
             return ("TensorBoard has no filesystem for %s:// here (%s); see "
                     "docs/remote_logdirs.md" % (scheme(logdir), _describe(e)))
         return "the logdir %s cannot be read (%s)" % (logdir, _describe(e))
-    if not found:
+    if not entries:
         return "the logdir %s does not exist (nothing is stored under it)" % logdir
     return None
 
 
 def logdir_problem(logdir, timeout=CHECK_TIMEOUT_SECONDS, loader=False):
-    """Why `logdir` cannot be read, in one sentence, or None when it can (`loader`: as for
-    gfile()). Never raises; gives up after `timeout` seconds (the check goes on in a daemon
+    """Why `logdir` cannot be read, in one sentence, or None when it can or this process
+    cannot tell (no filesystem for its scheme here, while TensorBoard's data server may read
+    it); with `loader`, for the Python loader about to read it in this process (see gfile();
+    no filesystem for its scheme is then a problem). Never raises; gives up after `timeout` seconds (the check goes on in a daemon
     thread, which does not hold up the exit of a process: a thread pool's would)."""
     if not logdir:
         return "TensorBoard was started without a --logdir"
@@ -149,7 +170,7 @@ def logdir_problem(logdir, timeout=CHECK_TIMEOUT_SECONDS, loader=False):
 
     def check():
         try:
-            answer.append(_check(logdir, module))
+            answer.append(_check(logdir, module, loader))
         except Exception as e:
             answer.append("the logdir %s cannot be read (%s)" % (logdir, _describe(e)))
 

@@ -7,7 +7,6 @@ analysis). Routes are documented in http_api.md.
 
 import logging
 import os
-import re
 import threading
 import time
 
@@ -26,11 +25,11 @@ from tb_sparsity_plugin import logdir_files
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import quality
 from tb_sparsity_plugin import reader as reader_lib
+from tb_sparsity_plugin import request_params
 from tb_sparsity_plugin import schedules
 
 logger = logging.getLogger(__name__)
 
-MAX_PARAM_LENGTH = 1000
 # The `series` route's batch limits (http_api.md).
 MAX_SERIES_RUNS = 100
 MAX_SERIES_LAYERS = 300
@@ -174,7 +173,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
         if metric is None:
             raise errors.NotFoundError(
                 "metric: %r is not a scalar of run %r's group (see metrics?run=...)"
-                % (_shorten(metric_id), run))
+                % (request_params.shorten(metric_id), run))
         series = self._reader.read_metric_series(
             ctx, experiment_id, metric["run"], [metric["tag"]]).get(metric["tag"], [])
         evaluation = {}
@@ -202,12 +201,15 @@ class SparsityPlugin(base_plugin.TBPlugin):
         def impl(ctx, eid):
             doc = self.runs_impl(ctx, eid)
             if not doc["runs"]:  # empty because the logdir cannot be read? Say so.
-                problem = self._logdir_problem()
-                if problem:
-                    raise LogdirUnreadableError(problem[0].upper() + problem[1:] + ".")
+                self._raise_if_logdir_unreadable()
             return doc
 
         return self._json(request, impl)
+
+    def _raise_if_logdir_unreadable(self):
+        problem = self._logdir_problem()
+        if problem:
+            raise LogdirUnreadableError(problem[0].upper() + problem[1:] + ".")
 
     def _logdir_problem(self):
         """Why TensorBoard's logdir cannot be read (a bucket that does not answer, a path
@@ -224,10 +226,11 @@ class SparsityPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def run_route(self, request):
         def impl(ctx, eid):
-            run = _single(request, "run")
-            thresholds = _choice(request, "threshold", ("0", "1"), "0") == "1"
-            series = _choice(request, "series", (documents.SERIES_ALL, documents.SERIES_NONE),
-                             documents.SERIES_ALL)
+            run = request_params.single(request, "run")
+            thresholds = request_params.choice(request, "threshold", ("0", "1"), "0") == "1"
+            series = request_params.choice(
+                request, "series", (documents.SERIES_ALL, documents.SERIES_NONE),
+                documents.SERIES_ALL)
             self._require_reader()
             return self._documents.document(ctx, eid, run, thresholds, series)
 
@@ -236,9 +239,9 @@ class SparsityPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def series_route(self, request):
         def impl(ctx, eid):
-            runs = _several(request, "run", MAX_SERIES_RUNS)
-            layers = _several(request, "layer", MAX_SERIES_LAYERS)
-            thresholds = _choice(request, "threshold", ("0", "1"), "0") == "1"
+            runs = request_params.several(request, "run", MAX_SERIES_RUNS)
+            layers = request_params.several(request, "layer", MAX_SERIES_LAYERS)
+            thresholds = request_params.choice(request, "threshold", ("0", "1"), "0") == "1"
             self._require_reader()
             return _JsonText(self._documents.series_json(ctx, eid, runs, layers, thresholds))
 
@@ -247,13 +250,13 @@ class SparsityPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def schedule_route(self, request):
         def impl(ctx, eid):
-            class_name = _single(request, "class_name")
+            class_name = request_params.single(request, "class_name")
             if class_name not in schedules.KNOWN_CLASSES:
                 raise errors.InvalidArgumentError(
                     "class_name: must be one of %s" % ", ".join(schedules.KNOWN_CLASSES)
                 )
-            max_step = _integer(request, "max_step", 1, MAX_STEP)
-            params = _integer(request, "params", 1, 10**12, required=False)
+            max_step = request_params.integer(request, "max_step", 1, MAX_STEP)
+            params = request_params.integer(request, "params", 1, 10**12, required=False)
             config = {}
             allowed = set(schedules.REQUIRED[class_name]) | set(schedules.DEFAULTS[class_name])
             for key in request.args:
@@ -262,9 +265,9 @@ class SparsityPlugin(base_plugin.TBPlugin):
                 if key not in allowed:
                     raise errors.InvalidArgumentError(
                         "%s: not a %s config key (use %s)"
-                        % (_shorten(key), class_name, ", ".join(sorted(allowed)))
+                        % (request_params.shorten(key), class_name, ", ".join(sorted(allowed)))
                     )
-                config[key] = _number(request, key)
+                config[key] = request_params.number(request, key)
             return self.schedule_impl(class_name, config, max_step, params)
 
         return self._json(request, impl)
@@ -272,19 +275,19 @@ class SparsityPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def metrics_route(self, request):
         return self._json(request, lambda ctx, eid: self.metrics_impl(
-            ctx, eid, _single(request, "run")))
+            ctx, eid, request_params.single(request, "run")))
 
     @wrappers.Request.application
     def quality_route(self, request):
         def impl(ctx, eid):
-            run = _single(request, "run")
-            metric = _single(request, "metric")
+            run = request_params.single(request, "run")
+            metric = request_params.single(request, "metric")
             tolerance = quality.DEFAULT_TOLERANCE
-            if _single(request, "tolerance", required=False) is not None:
-                tolerance = _number(request, "tolerance")
+            if request_params.single(request, "tolerance", required=False) is not None:
+                tolerance = request_params.number(request, "tolerance")
                 if not 0 <= tolerance <= 1e12:
                     raise errors.InvalidArgumentError("tolerance: must be in [0, 1e12]")
-            direction = _choice(request, "direction", DIRECTIONS, None)
+            direction = request_params.choice(request, "direction", DIRECTIONS, None)
             return self.quality_impl(ctx, eid, run, metric, float(tolerance),
                                      DIRECTIONS.get(direction))
 
@@ -293,27 +296,27 @@ class SparsityPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def table_route(self, request):
         def impl(ctx, eid):
-            run = _single(request, "run")
-            step = _integer(request, "step", 0, MAX_STEP, required=False)
-            fmt = _choice(request, "format", ("json", "csv"), "json")
+            run = request_params.single(request, "run")
+            step = request_params.integer(request, "step", 0, MAX_STEP, required=False)
+            fmt = request_params.choice(request, "format", ("json", "csv"), "json")
             doc = self.table_impl(ctx, eid, run, step)
             if fmt == "json":
                 return doc
             return _Download(exports.format_state_csv([(run, doc["rows"])]), "text/csv",
-                             "%s_step%d.csv" % (_file_stem(run), doc["step"]))
+                             "%s_step%d.csv" % (request_params.file_stem(run), doc["step"]))
 
         return self._json(request, impl)
 
     @wrappers.Request.application
     def export_route(self, request):
         def impl(ctx, eid):
-            run = _single(request, "run")
-            fmt = _choice(request, "format", ("json", "csv"), "json")
+            run = request_params.single(request, "run")
+            fmt = request_params.choice(request, "format", ("json", "csv"), "json")
             doc = self.run_impl(ctx, eid, run, thresholds=True)
             if fmt == "json":
                 return doc
             return _Download(exports.format_export_csv(doc), "text/csv",
-                             "%s_series.csv" % _file_stem(run))
+                             "%s_series.csv" % request_params.file_stem(run))
 
         return self._json(request, impl)
 
@@ -349,7 +352,15 @@ class SparsityPlugin(base_plugin.TBPlugin):
             return http_util.Respond(
                 request, {"error": str(e)}, "application/json", code=e.http_code
             )
-        except Exception as e:  # a bug, not bad input: say so rather than a bare 500 page
+        except Exception as e:
+            # TensorBoard's Python data provider reads files on some calls (a run's first
+            # event time): a bucket that stopped answering raises from there. Say that;
+            # anything else is a bug, said as such rather than with a bare 500 page.
+            try:
+                self._raise_if_logdir_unreadable()
+            except LogdirUnreadableError as unreadable:
+                return http_util.Respond(request, {"error": str(unreadable)},
+                                         "application/json", code=unreadable.http_code)
             logger.exception("sparsity plugin: %s failed", request.path)
             return http_util.Respond(
                 request,
@@ -403,83 +414,3 @@ class _Download:
         self.content = content
         self.content_type = content_type
         self.filename = filename
-
-
-def _file_stem(run):
-    """A file name made of a run name: letters, digits, '.', '-', '_' only."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", run).strip("._")[:100] or "run"
-
-
-def _choice(request, name, allowed, default):
-    value = _single(request, name, required=False)
-    if value is None:
-        return default
-    if value not in allowed:
-        raise errors.InvalidArgumentError(
-            "%s: must be one of %s" % (name, ", ".join(sorted(allowed))))
-    return value
-
-
-def _shorten(text, limit=80):
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _single(request, name, required=True):
-    values = request.args.getlist(name)
-    if not values:
-        if required:
-            raise errors.InvalidArgumentError("%s: missing parameter" % name)
-        return None
-    if len(values) > 1:
-        raise errors.InvalidArgumentError("%s: given %d times, expected once" % (name, len(values)))
-    _check_value(name, values[0])
-    return values[0]
-
-
-def _several(request, name, limit):
-    """The values of a repeated parameter (at least one, at most `limit`), duplicates
-    dropped, each checked as `_single` checks one."""
-    values = request.args.getlist(name)
-    if not values:
-        raise errors.InvalidArgumentError("%s: missing parameter" % name)
-    if len(values) > limit:
-        raise errors.InvalidArgumentError(
-            "%s: given %d times, at most %d allowed" % (name, len(values), limit))
-    for value in values:
-        _check_value(name, value)
-    return list(dict.fromkeys(values))
-
-
-def _check_value(name, value):
-    if len(value) > MAX_PARAM_LENGTH:
-        raise errors.InvalidArgumentError(
-            "%s: longer than %d characters" % (name, MAX_PARAM_LENGTH)
-        )
-    if "\x00" in value:
-        raise errors.InvalidArgumentError("%s: contains a NUL character" % name)
-
-
-def _number(request, name):
-    text = _single(request, name)
-    try:
-        value = float(text)
-    except ValueError:
-        raise errors.InvalidArgumentError("%s: not a number: %r" % (name, _shorten(text)))
-    if value != value or value in (float("inf"), float("-inf")):
-        raise errors.InvalidArgumentError("%s: must be finite" % name)
-    return int(value) if value.is_integer() and abs(value) < 2**53 else value
-
-
-def _integer(request, name, lowest, highest, required=True):
-    text = _single(request, name, required)
-    if text is None:
-        return None
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise errors.InvalidArgumentError("%s: not an integer: %r" % (name, _shorten(text)))
-    if not lowest <= value <= highest:
-        raise errors.InvalidArgumentError("%s: must be in [%d, %d]" % (name, lowest, highest))
-    return value
-
-

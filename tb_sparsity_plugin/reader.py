@@ -31,7 +31,9 @@ from tb_sparsity_plugin import cache
 from tb_sparsity_plugin import keras_config
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import recovery
+from tb_sparsity_plugin import run_files
 from tb_sparsity_plugin import sources
+from tb_sparsity_plugin import trainings
 from tb_sparsity_plugin.sources import own
 from tb_sparsity_plugin.sources import run_group
 from tb_sparsity_plugin.sources import tfmot
@@ -82,7 +84,10 @@ class Reader:
     MAX_CACHED_RUNS = 2
     MAX_SUMMARIES = 10_000  # a few hundred bytes each
     MAX_LISTINGS = 32  # a group's listing serves 2 s; the whole logdir's sits among them
-    MAX_MODELS = 64  # a model's wrappers: ~2 KB per pruned layer
+    # Models' wrappers by their estimated size (4 x their repr: Python's objects): every
+    # run of a 200-run logdir of 30-layer models (~8 MB); fewer than that and each run's
+    # read would fetch its model config again (two round trips to the data server).
+    MAX_MODEL_BYTES = 32 * 2**20
 
     def __init__(self, data_provider, logdir=None, scan_ahead=False):
         self._provider = data_provider
@@ -97,9 +102,10 @@ class Reader:
         self._runs = cache.BoundedCache(max_entries=self.MAX_CACHED_RUNS)  # RunData
         self._summaries = cache.BoundedCache(max_entries=self.MAX_SUMMARIES)  # RunSummary
         # {wrapper: info} | problem sentence, checked against the model config's listing
-        self._models = cache.BoundedCache(max_entries=self.MAX_MODELS)
+        self._models = cache.BoundedCache(max_bytes=self.MAX_MODEL_BYTES)
         # (experiment_id, group or None: all) -> (monotonic time, Listing)
         self._listings = cache.BoundedCache(max_entries=self.MAX_LISTINGS)
+        self._listing_seconds = {}  # True: the whole logdir, False: a group -> last duration
 
     # listing ---------------------------------------------------------------------
 
@@ -122,9 +128,23 @@ class Reader:
             return full[1] if group is None else _only_group(full[1], group)
         if hit and now - hit[0] < self.LISTING_TTL_SECONDS:
             return hit[1]
+        # A dashboard asks for every run in turn: where listing the logdir costs little more
+        # than listing a group (the Rust data server: ~4 round trips either way), one listing
+        # of the logdir serves them all for its 2 s instead of one listing per run (3.7 s of
+        # repeated fetches of a 100-run sweep were these round trips).
+        if group is not None and full and self._cheap_full_listing():
+            return _only_group(self._listing(ctx, experiment_id), group)
+        started = time.monotonic()
         listing = self._list_now(ctx, experiment_id, group)
+        self._listing_seconds[group is None] = time.monotonic() - started
         self._listings.put((experiment_id, group), (now, listing))
         return listing
+
+    def _cheap_full_listing(self):
+        """Whether the last listing of the logdir took at most 4 listings of a group (the
+        Python loader's walks every point: ~7x a group on the medium benchmark)."""
+        whole, group = self._listing_seconds.get(True), self._listing_seconds.get(False)
+        return whole is not None and group is not None and whole <= 4 * group
 
     def _list_now(self, ctx, experiment_id, group):
         run_filter = None
@@ -167,7 +187,7 @@ class Reader:
                 continue
             hit = self._summaries.get((experiment_id, run), fingerprint)
             if hit is not None:
-                out[run] = hit
+                out.update((s.run, s) for s in hit)
             else:
                 todo.append((run, fingerprint))
 
@@ -184,10 +204,11 @@ class Reader:
                 summaries = list(pool.map(summarize, todo))
         else:
             summaries = [summarize(item) for item in todo]
-        out.update((s.run, s) for s in summaries)
+        out.update((s.run, s) for some in summaries for s in some)
         return [out[run] for run in sorted(out)]
 
     def _summarize(self, ctx, experiment_id, run, listing):
+        """[RunSummary]: one, or one per training when the run holds several."""
         scalars, own_tensors, models = listing
         tags = scalars.get(run, {})
         weights = None
@@ -205,7 +226,22 @@ class Reader:
             wrappers, _ = self._model_wrappers(ctx, experiment_id, run, models)
             source = sources.SOURCE_KERAS if wrappers else sources.SOURCE_NONE
         last = max((int(tags[t].max_step) for t in last_tags if t in tags), default=0)
-        return RunSummary(run, run_group(run), len(mask_tags), source, last)
+        if weights is None and not tool and self._may_hold_trainings(
+                run, [tags[t] for t in mask_tags]):
+            data = self.read_run(ctx, experiment_id, run)
+            if data is not None and data.training:
+                return [RunSummary(trainings.run_name(run, i), run_group(run), n, data.source,
+                                   step)
+                        for i, (n, step) in enumerate(data.trainings_listed, start=1)]
+        return [RunSummary(run, run_group(run), len(mask_tags), source, last)]
+
+    def _may_hold_trainings(self, run, metas):
+        """Whether a tfmot run may hold several trainings, from its listing: its tags
+        stopped at different times, or (local logdir) it has several event files. Only
+        then are its series read to list its trainings."""
+        walls = [m.max_wall_time for m in metas]
+        spread = max(walls) - min(walls) if walls else 0.0
+        return spread > trainings.SAME_MOMENT_SECONDS or len(self._damage.files(run)) > 1
 
     def fingerprint(self, ctx, experiment_id, run):
         """What identifies the current data of `run` (None: no sparsity data). Cheap."""
@@ -221,6 +257,7 @@ class Reader:
 
     def _fingerprint(self, run, listing):
         scalars, own, _ = listing
+        run = _listed_run(run, listing)
         tags = scalars.get(run, {})
         own_tags = own.get(run, {})
         if metadata.CONFIG_TAG not in own_tags and not any(
@@ -267,14 +304,23 @@ class Reader:
         hit = self._runs.get(key, fingerprint)
         if hit is not None and (hit.thresholds or not thresholds):
             return hit
+        # "exp/metrics#2": the second of several trainings in run "exp/metrics".
+        listed = _listed_run(run, listing)
+        index = trainings.parse_run_name(run)[1] if listed != run else None
         with cache.gc_paused():
-            data = self._read(ctx, experiment_id, run, listing, thresholds)
+            data = self._read(ctx, experiment_id, listed, listing, thresholds, index)
+        if data is None:  # a training the run does not have
+            return None
         data.thresholds = thresholds
+        data.damage_unchecked = self._damage.unchecked(run)  # after the reads that check
         self._runs.put(key, data, fingerprint)
         return data
 
-    def _read(self, ctx, experiment_id, run, listing, thresholds):
-        """RunData of `run`: its source's plan, the series the plan names, recovered records."""
+    def _read(self, ctx, experiment_id, run, listing, thresholds, index=None):
+        """RunData of `run`: its source's plan, the series the plan names, recovered records.
+
+        `index`: which of several trainings in a tfmot run (None: the last; a run without
+        several trainings has none: None is returned for any index)."""
         tags = listing.scalars.get(run, {})
         group = run_group(run)
         skipped = {}
@@ -285,19 +331,136 @@ class Reader:
             if weights is None:  # not ours, or damaged: tfmot's tags, saying why
                 problems.append(problem)
         tool = _tool_plan(tags) if weights is None else None
+        if (weights is not None or tool) and index is not None:
+            return None
         if weights is not None:
             plan = own.plan_layers(weights)
         elif tool:
             series = self._read_scalar_tags(ctx, experiment_id, run, tool.tags, skipped)
             return tools.build_run(tool, run, group, series, skipped)
         else:
-            wrappers, problem = self._model_wrappers(ctx, experiment_id, run, listing.models)
-            plan = tfmot.plan_layers(tags, wrappers, problems + ([problem] if problem else []))
+            return self._read_tfmot(ctx, experiment_id, run, listing, thresholds, index,
+                                    skipped, problems)
         series = self._read_scalar_tags(
             ctx, experiment_id, run, sources.series_tags(plan, tags, thresholds), skipped)
-        if weights is not None:
-            return own.build_run(plan, run, group, series, skipped, thresholds)
-        return tfmot.build_run(plan, run, group, series, skipped, thresholds, listing.scalars)
+        return own.build_run(plan, run, group, series, skipped, thresholds)
+
+    def _read_tfmot(self, ctx, experiment_id, run, listing, thresholds, index, skipped,
+                    problems):
+        """RunData of tfmot's tags; with several trainings in the run (trainings.py), of
+        training `index` (1-based; None: the last), or None when there is no such one."""
+        tags = listing.scalars.get(run, {})
+        group = run_group(run)
+        matched = tfmot.match_tags(tags)
+        wanted = list(matched) + ([t for _, t in matched.values() if t] if thresholds else [])
+        file_starts = [trainings.file_start(p) for p in self._damage.files(run)]
+        # Each `fit` opens its own event file: one file (local logdir), one training.
+        several = len(file_starts) != 1
+        raw = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped, walls=several)
+        split = (trainings.split_trainings(raw, file_starts) if several
+                 else trainings.one_training(raw))
+        count = len(split.trainings)
+        if index is not None and not (count > 1 and 1 <= index <= count):
+            return None
+        chosen = split.trainings[(index or count) - 1] if count > 1 else None
+        series = split.trainings[(index or count) - 1].series
+        if chosen is not None:
+            tags = {t: m for t, m in tags.items() if not tfmot.is_sparsity_tag(t) or t in series}
+        wrappers, problem, matched_by = self._training_wrappers(
+            ctx, experiment_id, run, listing.models, chosen,
+            {w for t, (w, _) in matched.items() if t in tags})
+        plan = tfmot.plan_layers(tags, wrappers, problems + ([problem] if problem else []))
+        data = tfmot.build_run(plan, run, group, series, skipped, thresholds, listing.scalars)
+        # tfmot's m:n marker is in the threshold series: its last value is enough.
+        markers = series if thresholds else self._read_last_scalars(
+            ctx, experiment_id, run, [p.threshold_tag for p in plan.layers if p.threshold_tag])
+        for p, layer in zip(plan.layers, data.layers):
+            layer.m_by_n_marker = tfmot.m_by_n_marker(markers.get(p.threshold_tag))
+        data.trainings_problem = split.problem
+        # Each `fit` opens its own event file: more files than trainings found may mean
+        # trainings on the same tags that the Rust loader dropped (or one resumed run).
+        data.unsplit_files = max(len(file_starts) - count, 0)
+        if chosen is None:
+            return data
+        data.run = trainings.run_name(run, index or count)
+        data.training = {"index": index or count, "count": count, "how": split.how,
+                         "config_matched_by": matched_by}
+        data.trainings_listed = [(sum(map(tfmot.is_sparsity_tag, t.tags)), t.last_step)
+                                 for t in split.trainings]
+        data.training_last_step, data.training_last_step_source = self._training_last_step(
+            ctx, experiment_id, group, listing.scalars, split.trainings, index or count)
+        return data
+
+    # several trainings in one run directory (trainings.py) ---------------------------------
+
+    def _training_wrappers(self, ctx, experiment_id, run, models, chosen, wrapper_names):
+        """(wrappers, problem or None, how the config was matched or None) of the Keras
+        model config that belongs to the training read.
+
+        With several trainings, or several configs in the local event files of `train`,
+        the config whose wrapper names match, written last before the training
+        (trainings.config_for); else the one the data provider keeps.
+        """
+        configs = self._file_configs(run, models)
+        if chosen is None and len(configs) <= 1:
+            wrappers, problem = self._model_wrappers(ctx, experiment_id, run, models)
+            return wrappers, problem, None
+        if not configs:  # a remote logdir: the provider's config, matched by names only
+            wrappers, problem = self._model_wrappers(ctx, experiment_id, run, models)
+            if not wrappers:
+                return {}, problem, None
+            configs = [(float("-inf"), wrappers)]
+        start = chosen.start if chosen is not None else float("inf")
+        found, matched_by = trainings.config_for(wrapper_names, start, configs)
+        if found is None:
+            return {}, "no Keras model config was written before this training", None
+        return configs[found][1], None, matched_by
+
+    def _file_configs(self, run, models):
+        """[(wall_time, wrappers)] of every Keras model config in the local event files of
+        the runs next to `run` that hold one (`train`)."""
+        if isinstance(models, str):
+            return []
+        out = []
+        for candidate in tfmot.model_config_runs(models, run):
+            for wall, model in run_files.keras_configs(self._damage.files(candidate)):
+                out.append((wall, keras_config.wrappers_in_model_config(model)))
+        return sorted(out, key=lambda c: c[0])
+
+    def _training_last_step(self, ctx, experiment_id, group, scalars, found, index):
+        """(last step, source) of training `index` of `found` from the
+        `evaluation_*_vs_iterations` records between its start and the next training's
+        (from the local event files, where the Rust loader kept only the last training's;
+        else from the provider)."""
+        for run, tags in sorted(scalars.items()):
+            if run_group(run) != group:
+                continue
+            for tag in sorted(tags):
+                if not (tag.startswith("evaluation_") and tag.endswith("_vs_iterations")):
+                    continue
+                paths = self._damage.files(run)
+                if paths:
+                    points = run_files.scalar_points(paths, [tag])
+                else:
+                    read = self._read_scalar_tags(ctx, experiment_id, run, [tag], {}, walls=True)
+                    points = [(p[0], p[2]) for p in read.get(tag, [])]
+                last = trainings.last_steps(found, points)[index - 1]
+                if last is not None:
+                    return last, "%s in run %r, training %d" % (tag, run, index)
+        return None, None
+
+    def _read_last_scalars(self, ctx, experiment_id, run, tag_list):
+        """{tag: [[step, value]]}: the last point of each tag (one small read)."""
+        if not tag_list:
+            return {}
+        try:
+            result = self._provider.read_scalars(
+                ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN, downsample=1,
+                run_tag_filter=provider.RunTagFilter(runs=[run], tags=tag_list))
+        except Exception:  # only a hint (tfmot's m:n marker): no threshold, no hint
+            return {}
+        return {tag: [[d.step, d.value] for d in data[-1:]]
+                for tag, data in result.get(run, {}).items()}
 
     @staticmethod
     def _sibling_fingerprint(scalars, group):
@@ -308,36 +471,34 @@ class Reader:
                             max((m.max_wall_time for m in tags.values()), default=-1)))
         return tuple(sorted(out))
 
-    def _read_scalar_tags(self, ctx, experiment_id, run, tag_list, skipped):
-        """{tag: [(step, value)]} for the tags; unreadable tags are dropped and counted."""
+    def _read_scalar_tags(self, ctx, experiment_id, run, tag_list, skipped, walls=False):
+        """{tag: [(step, value)]} for the tags (with `walls`, [(step, value, wall_time)]);
+        unreadable tags are dropped and counted."""
         if not tag_list:
             return {}
+
+        def read(tags):
+            return self._provider.read_scalars(
+                ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN,
+                downsample=ALL_POINTS, run_tag_filter=provider.RunTagFilter(runs=[run], tags=tags),
+            ).get(run, {})
+
         try:
-            result = self._provider.read_scalars(
-                ctx,
-                experiment_id=experiment_id,
-                plugin_name=SCALARS_PLUGIN,
-                downsample=ALL_POINTS,
-                run_tag_filter=provider.RunTagFilter(runs=[run], tags=tag_list),
-            )
-            series = result.get(run, {})
+            series = read(tag_list)
         except Exception:  # a damaged tag breaks the batch: retry tag by tag
             series = {}
             for tag in tag_list:
                 try:
-                    one = self._provider.read_scalars(
-                        ctx,
-                        experiment_id=experiment_id,
-                        plugin_name=SCALARS_PLUGIN,
-                        downsample=ALL_POINTS,
-                        run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
-                    )
-                    series.update(one.get(run, {}))
+                    series.update(read([tag]))
                 except Exception:
                     reason = "unreadable series (not a scalar?)"
                     skipped[reason] = skipped.get(reason, 0) + 1
-        out = {tag: [(d.step, d.value) for d in data] for tag, data in series.items()}
-        return self._damage.add_recovered(run, tag_list, out, skipped)
+        if walls:
+            out = {tag: [(d.step, d.value, d.wall_time) for d in data]
+                   for tag, data in series.items()}
+        else:
+            out = {tag: [(d.step, d.value) for d in data] for tag, data in series.items()}
+        return self._damage.add_recovered(run, tag_list, out, skipped, walls)
 
     def _read_last(self, ctx, experiment_id, method, plugin_name, run, tag):
         """The last datum of one tag of one run (read_tensors or read_blob_sequences)."""
@@ -373,7 +534,7 @@ class Reader:
                 model = self._read_model_json(ctx, experiment_id, candidate)
                 wrappers = (model if isinstance(model, str)
                             else keras_config.wrappers_in_model_config(model))
-                self._models.put(key, wrappers, fingerprint)
+                self._models.put(key, wrappers, fingerprint, 4 * len(repr(wrappers)))
             if isinstance(wrappers, str):
                 problem = "the Keras model config in run %r is unusable: %s" % (candidate, wrappers)
                 continue
@@ -396,6 +557,14 @@ class Reader:
         if not isinstance(model, dict):
             return "not a JSON object"
         return model
+
+
+def _listed_run(name, listing):
+    """The listed run a name refers to: itself, or "exp/metrics" for "exp/metrics#2"."""
+    scalars, own, _ = listing
+    if name in scalars or name in own:
+        return name
+    return trainings.parse_run_name(name)[0]
 
 
 def _only_group(listing, group):

@@ -220,7 +220,8 @@ class DamageScanner:
                 self._scans[path] = scan
         return scan
 
-    def _files(self, run):
+    def files(self, run):
+        """The event files of a run directory, by name (a local logdir only)."""
         if self._logdir is None:
             return []
         if self._remote:
@@ -246,8 +247,7 @@ class DamageScanner:
             try:
                 files = tuple((p,) + logdir_files.stat(p) for p in logdir_files.event_files(run_dir))
             except Exception as e:  # each filesystem raises its own types
-                problem = ("its event files in %s were not checked for damaged records "
-                           "(%s: %s)" % (run_dir, type(e).__name__, e))
+                problem = "%s cannot be listed (%s: %s)" % (run_dir, type(e).__name__, e)
         with self._lock:
             self._remote_files[run] = (now, files)
             if problem:
@@ -257,7 +257,7 @@ class DamageScanner:
         return files
 
     def unchecked(self, run):
-        """Why the run's event files could not be checked for damage (a sentence), or None."""
+        """Why the run's event files could not be checked for damage (a clause), or None."""
         with self._lock:
             return self._unchecked.get(run)
 
@@ -266,7 +266,7 @@ class DamageScanner:
         if self._remote:
             return self._remote_listing(run) if self._logdir else ()
         out = []
-        for path in self._files(run):
+        for path in self.files(run):
             try:
                 st = os.stat(path)
             except OSError:
@@ -277,15 +277,14 @@ class DamageScanner:
     def scan_run(self, run):
         """(skipped {reason: count}, [Event] recovered after damage, in file order)."""
         skipped, events = {}, []
-        for path in self._files(run):
+        for path in self.files(run):
             try:
                 scan = self._scan(path)
             except Exception as e:  # OSError locally; a bucket's client raises its own
                 if self._remote:
                     with self._lock:
-                        self._unchecked[run] = (
-                            "its event file %s was not checked for damaged records (%s: %s)"
-                            % (path, type(e).__name__, e))
+                        self._unchecked[run] = "%s cannot be read (%s: %s)" % (
+                            path, type(e).__name__, e)
                 continue
             if scan.damaged:
                 skipped[REASON_DAMAGED] = skipped.get(REASON_DAMAGED, 0) + scan.damaged
@@ -298,12 +297,13 @@ class DamageScanner:
                     skipped[REASON_DAMAGED] = skipped.get(REASON_DAMAGED, 0) + 1
         return skipped, events
 
-    def add_recovered(self, run, tags, series, skipped):
+    def add_recovered(self, run, tags, series, skipped, walls=False):
         """Add to `series` ({tag: [(step, value)]}) the points of `tags` that TensorBoard's
         loaders dropped after damage in `run`'s files; count the damage in `skipped`.
 
         They go before the provider's points, so on a shared step the provider's record
-        (read last by sources.clean_series) wins.
+        (read last by sources.clean_series) wins. With `walls` the points are
+        (step, value, wall_time).
         """
         damage, events = self.scan_run(run)
         for reason, count in damage.items():
@@ -319,10 +319,41 @@ class DamageScanner:
                     reason = "unreadable series (not a scalar?)"
                     skipped[reason] = skipped.get(reason, 0) + 1
                     continue
-                recovered.setdefault(value.tag, []).append((event.step, number))
+                point = (event.step, number, event.wall_time) if walls else (event.step, number)
+                recovered.setdefault(value.tag, []).append(point)
         for tag, points in recovered.items():
             series[tag] = points + series.get(tag, [])
         return series
+
+
+def events_with_tags(path, tags, max_bytes=MAX_SCAN_BYTES):
+    """The events of one event file holding a summary value tagged one of `tags`, in file
+    order, from its start up to its first damaged or incomplete record (and at most
+    `max_bytes`).
+
+    TensorBoard's loaders keep one record per step of a series (the Rust loader the last,
+    the Python loader's blob sequences the first), so when several `fit`s wrote into one
+    run directory, only the event files themselves still hold every training's Keras
+    model config and last step (see trainings.py).
+    """
+    with open(path, "rb") as f:
+        data = f.read(max_bytes)
+    wanted = set(tags)
+    out = []
+    pos = 0
+    while pos < len(data):
+        length = _record_at(data, pos)
+        if length <= 0:
+            break
+        raw = data[pos + HEADER:pos + length - FOOTER]
+        pos += length
+        try:
+            event = event_pb2.Event.FromString(raw)
+        except Exception:  # a record with a valid CRC but not an Event
+            continue
+        if event.HasField("summary") and any(v.tag in wanted for v in event.summary.value):
+            out.append(event)
+    return out
 
 
 def scalar_of(value):

@@ -79,6 +79,9 @@ def layer_rows(summary):
 def _run_heading(summary):
     parts = ["schedule from %s" % summary["schedule_source"],
              "last record at step %s" % summary["last_step"]]
+    if summary.get("training"):
+        parts.insert(0, "training %d of %d in this directory" % (
+            summary["training"]["index"], summary["training"]["count"]))
     if summary.get("training_last_step") is not None:
         parts.append("training ran to step %s" % summary["training_last_step"])
     return "%s  (%s)" % (summary["run"], ", ".join(parts))

@@ -20,17 +20,22 @@ import math
 
 import numpy as np
 
-KNOWN_CLASSES = ("PolynomialDecay", "ConstantSparsity")
+KNOWN_CLASSES = ("PolynomialDecay", "ConstantSparsity", "CubicSL")
 
-# The defaults of tfmot's constructors, for configs that leave keys out.
+# The defaults of tfmot's constructors (and of torch.ao's CubicSL), for configs that leave
+# keys out. CubicSL's `sparsity_level` is the sparsifier group's level (its `base_sl`).
 DEFAULTS = {
     "PolynomialDecay": {"power": 3, "frequency": 100},
     "ConstantSparsity": {"end_step": -1, "frequency": 100},
+    "CubicSL": {"init_sl": 0.0, "init_t": 0, "delta_t": 10, "total_t": 100, "initially_zero": 0},
 }
 REQUIRED = {
     "PolynomialDecay": ("initial_sparsity", "final_sparsity", "begin_step", "end_step"),
     "ConstantSparsity": ("target_sparsity", "begin_step"),
+    "CubicSL": ("sparsity_level",),
 }
+# A typed-in CubicSL ramp is drawn point by point: this many scheduler steps at most.
+MAX_CUBIC_RAMP = 1_000_000
 INTEGER_KEYS = ("begin_step", "end_step", "frequency")
 FLOAT_KEYS = ("initial_sparsity", "final_sparsity", "target_sparsity", "power")
 
@@ -216,6 +221,8 @@ def parse_schedule(schedule_json, rounding=None, shape=None, logged=None):
         return Problem("invalid_schedule", "the schedule is not an object: %r" % (schedule_json,))
     class_name = schedule_json.get("class_name")
     config = schedule_json.get("config")
+    if class_name == "CubicSL" and isinstance(config, dict):
+        return _typed_cubic_sl(config)
     if class_name not in KNOWN_CLASSES:
         return Problem(
             "unknown_schedule",
@@ -314,6 +321,50 @@ def _parse_neutral(schedule, rounding, shape, logged):
         return torch_schedules.held_schedule(schedule, rounding, shape, logged)
     except torch_schedules.ScheduleError as e:
         return Problem("invalid_schedule", "%s: %s" % (schedule.get("kind"), e))
+
+
+def cubic_sl_schedule(config):
+    """The neutral schedule of a typed-in torch.ao CubicSL config (the what-if form's keys)."""
+    merged = dict(DEFAULTS["CubicSL"])
+    merged.update(config)
+    begin = int(merged["init_t"])
+    return {"kind": "polynomial", "initial": float(merged["init_sl"]),
+            "final": float(merged["sparsity_level"]), "begin": begin,
+            "end": begin + int(merged["delta_t"]) * int(merged["total_t"]), "power": 3,
+            "initially_zero": bool(merged["initially_zero"]),
+            "stepping": {"rule": "scheduler_calls"},
+            "source": {"class_name": "CubicSL", "config": merged}}
+
+
+def _typed_cubic_sl(config):
+    """CubicSL as torch.ao's documented loop runs it: at step k (k loop iterations of
+    `sparsifier.step(); scheduler.step()`) the scheduler is at step k and the masks hold the
+    level of step k - 1 (the one-call lag). The clock of that loop, up to the ramp's end."""
+    from tb_sparsity_plugin import torch_schedules
+
+    if "sparsity_level" not in config:
+        return Problem("invalid_schedule", "CubicSL config lacks sparsity_level")
+    for key in ("init_t", "delta_t", "total_t"):
+        value = config.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            return Problem("invalid_schedule", "CubicSL: %s must be a whole number of scheduler "
+                           "steps, not %r" % (key, value))
+    try:
+        schedule = cubic_sl_schedule(config)
+    except (TypeError, ValueError, OverflowError) as e:
+        return Problem("invalid_schedule", "CubicSL: %s" % e)
+    if not 0.0 <= schedule["initial"] <= 1.0 or not 0.0 <= schedule["final"] <= 1.0:
+        return Problem("invalid_schedule", "CubicSL: init_sl and sparsity_level must be in [0, 1]")
+    if not 0 <= schedule["end"] <= MAX_CUBIC_RAMP or schedule["begin"] < 0:
+        return Problem("invalid_schedule", "CubicSL: init_t + delta_t × total_t must be between 0 "
+                       "and %d scheduler steps" % MAX_CUBIC_RAMP)
+    last = schedule["end"] + 1
+    logged = {"schedule_step": [(k, k) for k in range(last + 1)],
+              "mask_schedule_step": [(k, k - 1) for k in range(last + 1)]}
+    try:
+        return torch_schedules.held_schedule(schedule, logged=logged)
+    except torch_schedules.ScheduleError as e:
+        return Problem("invalid_schedule", "CubicSL: %s" % e)
 
 
 def logged_series_tags(weight):

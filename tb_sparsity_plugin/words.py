@@ -30,6 +30,25 @@ def pct(value, digits=1):
     return "%.*f%%" % (digits, 100.0 * value)
 
 
+def pct_pair(a, b):
+    """Two fractions as percentages with the fewest digits (1 to 4) that tell them apart.
+
+    "84.5%"/"87.5%", "87.49%"/"87.50%": a sentence comparing them stays true.
+    """
+    for digits in range(1, 5):
+        left, right = pct(a, digits), pct(b, digits)
+        if left != right:
+            break
+    return left, right
+
+
+def m_by_n_text(m_by_n):
+    """"2:4" for [2, 4] (m zeros in every n consecutive weights)."""
+    if isinstance(m_by_n, (list, tuple)) and len(m_by_n) == 2:
+        return "%s:%s" % tuple(m_by_n)
+    return str(m_by_n)
+
+
 def short_pct(value):
     """0.875 -> "87.5%", 0.5 -> "50%" (up to 2 decimals, no trailing zeros); "?" if unknown."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -66,6 +66,19 @@ def tfmot_logdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def example_logdir(tmp_path_factory):
+    """tfmot's example scripts and schedule recipes as real runs (tests/tfmot_example_runs.py),
+    made once per session; TB_SPARSITY_EXAMPLES_LOGDIR caches them like tfmot_logdir."""
+    cached = os.environ.get("TB_SPARSITY_EXAMPLES_LOGDIR")
+    if cached and os.path.exists(os.path.join(cached, "truth.json")):
+        return cached
+    out = cached or str(tmp_path_factory.mktemp("tfmot_example_runs"))
+    os.makedirs(out, exist_ok=True)
+    run_python([os.path.join(TESTS, "tfmot_example_runs.py"), out], timeout=1200)
+    return out
+
+
+@pytest.fixture(scope="session")
 def truth(tfmot_logdir):
     with open(os.path.join(tfmot_logdir, "truth.json")) as f:
         return json.load(f)

@@ -44,9 +44,10 @@ def test_benchmark_small_produces_numeric_ratios(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| small (4 × 10 × 100)")]
     measures = [line.split("|")[3].strip() for line in rows]
     assert measures == [
-        "data, warm (s)",
-        "data, first fetch (s)",
-        "data vs one batched timeSeries POST (s)",
+        "first screen, first fetch (s)",
+        "first screen, repeat fetch (s)",
+        "first fetch vs Time Series' own first screen (6 cards) (s)",
+        "repeat fetch vs one batched timeSeries POST (s)",
         "TensorBoard RSS (MB)",
     ]
     for line in rows:
@@ -56,3 +57,21 @@ def test_benchmark_small_produces_numeric_ratios(tmp_path):
     result = json.loads((tmp_path / "work" / "results" / "small_true.json").read_text())
     assert len(result["plugin_s"]) == 2 and result["rss_with"] > 0 and result["rss_without"] > 0
     assert "cores" in text and "TensorBoard 2." in text
+
+
+def test_synthetic_sweep_is_targets_by_seeds_without_a_model_config(tmp_path):
+    from benchmarks import synthetic
+    from tensorboard.backend.event_processing import event_file_loader
+
+    info = synthetic.generate(str(tmp_path), runs=20, layers=2, steps=3, sweep=True)
+    assert info["events"] == 20 * 3 * (2 * 2 + 5)  # no model config event
+    names = sorted(os.listdir(tmp_path))
+    assert len(names) == 20 and "sweep_s0.50_seed0" in names and "sweep_s0.95_seed1" in names
+    assert synthetic.SIZES["sweep"]["runs"] == 100
+    assert set(synthetic.experiments("sweep")) == {
+        "sweep_s%.2f_seed%d" % (t, k) for t in synthetic.SWEEP_TARGETS for k in range(10)}
+    train = tmp_path / "sweep_s0.50_seed0" / "train"
+    (path,) = train.iterdir()
+    tags = {v.tag for e in event_file_loader.EventFileLoader(str(path)).Load()
+            for v in e.summary.value}
+    assert tags == {"epoch_loss", "epoch_accuracy"}

@@ -256,10 +256,10 @@ def test_single_point(hostile):
 
 
 def test_step_near_2_pow_53(hostile):
-    start = time.monotonic()
     doc = run_doc(hostile, "bigstep")
-    assert time.monotonic() - start < 10  # no listing of 2**53 pruning steps
     layer = doc["layers"][0]
+    # No listing of 2**53 pruning steps: the curves stay a few thousand points.
+    assert len(layer["expected"] or []) <= 5000 and len(layer["target"] or []) <= 5000
     assert steps_of(layer) == [0, 2**53 - 100, 2**53 - 1]
     assert doc["last_step"] == 2**53 - 1
     assert layer["expected"][-1][0] == 2**53 - 1
@@ -338,14 +338,11 @@ def test_run_with_1000_layers(tmp_path):
     layers = [("dense_%04d" % i, hu.poly(0, 40, frequency=10)) for i in range(1000)]
     hu.experiment(root, "wide", layers, [(0, 0.0), (20, 0.3), (40, 0.8)])
     client = make_client(root)
-    start = time.monotonic()
     status, doc = get_json(client, "run", run=os.path.join("wide", "metrics"))
-    elapsed = time.monotonic() - start
     assert status == 200 and len(doc["layers"]) == 1000
     assert [l["position"] for l in doc["layers"]] == list(range(1000))
     assert all(l["expected"] for l in doc["layers"])
     assert doc["model"]["weighting"] == "params"
-    assert elapsed < 30
     status, listing = get_json(client, "runs")
     assert listing["runs"][0]["num_layers"] == 1000
 
@@ -356,9 +353,7 @@ def test_logdir_with_500_runs(tmp_path):
         hu.write_series(os.path.join(root, "exp%03d" % i, "metrics"),
                         {hu.SPARSITY % "dense": [(0, 0.0), (10, i / 1000.0)]})
     client = make_client(root)
-    start = time.monotonic()
     status, listing = get_json(client, "runs")
-    assert time.monotonic() - start < 60
     assert status == 200 and len(listing["runs"]) == 500
     assert [r["run"] for r in listing["runs"]] == sorted(r["run"] for r in listing["runs"])
     status, doc = get_json(client, "run", run=os.path.join("exp499", "metrics"))

@@ -6,6 +6,7 @@ i >= 1 is the event of step STEPS[i - 1]. No TensorFlow, no TensorBoard process:
 """
 
 import os
+import re
 
 import pytest
 from tensorboard.backend.event_processing import event_file_loader
@@ -14,6 +15,7 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.summary.writer.record_writer import RecordWriter
 
 import hostile_util as hu
+from tb_sparsity_plugin import logdir_files
 from tb_sparsity_plugin import recovery
 
 TAG = hu.SPARSITY % "dense"
@@ -162,7 +164,7 @@ def test_a_good_record_that_is_not_an_event_counts_as_damage(run_dir):
     assert got == points(STEPS[3:] + [100])
 
 
-def test_runs_outside_the_logdir_and_remote_logdirs_are_not_scanned(tmp_path):
+def test_runs_outside_the_logdir_are_not_scanned(tmp_path):
     logdir = tmp_path / "logdir"
     path = write_run(str(tmp_path / "outside"))
     hu.flip_byte(path, 2)
@@ -170,8 +172,23 @@ def test_runs_outside_the_logdir_and_remote_logdirs_are_not_scanned(tmp_path):
     scanner = recovery.DamageScanner(str(logdir))
     assert scanner.scan_run("../outside") == ({}, [])
     assert scanner.scan_run(str(tmp_path / "outside")) == ({}, [])
-    assert recovery.DamageScanner("s3://bucket/logs").scan_run("run") == ({}, [])
     assert scanner.fingerprint("run") and scanner.fingerprint("../outside") == ()
+    remote = recovery.DamageScanner("s3://bucket/logs")
+    assert remote.scan_run("../outside") == ({}, []) and remote.unchecked("../outside") is None
+
+
+def test_a_remote_logdir_this_process_cannot_read_is_left_unchecked_with_the_reason():
+    """Buckets are scanned through TensorBoard's filesystem layer (tests/test_remote_logdirs.py
+    against emulators); a scheme it has no filesystem for is skipped, and says why."""
+    scanner = recovery.DamageScanner("nosuchscheme://bucket/logs")
+    assert scanner.fingerprint("exp/metrics") == ()
+    assert scanner.scan_run("exp/metrics") == ({}, [])
+    reason = scanner.unchecked("exp/metrics")
+    assert "nosuchscheme://bucket/logs/exp/metrics cannot be listed" in reason
+    # What the filesystem said (TensorBoard's stub, or TensorFlow's gfile once imported).
+    assert re.search(r"\((ValueError|NotFoundError|UnimplementedError): .+\)$", reason), reason
+    # The tab claims no problem it cannot check (TensorBoard's data server may read it).
+    assert logdir_files.logdir_problem("nosuchscheme://bucket/logs") is None
 
 
 @pytest.mark.parametrize("value,expected", [

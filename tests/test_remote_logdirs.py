@@ -24,7 +24,11 @@ from bucket_emulators import free_port
 from conftest import ROOT, make_client
 import hostile_util as hu
 
-pytestmark = pytest.mark.emulator
+# Emulated buckets; gs:// is read with TensorFlow's GCS client (TensorBoard and CLI
+# subprocesses), and the local documents compared with come from TensorBoard's Python
+# loader, which imports TensorFlow.
+pytestmark = [pytest.mark.emulator, pytest.mark.tensorflow]
+
 NO_TF_PATH = os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])
 BUCKET = "tb-logs"
 WAIT_SECONDS = 180  # bounded waits for TensorBoard's asynchronous reloads; no timing asserted
@@ -87,12 +91,12 @@ class Bucket:
             # TensorBoard reads s3:// only with its own filesystem layer, i.e. without
             # TensorFlow; --load_fast=auto picks the Python loader (the data server reads
             # local and gs:// logdirs only).
-            self.tensorboard_env = dict(self.env, PYTHONPATH=NO_TF_PATH)
+            self.pythonpath = NO_TF_PATH
             self.load_fast = "auto"
         else:
             # gs:// through TensorFlow's filesystem, i.e. the Python loader: the data server
             # cannot reach an emulator (docs/remote_logdirs.md).
-            self.tensorboard_env = dict(self.env, PYTHONPATH=ROOT)
+            self.pythonpath = ROOT
             self.load_fast = "false"
 
 
@@ -151,7 +155,7 @@ def test_the_tab_on_a_bucket_shows_what_it_shows_on_a_local_copy(
     assert damaged["last_step"] == docs["plain/metrics"]["last_step"]  # recovered after damage
 
     tb = tensorboard_process(bucket.logdir, load_fast=bucket.load_fast,
-                             env=bucket.tensorboard_env)
+                             env=dict(bucket.env, PYTHONPATH=bucket.pythonpath))
     tb.wait_ready(timeout=WAIT_SECONDS, runs_expected=len(runs["runs"]))
     remote_runs = _poll(lambda: tb.get_json("/data/plugin/sparsity/runs"),
                         lambda value: value == runs)
@@ -188,38 +192,82 @@ def test_a_run_growing_in_the_bucket_shows_its_new_steps(s3, tfmot_logdir, tenso
     assert doc["last_step"] == full_last
 
 
-def _runs_error(tb):
+def _answer(tb, path):
+    """(status, JSON body) of GET path, errors included."""
     try:
-        status, body = tb.get("/data/plugin/sparsity/runs")
+        status, body = tb.get(path)
     except urllib.error.HTTPError as e:
         status, body = e.code, e.read()
     return status, json.loads(body)
 
 
-@pytest.mark.parametrize("case", ["missing_logdir", "missing_bucket", "unreachable_endpoint"])
-def test_a_logdir_that_cannot_be_read_says_why_in_the_tab(case, s3, s3_bucket,
-                                                          tensorboard_process):
-    env = dict(s3.env)
-    logdir = {"missing_logdir": "s3://%s/no/such/logs" % BUCKET,
-              "missing_bucket": "s3://no-such-bucket/logs",
-              "unreachable_endpoint": s3_bucket.logdir}[case]
-    if case == "unreachable_endpoint":
-        env["S3_ENDPOINT"] = "http://127.0.0.1:%d" % free_port()  # nothing listens there
-    tb = tensorboard_process(logdir, load_fast="auto", env=dict(env, PYTHONPATH=NO_TF_PATH))
-    status, body = _poll(lambda: _safe(lambda: _runs_error(tb)),
-                         lambda value: value is not None)
-    assert status == 503, body
-    assert logdir in body["error"]
-    expected = {"missing_logdir": "does not exist", "missing_bucket": "NoSuchBucket",
-                "unreachable_endpoint": "cannot be read"}[case]
-    assert expected in body["error"], body["error"]
+def test_a_bucket_that_stops_answering_gets_a_note_or_a_message_never_an_error(
+        tfmot_logdir, tmp_path, tensorboard_process):
+    """TensorBoard keeps what it read. Where the plugin reads the bucket itself (the damage
+    check), the run gets a note; where TensorBoard's data provider does (its Python loader
+    reads a run's first event time from the file on some listings), the plugin answers 503
+    with the reason, not a 500."""
+    _require("boto3")
+    _require("moto.server")
+    from bucket_emulators import S3Emulator
 
-
-def _safe(call):
+    emulator = S3Emulator(str(tmp_path))
     try:
-        return call()
-    except (urllib.error.URLError, ConnectionError):  # TensorBoard not up yet
-        return None
+        emulator.create_bucket("tb-stops")
+        emulator.upload_dir(os.path.join(tfmot_logdir, "plain"), "tb-stops", "logs/plain")
+        tb = tensorboard_process("s3://tb-stops/logs", load_fast="auto",
+                                 env=dict(emulator.env, PYTHONPATH=NO_TF_PATH))
+        tb.wait_ready(timeout=WAIT_SECONDS)
+        codes = lambda doc: [d["code"] for d in doc.get("diagnostics", [])]  # noqa: E731
+        status, before = _answer(tb, "/data/plugin/sparsity/run?run=plain/metrics")
+        assert status == 200 and "damage_not_checked" not in codes(before)
+    finally:
+        emulator.stop()
+    run = "/data/plugin/sparsity/run?run=plain/metrics"
+    status, after = _poll(lambda: _answer(tb, run),
+                          lambda a: a[0] != 200 or "damage_not_checked" in codes(a[1]))
+    if status == 200:
+        [note] = [d for d in after["diagnostics"] if d["code"] == "damage_not_checked"]
+        assert note["severity"] == "info" and "s3://tb-stops/logs/plain/metrics" in note["message"]
+        assert after["last_step"] == before["last_step"]  # TensorBoard's data is still shown
+    else:
+        assert status == 503, after
+        assert "s3://tb-stops/logs cannot be read" in after["error"], after
+    for path in ("/data/plugin/sparsity/runs", run):
+        assert _answer(tb, path)[0] in (200, 503)
+
+
+# case -> (scheme, logdir, words the message must have); "unreachable": an endpoint where
+# nothing listens (s3://), or no emulator and no network (gs://).
+UNREADABLE = {
+    "s3_missing_logdir": ("s3", "s3://%s/no/such/logs" % BUCKET, "does not exist"),
+    "s3_missing_bucket": ("s3", "s3://no-such-bucket/logs", "NoSuchBucket"),
+    "s3_unreachable": ("s3", "s3://%s/logs" % BUCKET, "cannot be read"),
+    "gs_missing_logdir": ("gs", "gs://%s/no/such/logs" % BUCKET, "does not exist"),
+    "gs_unreachable": ("gs", "gs://tb-sparsity-no-such-bucket/logs", "cannot be read"),
+}
+
+
+def _unreadable(case, request):
+    """(Bucket whose settings to use, logdir, environment, words) of an UNREADABLE case."""
+    scheme, logdir, words = UNREADABLE[case]
+    bucket = request.getfixturevalue(scheme + "_bucket")
+    env = dict(bucket.env)
+    if case == "s3_unreachable":
+        env["S3_ENDPOINT"] = "http://127.0.0.1:%d" % free_port()  # nothing listens there
+    if case == "gs_unreachable":
+        env = {}  # TensorFlow's GCS client tries the real endpoints: no network here
+    return bucket, logdir, env, words
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+def test_a_logdir_that_cannot_be_read_says_why_in_the_tab(case, request, tensorboard_process):
+    bucket, logdir, env, words = _unreadable(case, request)
+    tb = tensorboard_process(logdir, load_fast=bucket.load_fast,
+                             env=dict(env, PYTHONPATH=bucket.pythonpath))
+    status, body = _answer(tb, "/data/plugin/sparsity/runs")  # TensorBoard serves by now
+    assert status == 503, body
+    assert logdir in body["error"] and words in body["error"], body["error"]
 
 
 # -- the command line --------------------------------------------------------------------
@@ -242,6 +290,18 @@ def test_the_cli_reports_on_a_bucket_what_it_reports_on_a_local_copy(bucket, loc
     table = _cli(["report", bucket.logdir, "--run", "damaged"], bucket.env)
     assert table.returncode == 0, table.stderr
     assert "records_skipped" in table.stdout
+    if bucket.scheme == "gs":
+        # auto chose the data server, as TensorBoard does for gs://; it cannot get Google
+        # credentials here, panics, and the CLI says so and reads with Python instead.
+        assert "warning: TensorBoard's data server crashed" in table.stderr, table.stderr
+        assert "read with TensorBoard's Python loader instead" in table.stderr
+
+
+def test_the_cli_reports_a_data_server_crash_on_gs_as_exit_2_with_load_fast_true(gs_bucket):
+    proc = _cli(["report", gs_bucket.logdir, "--load-fast", "true"], gs_bucket.env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("tb-sparsity: error: TensorBoard's data server crashed"), last
 
 
 def test_the_cli_refuses_the_rust_loader_for_s3_in_one_sentence(s3_bucket):
@@ -251,16 +311,41 @@ def test_the_cli_refuses_the_rust_loader_for_s3_in_one_sentence(s3_bucket):
     assert len(lines) == 1 and "s3://" in lines[0] and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("case", ["missing_logdir", "missing_bucket", "unreachable_endpoint"])
-def test_a_logdir_that_cannot_be_read_is_one_sentence_and_exit_2_in_the_cli(case, s3_bucket):
-    env = dict(s3_bucket.env)
-    logdir = {"missing_logdir": "s3://%s/no/such/logs" % BUCKET,
-              "missing_bucket": "s3://no-such-bucket/logs",
-              "unreachable_endpoint": s3_bucket.logdir}[case]
-    if case == "unreachable_endpoint":
-        env["S3_ENDPOINT"] = "http://127.0.0.1:%d" % free_port()
-    proc = _cli(["report", logdir], env, timeout=120)  # bounded: a hang fails here
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+def test_a_logdir_that_cannot_be_read_is_one_sentence_and_exit_2_in_the_cli(case, request):
+    _, logdir, env, words = _unreadable(case, request)
+    proc = _cli(["report", logdir], env, timeout=300)  # bounded: a hang fails here
     assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert lines[0].startswith("tb-sparsity: error: ") and logdir in lines[0]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    # TensorFlow (imported for gs://) logs a few lines of its own first; ours is the last.
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("tb-sparsity: error: ") and logdir in last and words in last, last
+    if case.startswith("s3"):  # no TensorFlow involved: nothing but our sentence
+        assert proc.stderr.strip() == last
+
+
+# -- the dashboard ---------------------------------------------------------------------------
+
+
+def test_the_dashboard_says_why_a_bucket_shows_nothing(s3_bucket, tensorboard_process, browser):
+    """The message of the `runs` route in the page the tab shows, not the empty-logdir help."""
+    logdir = "s3://%s/no/such/logs" % BUCKET
+    tb = tensorboard_process(logdir, load_fast="auto",
+                             env=dict(s3_bucket.env, PYTHONPATH=NO_TF_PATH))
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        # Without data TensorBoard lists the tab as inactive; #sparsity selects it anyway.
+        page.goto(tb.url + "/#sparsity")
+        iframe = page.wait_for_selector('iframe[src*="plugin_entry.html?name=sparsity"]',
+                                        timeout=120_000)
+        frame = iframe.content_frame()
+        frame.wait_for_selector(".state-error", timeout=120_000)
+        text = frame.inner_text(".state-error")
+        assert logdir in text and "does not exist" in text, text
+        assert frame.query_selector(".state-empty") is None  # not "log with these callbacks"
+        assert errors == []
+    finally:
+        context.close()

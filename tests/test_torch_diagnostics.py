@@ -5,6 +5,7 @@ warning; the healthy run gets none. The same runs check what the reader makes of
 summaries: keys, N:M compliance, the measured series after a mask is removed, the CLI.
 """
 
+import json
 import os
 
 import pytest
@@ -44,7 +45,8 @@ def messages(doc, code):
 
 
 def test_every_run_is_listed_from_its_summary(docs):
-    assert sorted(docs) == ["blocks", "cadence", "healthy", "mirror", "order", "ramp", "squash"]
+    assert sorted(docs) == ["blocks", "cadence", "healthy", "lambda", "mirror", "order", "ramp",
+                            "squash"]
     for run, doc in docs.items():
         if run == "mirror":
             continue
@@ -70,6 +72,19 @@ def test_iterative_prune_lines_up_with_the_keras_model(docs):
     for layer in doc["layers"]:
         assert layer["max_abs_deviation"] < 1e-6  # compounding 0.3 four times, to the weight
         assert layer["final_sparsity"] == pytest.approx(1 - 0.7 ** 4, abs=2.0 / layer["params"])
+
+
+def test_lambda_sl_is_drawn_from_its_logged_levels(docs):
+    doc = docs["lambda"]
+    assert doc["diagnostics"] == []
+    for layer in doc["layers"]:
+        assert layer["schedule_text"] == "LambdaSL (levels as logged)"
+        assert layer["max_abs_deviation"] < 1e-6  # the applied levels, block-rounded
+        # the target is the level the scheduler asked for: 0.75 × min(1, epoch / 5)
+        targets = dict((s, v) for s, v in layer["target"])
+        assert targets[8] == pytest.approx(0.75 / 5, abs=1e-6)
+        assert layer["target_sparsity"] == pytest.approx(0.75, abs=1e-6)
+        assert layer["final_sparsity"] == pytest.approx(0.75)
 
 
 def test_scheduler_stepped_per_epoch_sparsifier_per_batch(docs):
@@ -136,3 +151,41 @@ def test_cli_gate_fails_on_a_trap(trap_logdir, capsys):
     assert cli.main(["report", trap_logdir, "--run", "^ramp$", "--fail-on", "warning",
                      "--quiet"]) != 0
     capsys.readouterr()
+
+
+def test_what_if_cubic_sl_equals_torch_ao(trap_client):
+    """The what-if form's CubicSL: after k iterations of torch.ao's loop the masks hold the
+    level of scheduler step k - 1, as CubicSL computes it (torch itself, in a subprocess)."""
+    doc = get(trap_client, "schedule?class_name=CubicSL&sparsity_level=0.8&init_t=2&delta_t=2"
+                           "&total_t=5&max_step=20")
+    assert doc["diagnostics"] == []
+    levels = run_python(["-c", (
+        "import torch\n"
+        "from torch.ao.pruning import CubicSL, WeightNormSparsifier\n"
+        "m = torch.nn.Sequential(torch.nn.Linear(8, 8))\n"
+        "s = WeightNormSparsifier(sparsity_level=0.8)\n"
+        "s.prepare(m, [{'tensor_fqn': '0.weight'}])\n"
+        "c = CubicSL(s, init_t=2, delta_t=2, total_t=5)\n"
+        "out = []\n"
+        "for k in range(20):\n"
+        "    out.append(s.groups[0]['sparsity_level'])\n"
+        "    s.step(); c.step()\n"
+        "print(out)\n")]).stdout
+    asked = eval(levels.strip().splitlines()[-1])  # the level each sparsifier.step() applied
+    expected = dict((step, value) for step, value in doc["expected"])
+    held = 0.0
+    for k in range(1, 21):
+        held = expected.get(k, held)
+        assert held == pytest.approx(asked[k - 1], abs=1e-12), k
+    # A ramp longer than the training says so, instead of target_not_reached.
+    short = get(trap_client, "schedule?class_name=CubicSL&sparsity_level=0.8&delta_t=10"
+                             "&total_t=10&max_step=20")
+    assert [d["code"] for d in short["diagnostics"]] == ["ramp_exceeds_training"]
+
+
+def test_cli_export_of_a_pytorch_run(trap_logdir, trap_client, capsys):
+    assert cli.main(["export", trap_logdir, "--run", "blocks", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out) == get(trap_client, "run?threshold=1&run=blocks")
+    assert cli.main(["export", trap_logdir, "--run", "blocks", "--format", "csv", "--quiet"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert any(",0:Dense,0,n_m_compliance,64," in r for r in rows), rows[:5]

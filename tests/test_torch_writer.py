@@ -211,6 +211,9 @@ def test_global_unstructured_is_measured_only_and_final_state_logged_on_close(tm
     prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=0.5)
     final = {"%d.weight" % i: true_mask_sparsity(model[i].weight_mask) for i in (0, 2, 4)}
     writer.close(step=5)  # the state after the last log() is on record
+    writer.close()  # a second close does nothing
+    with pytest.raises(ValueError, match="closed"):
+        writer.log(6)
     doc, series = read_back(str(tmp_path))
     for weight in doc["weights"]:
         assert weight["schedule"] is None and weight["method"].endswith("CustomFromMask")

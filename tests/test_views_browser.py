@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import os
-import time
 
 import pytest
 
@@ -317,26 +316,21 @@ def test_heatmap_of_300_layers_by_1000_steps_renders_and_hovers(big_logdir, page
         process.wait_ready(timeout=300, runs_expected=1)
         page.goto(process.url + "/data/plugin_entry.html?name=sparsity")
         page.wait_for_selector(".layer-card canvas", timeout=180_000)
-        started = time.monotonic()
         page.click('.tab[data-tab="heatmap"]')
         page.wait_for_selector(".heatmap-canvas[data-rows='300'][data-cols='1000']", timeout=TIMEOUT_MS)
-        render_s = time.monotonic() - started
         box = page.query_selector(".heatmap-overlay").bounding_box()
         assert box["height"] >= 300 * 2
         # Hover several cells: each answers with its own layer and step.
         seen = set()
         for fx, fy in ((0.1, 0.1), (0.5, 0.5), (0.9, 0.9), (0.3, 0.7)):
-            t0 = time.monotonic()
             page.mouse.move(box["x"] + 8 + fx * (box["width"] - 16), box["y"] + 2 + fy * (box["height"] - 36))
             page.wait_for_function(
                 "(seen) => { const t = document.querySelector('.heatmap-tooltip');"
                 " return !t.hidden && !seen.includes(t.textContent); }", arg=sorted(seen), timeout=10_000)
-            assert time.monotonic() - t0 < 10
             seen.add(page.inner_text(".heatmap-tooltip"))
         assert all("step" in s and "measured" in s for s in seen)
         page.click('.view-heatmap button[data-mode="deviation"]')
         page.wait_for_selector(".heatmap-canvas[data-mode='deviation']", timeout=TIMEOUT_MS)
-        assert render_s < 60  # a sanity bound, not a benchmark
         assert_clean(page)
     finally:
         process.stop()

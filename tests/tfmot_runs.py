@@ -89,8 +89,16 @@ def train(model, run_dir, samples, epochs, pruning_summaries=True, sparsity_summ
         callbacks.append(SparsitySummaries(log_dir=os.path.join(run_dir, "metrics"), update_freq=5))
     model.fit(x, y, batch_size=BATCH, epochs=epochs, validation_split=0.2, verbose=0,
               callbacks=callbacks)
+    weights = pruned_weights(model.layers)
+    steps_per_epoch = int(np.ceil(samples * 0.8 / BATCH))
+    return {"last_step": steps_per_epoch * epochs, "steps_per_epoch": steps_per_epoch,
+            "weights": weights}
+
+
+def pruned_weights(layers):
+    """What the model really holds, per pruned weight of `layers`."""
     weights = []
-    for layer in model.layers:
+    for layer in layers:
         for weight, mask, _ in getattr(layer, "pruning_vars", []):
             weights.append({
                 "wrapper": layer.name,
@@ -99,9 +107,7 @@ def train(model, run_dir, samples, epochs, pruning_summaries=True, sparsity_summ
                 "pruning_step": int(keras.backend.get_value(layer.pruning_step)),
                 "mask_sparsity": float(1.0 - np.mean(keras.backend.get_value(mask))),
             })
-    steps_per_epoch = int(np.ceil(samples * 0.8 / BATCH))
-    return {"last_step": steps_per_epoch * epochs, "steps_per_epoch": steps_per_epoch,
-            "weights": weights}
+    return weights
 
 
 SCENARIOS = {

@@ -16,7 +16,8 @@ after every sparsifier step:
 - `ramp`: `CubicSL(delta_t=4, total_t=10)`: a 40-step ramp in 8 scheduler steps;
 - `squash`: `squash_mask()` after epoch 5, then 3 more epochs of training refill the zeros.
 
-And `mirror`: the model of tests/tfmot_runs.py's `sequential` (Conv2D, Flatten, Dense, Dense)
+`lambda`: the healthy loop with `LambdaSL` (level × min(1, epoch / 5)), drawn from the levels
+the writer logs. And `mirror`: the model of tests/tfmot_runs.py's `sequential` (Conv2D, Flatten, Dense, Dense)
 in PyTorch, pruned by `l1_unstructured(amount=0.3)` at each of the first 4 epochs: its layers
 line up with the Keras runs' (keys 0:Conv2D, 2:Dense, 3:Dense).
 
@@ -29,7 +30,7 @@ import sys
 
 import torch
 from torch import nn
-from torch.ao.pruning import CubicSL, WeightNormSparsifier
+from torch.ao.pruning import CubicSL, LambdaSL, WeightNormSparsifier
 from torch.nn.utils import prune
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,13 +55,16 @@ def model():
 
 
 def run(out, name, level=0.75, zeros_per_block=4, delta_t=1, total_t=6, per_batch=False,
-        scheduler_first=False, squash_after=None):
+        scheduler_first=False, squash_after=None, lambda_sl=False):
     net, (x, y) = model(), data()
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
     sparsifier = WeightNormSparsifier(sparsity_level=level, sparse_block_shape=(1, 4),
                                       zeros_per_block=zeros_per_block)
     sparsifier.prepare(net, [{"tensor_fqn": "0.weight"}, {"tensor_fqn": "2.weight"}])
-    scheduler = CubicSL(sparsifier, init_t=0, delta_t=delta_t, total_t=total_t)
+    if lambda_sl:  # a schedule the writer cannot serialize: it logs the levels
+        scheduler = LambdaSL(sparsifier, lambda epoch: min(1.0, epoch / 5))
+    else:
+        scheduler = CubicSL(sparsifier, init_t=0, delta_t=delta_t, total_t=total_t)
     writer = SparsityWriter(os.path.join(out, name), net, sparsifier, scheduler)
 
     def prune_step():
@@ -134,6 +138,7 @@ def main(out):
         "ramp": run(out, "ramp", delta_t=4, total_t=10),
         "squash": run(out, "squash", total_t=3, squash_after=5),
         "mirror": mirror(out),
+        "lambda": run(out, "lambda", lambda_sl=True),
     }
     with open(os.path.join(out, "truth.json"), "w") as f:
         json.dump(truth, f, indent=1)

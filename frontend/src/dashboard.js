@@ -7,7 +7,7 @@ import { familyColors, groupRunsBy } from "./sweeps.js";
 import { diagnosticId, renderDiagnostics } from "./views/diagnostics.js";
 import { el, replaceChildren } from "./views/dom.js";
 import { LayersView } from "./views/layers.js";
-import { banner, emptyMessage, errorMessage, failedRunsBanner, loadingMessage, noScheduleNote } from "./views/messages.js";
+import { banner, emptyMessage, errorMessage, fillFailedRunsBanner, loadingMessage, noScheduleNote } from "./views/messages.js";
 import { renderRunList } from "./views/runs.js";
 import { HeatmapView } from "./views/heatmap.js";
 import { QualityView } from "./views/quality.js";
@@ -125,6 +125,7 @@ export class Dashboard {
 
     this.banners = el("div", { class: "banners" });
     this.stateBox = el("div", { class: "state-box" });
+    this.failedBanner = el("div");
     this.layersView = new LayersView({ store: this.store, onPick: (step, from) => this.pickStep(step, from), onLayout: () => this.render() });
     this.diagnosticsBox = el("section", { class: "diagnostics", attrs: { "aria-label": "diagnostics" } });
     this.overview = el("section", { class: "overview" }, this.layersView.modelBox, this.diagnosticsBox);
@@ -358,6 +359,7 @@ export class Dashboard {
       replaceChildren(this.stateBox, emptyMessage());
       replaceChildren(this.runList, el("p", { class: "muted small", text: "No runs with pruning data." }));
       replaceChildren(this.banners, this.refreshError ? banner("error", "Refreshing failed:", this.refreshError.message) : null);
+      this.bannersText = null;
       this.showSections(false);
       return;
     }
@@ -395,7 +397,7 @@ export class Dashboard {
     const banners = [];
     if (this.refreshError) banners.push(banner("error", "Refreshing failed; showing the data read before.", this.refreshError.message));
     const failures = selected.filter((r) => errors.has(r.run)).map((r) => ({ run: r.run, error: errors.get(r.run) }));
-    if (failures.length) banners.push(failedRunsBanner(failures));
+    if (failures.length) banners.push(fillFailedRunsBanner(this.failedBanner, failures));
     const loading = selected.filter((r) => !errors.has(r.run) && this.store.doc(r.run)?.state !== LOADED && !this.store.doc(r.run)?.value).map((r) => r.run);
     // One banner for the runs still loading: one each would shift the charts at every arrival.
     if (loading.length === 1) banners.push(banner("info", `Loading run ${loading[0]}\u2026`));
@@ -407,7 +409,10 @@ export class Dashboard {
     const tfmotLogs = (r) => r.data.schedule_source === "none" || r.data.schedule_source === "keras_model_config";
     const withoutSchedule = runDatas.filter((r) => tfmotLogs(r) && (r.data.schedule_source === "none" || (r.data.model && r.data.model.expected === null)));
     if (withoutSchedule.length) banners.push(noScheduleNote(withoutSchedule.map((r) => r.run)));
-    replaceChildren(this.banners, banners);
+    // Kept when unchanged: an opened "which runs" stays open, and nothing flickers.
+    const text = banners.map((b) => b.textContent).join("\u0000");
+    if (text !== this.bannersText) replaceChildren(this.banners, banners);
+    this.bannersText = text;
     // Nothing to draw yet, runs on their way: the spinner (kept, so it does not restart).
     if (runDatas.length > 0 || loading.length === 0) replaceChildren(this.stateBox);
     else if (!this.stateBox.querySelector(".state-loading")) replaceChildren(this.stateBox, loadingMessage());

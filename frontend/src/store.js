@@ -122,8 +122,9 @@ export class Store {
     for (const cache of [this.docs, this.full]) {
       for (const run of [...cache.keys()]) if (!names.has(run)) cache.delete(run);
     }
+    const docs = this.loadDocs(wanted(), { force }); // marks them loading before anyone looks
     this.changed();
-    await this.loadDocs(wanted(), { force });
+    await docs;
   }
 
   /** The resource of a run's document, or undefined before it was asked for. */

@@ -352,7 +352,27 @@ export const SCHEDULE_FIELDS = {
     { key: "end_step", label: "end step (−1: never)", kind: "step", value: -1 },
     { key: "frequency", label: "frequency", kind: "step", value: 100 },
   ],
+  // torch.ao: steps are scheduler.step() calls, the loop is sparsifier.step(); scheduler.step()
+  CubicSL: [
+    { key: "sparsity_level", label: "sparsity level", kind: "fraction", value: 0.8 },
+    { key: "init_sl", label: "init_sl", kind: "fraction", value: 0 },
+    { key: "init_t", label: "init_t", kind: "step", value: 0 },
+    { key: "delta_t", label: "delta_t", kind: "step", value: 10 },
+    { key: "total_t", label: "total_t", kind: "step", value: 100 },
+  ],
 };
+
+/** A recorded schedule's class and config: tfmot's as logged, PyTorch's from its source
+ * (CubicSL's group level `base_sl` is the form's `sparsity_level`). */
+function scheduleConfig(schedule) {
+  if (!schedule || typeof schedule !== "object") return null;
+  if (SCHEDULE_FIELDS[schedule.class_name]) return { className: schedule.class_name, config: schedule.config || {} };
+  const source = schedule.source && typeof schedule.source === "object" ? schedule.source : {};
+  if (source.class_name !== "CubicSL") return null;
+  const config = { ...(source.config || {}) };
+  if (Number.isFinite(config.base_sl)) config.sparsity_level = config.base_sl;
+  return { className: "CubicSL", config };
+}
 
 /**
  * Starting values of the what-if form for a run: its first layer's recorded schedule when it has
@@ -362,12 +382,12 @@ export const SCHEDULE_FIELDS = {
 export function prefillSchedule(runData) {
   const last = runData ? Math.max(runData.last_step || 0, runData.training_last_step || 0) : 0;
   const maxStep = last > 0 ? last : 1000;
-  const layer = runData && Array.isArray(runData.layers) ? runData.layers.find((l) => l.schedule && SCHEDULE_FIELDS[l.schedule.class_name]) : null;
+  const layer = runData && Array.isArray(runData.layers) ? runData.layers.find((l) => scheduleConfig(l.schedule)) : null;
   if (layer) {
-    const className = layer.schedule.class_name;
+    const { className, config } = scheduleConfig(layer.schedule);
     const values = {};
     for (const f of SCHEDULE_FIELDS[className]) {
-      const v = layer.schedule.config ? layer.schedule.config[f.key] : undefined;
+      const v = config[f.key];
       values[f.key] = Number.isFinite(v) ? v : f.value;
     }
     return { className, values, maxStep, from: `the schedule of ${layer.name || layer.key}` };

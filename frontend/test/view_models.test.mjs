@@ -273,3 +273,14 @@ test("tableColumns adds N:M compliance only when a row logs it", () => {
   assert.equal(cols.length, TABLE_COLUMNS.length + 1);
   assert.deepEqual(cols[cols.length - 1], { id: "n_m_compliance", label: "N:M groups ok", kind: "percent" });
 });
+
+test("prefillSchedule takes a PyTorch run's CubicSL from its source, base_sl as the level", () => {
+  const run = {
+    run: "torch_ao_cubic", last_step: 144,
+    layers: [{ key: "7:Dense", name: "9", schedule: { kind: "polynomial", source: { class_name: "CubicSL", config: { base_sl: 0.875, init_sl: 0, init_t: 5, delta_t: 1, total_t: 23 } } } }],
+  };
+  const p = prefillSchedule(run);
+  assert.equal(p.className, "CubicSL");
+  assert.deepEqual(p.values, { sparsity_level: 0.875, init_sl: 0, init_t: 5, delta_t: 1, total_t: 23 });
+  assert.equal(prefillSchedule({ run: "g", last_step: 9, layers: [{ key: "a", schedule: { kind: "compound", source: { class_name: "L1Unstructured" } } }] }).className, "PolynomialDecay");
+});

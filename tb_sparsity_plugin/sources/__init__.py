@@ -64,6 +64,9 @@ class LayerData:
     shape: list | None = None
     logged: dict | None = None  # {name: [[step, value]]} of schedules.logged_series_tags
     nm_compliance: list | None = None  # fraction of groups that satisfy the entry's N:M
+    # tfmot logs a threshold of 999.0 under `sparsity_m_by_n` (pruning_impl.py), far above
+    # any trained weight's magnitude; the m:n pattern itself is not in its logs.
+    m_by_n_marker: bool = False
 
 
 @dataclasses.dataclass
@@ -76,11 +79,19 @@ class RunData:
     training_last_step_source: str | None = None
     skipped: dict = dataclasses.field(default_factory=dict)  # reason -> count
     problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
+    # Why the run's event files (in a bucket) were not checked for damaged records, or None.
+    damage_unchecked: str | None = None
     thresholds: bool = False  # whether the layers' threshold series were read
     # A tool's own series of all its pruned weights (weighted by count) and its target.
     model_measured: list | None = None
     model_target: list | None = None
     clock: dict = dataclasses.field(default_factory=dict)  # torch.ao: metadata.CLOCK_TAGS series
+    # Several trainings in the run directory (trainings.py): {"index", "count", "how",
+    # "config_matched_by"} of the one this RunData holds; None when there is one.
+    training: dict | None = None
+    trainings_problem: str | None = None  # why several trainings could not be told apart
+    trainings_listed: list | None = None  # [(sparsity tags, last record step)] per training
+    unsplit_files: int = 0  # the run's event files beyond one per training found
 
 
 @dataclasses.dataclass

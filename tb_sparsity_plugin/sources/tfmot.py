@@ -27,6 +27,14 @@ THRESHOLD_TAG = re.compile(r"^.+/threshold(?:_\d+)?:0/threshold$")
 WRAPPER_PREFIX = "prune_low_magnitude_"
 
 
+M_BY_N_THRESHOLD = 999.0
+
+
+def m_by_n_marker(points):
+    """Whether a threshold series shows tfmot's m:n marker (999.0) after step 0."""
+    return any(p[0] >= 1 and p[1] == M_BY_N_THRESHOLD for p in points or ())
+
+
 def is_sparsity_tag(tag):
     return SPARSITY_TAG.match(tag) is not None
 

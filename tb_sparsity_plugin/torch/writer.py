@@ -72,6 +72,7 @@ class SparsityWriter:
         self._prune_steps = {}  # name -> the step at which each prune call was first seen
         self._config = None
         self._last_step = None
+        self._closed = False
         self._sparsifier_steps = int(getattr(self.sparsifier, "_step_count", 0) or 0)
         self._mask_schedule_step = -1
         self._applied = {}  # tensor_fqn -> the group's level at the last mask update
@@ -82,6 +83,8 @@ class SparsityWriter:
 
     def log(self, step):
         """Write every series at `step` (the user's global step); returns {tag: value}."""
+        if self._closed:
+            raise ValueError("this SparsityWriter is closed: make a new one to log again")
         step = int(step)
         self._last_step = step if self._last_step is None else max(self._last_step, step)
         with torch.no_grad():
@@ -101,9 +104,16 @@ class SparsityWriter:
         return points
 
     def close(self, step=None):
-        """Log the final state (at `step`, default the largest step logged) and flush."""
+        """Log the final state (at `step`, default the largest step logged) and flush.
+
+        Pass the last training step: the state after the last `log()` is then on record at
+        the step it belongs to. Closing twice does nothing.
+        """
+        if self._closed:
+            return
         if step is not None or self._last_step is not None:
             self.log(step if step is not None else self._last_step)
+        self._closed = True
         if self._own_writer:
             self._file_writer.close()
         else:

@@ -7,9 +7,11 @@ import { boundedEntries, READOUT_ROWS } from "../sweeps.js";
 import { SparsityChart } from "./chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 
-// Charts are drawn when their card comes near the viewport (as TensorBoard's Time Series tab
-// does): a run with hundreds of layers draws the cards in view first, the rest on scroll.
-const NEAR_VIEW = "1200px 0px";
+// Charts are drawn, and their series fetched, when their card comes within two screens of the
+// viewport (as TensorBoard's Time Series tab does): a run with hundreds of layers draws the
+// cards in view first, the rest on scroll, ahead of the reader (a series request can take a
+// few hundred ms on a busy machine).
+const NEAR_VIEW = "2000px 0px";
 let observer = null;
 const cardsByRoot = new WeakMap();
 

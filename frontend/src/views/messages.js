@@ -1,5 +1,5 @@
 // Whole-page and banner messages: loading, empty logdir, backend errors, runs without schedule.
-import { el } from "./dom.js";
+import { el, replaceChildren } from "./dom.js";
 
 export const PRUNING_SNIPPET = [
   "model.fit(x, y, epochs=10, callbacks=[",
@@ -59,18 +59,26 @@ function runsPart(runs) {
   return el("details", { class: "run-list-folded" }, el("summary", { text: "which runs" }), el("span", { class: "run-list-inline", text: runs.join(", ") }));
 }
 
-/** One banner for the runs that failed to load: their names and messages, counted when many. */
-export function failedRunsBanner(failures) {
-  if (failures.length === 1) return banner("error", `Run ${failures[0].run} could not be loaded:`, failures[0].error.message);
-  return el(
-    "div",
-    { class: "banner banner-error", attrs: { role: "alert" } },
+/**
+ * The banner for the runs that failed to load, filled into `node` (one element for the page's
+ * life, so it does not flicker as more runs fail): their reasons, counted when many.
+ */
+export function fillFailedRunsBanner(node, failures) {
+  node.className = "banner banner-error";
+  node.setAttribute("role", "alert");
+  if (failures.length === 1) {
+    return replaceChildren(node, el("strong", { text: `Run ${failures[0].run} could not be loaded:` }), el("span", { text: ` ${failures[0].error.message}` }));
+  }
+  // The first reason in full (often all share it), the others folded.
+  return replaceChildren(
+    node,
     el("strong", { text: `${failures.length} runs could not be loaded.` }),
+    el("span", { text: ` ${failures[0].run}: ${failures[0].error.message}` }),
     el(
       "details",
       { class: "run-list-folded" },
-      el("summary", { text: "why" }),
-      el("ul", {}, failures.map((f) => el("li", { text: `${f.run}: ${f.error.message}` }))),
+      el("summary", { text: `the other ${failures.length - 1}` }),
+      el("ul", {}, failures.slice(1).map((f) => el("li", { text: `${f.run}: ${f.error.message}` }))),
     ),
   );
 }

@@ -1,0 +1,87 @@
+"""What only the event files still hold when several trainings share a run directory.
+
+Each `fit` with Keras' TensorBoard callback (or tfmot's PruningSummaries, a subclass) opens
+new event files in `train` and `validation`, writes its Keras model config at step 0 and
+its `evaluation_*_vs_iterations` at each epoch end. TensorBoard's loaders keep one record
+per step of a series (the Rust loader the last; the Python loader's model configs the
+first), so after several trainings the data provider holds one model config and, under the
+Rust loader, only the last training's evaluation records. The files hold all of them.
+
+Local logdirs only (the reader passes the paths its DamageScanner lists); read from the
+start of each file up to its first damaged record, cached by (size, mtime).
+"""
+
+import json
+import os
+import threading
+
+from tb_sparsity_plugin import recovery
+
+KERAS_MODEL_TAG = "keras"
+# A model config is written when `fit` starts: within the first records of its file.
+CONFIG_BYTES = 4 << 20
+
+_lock = threading.Lock()
+_cache = {}  # (path, tags) -> ((size, mtime_ns), result)
+MAX_CACHED_FILES = 256
+
+
+def _cached(path, key, compute):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    stamp = (st.st_size, st.st_mtime_ns)
+    with _lock:
+        hit = _cache.get((path, key))
+    if hit and hit[0] == stamp:
+        return hit[1]
+    try:
+        result = compute()
+    except OSError:
+        return []
+    with _lock:
+        if len(_cache) >= MAX_CACHED_FILES:
+            _cache.clear()
+        _cache[(path, key)] = (stamp, result)
+    return result
+
+
+def keras_configs(paths):
+    """[(wall_time, model config dict)] of every Keras model config in the files, in time
+    order; configs that are not a JSON object are skipped."""
+    out = []
+    for path in paths:
+        out.extend(_cached(path, KERAS_MODEL_TAG, lambda p=path: _configs_of(p)))
+    return sorted(out, key=lambda c: c[0])
+
+
+def _configs_of(path):
+    found = []
+    for event in recovery.events_with_tags(path, [KERAS_MODEL_TAG], CONFIG_BYTES):
+        for value in event.summary.value:
+            if value.tag != KERAS_MODEL_TAG or not value.tensor.string_val:
+                continue
+            try:
+                model = json.loads(value.tensor.string_val[0])
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if isinstance(model, dict):
+                found.append((event.wall_time, model))
+    return found
+
+
+def scalar_points(paths, tags):
+    """[(step, wall_time)] of the scalar records with one of `tags` in the files."""
+    key = tuple(sorted(tags))
+    out = []
+    for path in paths:
+        out.extend(_cached(path, key, lambda p=path: _points_of(p, key)))
+    return out
+
+
+def _points_of(path, tags):
+    return [(int(event.step), event.wall_time)
+            for event in recovery.events_with_tags(path, tags)
+            if any(recovery.scalar_of(v) is not None for v in event.summary.value
+                   if v.tag in tags)]
