@@ -228,3 +228,31 @@ def test_full_width_card_width_and_keyboard(page, dashboard_tb):
     frame.wait_for_function("k => document.querySelector('.layer-card').dataset.key === k"
                             " && document.querySelector('.layer-card').classList.contains('pinned')",
                             arg=key, timeout=TIMEOUT_MS)
+
+
+def test_a_link_keeps_the_what_if_schedule_typed_in(browser, dashboard_tb):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        frame = open_dashboard(page, dashboard_tb.url.rstrip("/"))
+        frame.click('.tab[data-tab="whatif"]')
+        frame.wait_for_selector(".view-whatif .whatif-form:not([hidden])", timeout=TIMEOUT_MS)
+        frame.fill('.view-whatif input[name="max_step"]', "345")
+        frame.click('.view-whatif button[type="submit"]')
+        page.wait_for_function("() => location.hash.includes('p.sparsity.whatif=')", timeout=TIMEOUT_MS)
+        url = page.url
+
+        page2 = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        try:
+            page2.goto(url)
+            frame2 = sparsity_frame(page2)
+            frame2.wait_for_function(
+                "() => document.querySelector('.view-whatif input[name=\"max_step\"]')?.value === '345'",
+                timeout=TIMEOUT_MS)
+            frame2.wait_for_function(
+                "() => document.querySelector('.view-whatif .whatif-summary').textContent.includes('over 345 steps')",
+                timeout=TIMEOUT_MS)
+        finally:
+            page2.context.close()
+    finally:
+        context.close()
