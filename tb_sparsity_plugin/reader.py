@@ -84,10 +84,11 @@ class Reader:
     MAX_CACHED_RUNS = 2
     MAX_SUMMARIES = 10_000  # a few hundred bytes each
     MAX_LISTINGS = 32  # a group's listing serves 2 s; the whole logdir's sits among them
-    # Models' wrappers by their estimated size (4 x their repr: Python's objects): every
-    # run of a 200-run logdir of 30-layer models (~8 MB); fewer than that and each run's
-    # read would fetch its model config again (two round trips to the data server).
-    MAX_MODEL_BYTES = 32 * 2**20
+    # Models' wrappers by their estimated size (4 x their repr: Python's objects), within
+    # half of the plugin's cache bound (cache.cache_bytes: 32 MB by default, every run of a
+    # 200-run logdir of 30-layer models, ~8 MB); fewer than that and each run's read would
+    # fetch its model config again (two round trips to the data server).
+    MODEL_SHARE = 0.5
 
     def __init__(self, data_provider, logdir=None, scan_ahead=False):
         self._provider = data_provider
@@ -102,7 +103,8 @@ class Reader:
         self._runs = cache.BoundedCache(max_entries=self.MAX_CACHED_RUNS)  # RunData
         self._summaries = cache.BoundedCache(max_entries=self.MAX_SUMMARIES)  # RunSummary
         # {wrapper: info} | problem sentence, checked against the model config's listing
-        self._models = cache.BoundedCache(max_bytes=self.MAX_MODEL_BYTES)
+        self._models = cache.BoundedCache(
+            max_bytes=int(cache.cache_bytes() * self.MODEL_SHARE))
         # (experiment_id, group or None: all) -> (monotonic time, Listing)
         self._listings = cache.BoundedCache(max_entries=self.MAX_LISTINGS)
         self._listing_seconds = {}  # True: the whole logdir, False: a group -> last duration
