@@ -3,7 +3,9 @@
 Everything is read through `tensorboard.data.provider.DataProvider`, so the plugin works
 with both of TensorBoard's loaders and every logdir TensorBoard can read. No event-file
 parsing and no multiplexer here, and no knowledge of tag formats: the sources (sources/)
-say which tags and configs make a run's layers, the reader lists, reads and caches.
+say which tags and configs make a run's layers, the reader lists, reads and caches. Its
+listings are in provider_listing.py, its reads of tfmot runs (several trainings in one run
+directory, each one's Keras model config) in tfmot_reading.py.
 
 Where the schedule comes from, in this order:
   (a) the plugin's own config summary, written by `SparsitySummaries` (sources/own.py);
@@ -18,17 +20,16 @@ counted in `RunData.skipped`; records TensorBoard's loaders drop after a damaged
 recovered (recovery.py).
 """
 
-import collections
 import concurrent.futures
 import dataclasses
 import hashlib
-import time
 
 from tensorboard.data import provider
 
 from tb_sparsity_plugin import cache
 from tb_sparsity_plugin import keras_config
 from tb_sparsity_plugin import metadata
+from tb_sparsity_plugin import provider_listing
 from tb_sparsity_plugin import recovery
 from tb_sparsity_plugin import sources
 from tb_sparsity_plugin import tfmot_reading
@@ -38,7 +39,7 @@ from tb_sparsity_plugin.sources import run_group
 from tb_sparsity_plugin.sources import tfmot
 from tb_sparsity_plugin.sources import tools
 
-SCALARS_PLUGIN = "scalars"
+SCALARS_PLUGIN = provider_listing.SCALARS_PLUGIN
 
 # Ask the provider for every point it keeps; ingestion already caps a series
 # (--samples_per_plugin, 1000 scalars by default).
@@ -50,11 +51,6 @@ LISTINGS = (("list_scalars", SCALARS_PLUGIN), ("list_tensors", metadata.PLUGIN_N
 BULK_READS = (("read_scalars", SCALARS_PLUGIN, ALL_POINTS),
               ("read_tensors", metadata.PLUGIN_NAME, 1),
               ("read_blob_sequences", keras_config.PLUGIN, 1))
-
-
-class Listing(collections.namedtuple("Listing", "scalars own models")):
-    """What the provider lists: {run: {tag: metadata}} of scalars, of this plugin's own
-    tensors, and of Keras model configs (or a string saying why those could not be listed)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +65,7 @@ class RunSummary:
 # -- the reader -----------------------------------------------------------------------
 
 
-class Reader(tfmot_reading.TfmotReading):
+class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
     """Reads runs from a data provider.
 
     Every read is keyed by the run's fingerprint (its tags' max step and wall time in the
@@ -105,68 +101,6 @@ class Reader(tfmot_reading.TfmotReading):
         # (experiment_id, group or None: all) -> (monotonic time, Listing)
         self._listings = cache.BoundedCache(max_entries=self.MAX_LISTINGS)
         self._listing_seconds = {}  # True: the whole logdir, False: a group -> last duration
-
-    # listing ---------------------------------------------------------------------
-
-    # How long one listing of the provider serves. The Python loader's listing walks every
-    # point (it computes each series' max step), so a dashboard's burst of requests shares
-    # one; TensorBoard itself reloads the logdir only every 5 s by default.
-    LISTING_TTL_SECONDS = 2.0
-
-    def _listing(self, ctx, experiment_id, group=None):
-        """The Listing of every run, or of the runs of `group` only.
-
-        One run's fingerprint and read need only its group (the run and its siblings): with
-        the Python loader, whose listing walks every point of the runs it lists, listing a
-        group instead of the logdir was a quarter of a big run's first read.
-        """
-        now = time.monotonic()
-        full = self._listings.get((experiment_id, None))
-        hit = self._listings.get((experiment_id, group))
-        if full and now - full[0] < self.LISTING_TTL_SECONDS:
-            return full[1] if group is None else _only_group(full[1], group)
-        if hit and now - hit[0] < self.LISTING_TTL_SECONDS:
-            return hit[1]
-        # A dashboard asks for every run in turn: where listing the logdir costs little more
-        # than listing a group (the Rust data server: ~4 round trips either way), one listing
-        # of the logdir serves them all for its 2 s instead of one listing per run (3.7 s of
-        # repeated fetches of a 100-run sweep were these round trips).
-        if group is not None and full and self._cheap_full_listing():
-            return _only_group(self._listing(ctx, experiment_id), group)
-        started = time.monotonic()
-        listing = self._list_now(ctx, experiment_id, group)
-        self._listing_seconds[group is None] = time.monotonic() - started
-        self._listings.put((experiment_id, group), (now, listing))
-        return listing
-
-    def _cheap_full_listing(self):
-        """Whether the last listing of the logdir took at most 4 listings of a group (the
-        Python loader's walks every point: ~7x a group on the medium benchmark)."""
-        whole, group = self._listing_seconds.get(True), self._listing_seconds.get(False)
-        return whole is not None and group is not None and whole <= 4 * group
-
-    def _list_now(self, ctx, experiment_id, group):
-        run_filter = None
-        if group is not None:
-            names = [r.run_name for r in self._provider.list_runs(ctx, experiment_id=experiment_id)]
-            run_filter = provider.RunTagFilter(runs=[r for r in names if run_group(r) == group])
-        scalars = self._provider.list_scalars(
-            ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN,
-            run_tag_filter=run_filter,
-        )
-        own = self._provider.list_tensors(
-            ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME,
-            run_tag_filter=run_filter,
-        )
-        # Listed here, not per run: each call to the Rust data server costs ~35 ms.
-        try:
-            models = self._provider.list_blob_sequences(
-                ctx, experiment_id=experiment_id, plugin_name=keras_config.PLUGIN,
-                run_tag_filter=run_filter,
-            ) or {}
-        except Exception as e:
-            models = "the Keras model config could not be listed (%s)" % e
-        return Listing(scalars or {}, own or {}, models)
 
     def list_runs(self, ctx, experiment_id):
         """RunSummary for every run holding sparsity data, sorted by run name.
@@ -405,22 +339,12 @@ class Reader(tfmot_reading.TfmotReading):
             return None, "the plugin's config summary could not be read (%s)" % e
 
 
-
 def _listed_run(name, listing):
     """The listed run a name refers to: itself, or "exp/metrics" for "exp/metrics#2"."""
     scalars, own, _ = listing
     if name in scalars or name in own:
         return name
     return trainings.parse_run_name(name)[0]
-
-
-def _only_group(listing, group):
-    def only(by_run):
-        if isinstance(by_run, str):  # a listing error
-            return by_run
-        return {run: tags for run, tags in by_run.items() if run_group(run) == group}
-
-    return Listing(*(only(part) for part in listing))
 
 
 def _tool_plan(tags):
