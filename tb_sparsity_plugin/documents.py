@@ -15,7 +15,6 @@ changed is analysed again on its next request.
 import gzip
 import json
 import logging
-import os
 import zlib
 
 import orjson
@@ -31,10 +30,6 @@ from tb_sparsity_plugin import cache
 LAYER_SERIES = exports.LAYER_SERIES
 SERIES_ALL = "all"
 SERIES_NONE = "none"
-# 20 runs x 300 layers x 1000 steps (the large benchmark) is ~45 MB of compressed
-# fragments; TensorBoard's own memory on that logdir is ~2.5 GB.
-DEFAULT_CACHE_MB = 64
-CACHE_MB_VARIABLE = "TB_SPARSITY_CACHE_MB"
 
 logger = logging.getLogger(__name__)
 
@@ -97,29 +92,13 @@ class _LazyRun:
         return "{%s}" % ",".join(parts)
 
 
-def cache_bytes(environ=os.environ):
-    """The documents cache's bound: $TB_SPARSITY_CACHE_MB (a number of MB >= 0), else 64 MB."""
-    text = environ.get(CACHE_MB_VARIABLE)
-    if text is None or not text.strip():
-        return DEFAULT_CACHE_MB * 2**20
-    try:
-        megabytes = float(text)
-        if not 0 <= megabytes <= 2**40:
-            raise ValueError
-    except ValueError:
-        logger.warning("sparsity: %s=%r is not a number of megabytes >= 0; using %d",
-                       CACHE_MB_VARIABLE, text[:40], DEFAULT_CACHE_MB)
-        return DEFAULT_CACHE_MB * 2**20
-    return int(megabytes * 2**20)
-
-
 class RunDocuments:
     """Analyses runs read by `reader` and keeps the encoded answers (LRU, byte-bounded)."""
 
     def __init__(self, reader, max_bytes=None):
         self._reader = reader
         self._cache = cache.BoundedCache(
-            max_bytes=cache_bytes() if max_bytes is None else max_bytes)
+            max_bytes=cache.cache_bytes() if max_bytes is None else max_bytes)
 
     def document(self, ctx, experiment_id, run, thresholds=False, series=SERIES_ALL):
         """The `run` document (EncodedJson); NotFoundError without sparsity data."""

@@ -3,7 +3,9 @@
 Everything is read through `tensorboard.data.provider.DataProvider`, so the plugin works
 with both of TensorBoard's loaders and every logdir TensorBoard can read. No event-file
 parsing and no multiplexer here, and no knowledge of tag formats: the sources (sources/)
-say which tags and configs make a run's layers, the reader lists, reads and caches.
+say which tags and configs make a run's layers, the reader lists, reads and caches. Its
+listings are in provider_listing.py, its reads of tfmot runs (several trainings in one run
+directory, each one's Keras model config) in tfmot_reading.py.
 
 Where the schedule comes from, in this order:
   (a) the plugin's own config summary, written by `SparsitySummaries` (sources/own.py);
@@ -18,28 +20,26 @@ counted in `RunData.skipped`; records TensorBoard's loaders drop after a damaged
 recovered (recovery.py).
 """
 
-import collections
 import concurrent.futures
 import dataclasses
 import hashlib
-import json
-import time
 
 from tensorboard.data import provider
 
 from tb_sparsity_plugin import cache
 from tb_sparsity_plugin import keras_config
 from tb_sparsity_plugin import metadata
+from tb_sparsity_plugin import provider_listing
 from tb_sparsity_plugin import recovery
-from tb_sparsity_plugin import run_files
 from tb_sparsity_plugin import sources
+from tb_sparsity_plugin import tfmot_reading
 from tb_sparsity_plugin import trainings
 from tb_sparsity_plugin.sources import own
 from tb_sparsity_plugin.sources import run_group
 from tb_sparsity_plugin.sources import tfmot
 from tb_sparsity_plugin.sources import tools
 
-SCALARS_PLUGIN = "scalars"
+SCALARS_PLUGIN = provider_listing.SCALARS_PLUGIN
 
 # Ask the provider for every point it keeps; ingestion already caps a series
 # (--samples_per_plugin, 1000 scalars by default).
@@ -51,11 +51,6 @@ LISTINGS = (("list_scalars", SCALARS_PLUGIN), ("list_tensors", metadata.PLUGIN_N
 BULK_READS = (("read_scalars", SCALARS_PLUGIN, ALL_POINTS),
               ("read_tensors", metadata.PLUGIN_NAME, 1),
               ("read_blob_sequences", keras_config.PLUGIN, 1))
-
-
-class Listing(collections.namedtuple("Listing", "scalars own models")):
-    """What the provider lists: {run: {tag: metadata}} of scalars, of this plugin's own
-    tensors, and of Keras model configs (or a string saying why those could not be listed)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +65,7 @@ class RunSummary:
 # -- the reader -----------------------------------------------------------------------
 
 
-class Reader:
+class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
     """Reads runs from a data provider.
 
     Every read is keyed by the run's fingerprint (its tags' max step and wall time in the
@@ -84,10 +79,11 @@ class Reader:
     MAX_CACHED_RUNS = 2
     MAX_SUMMARIES = 10_000  # a few hundred bytes each
     MAX_LISTINGS = 32  # a group's listing serves 2 s; the whole logdir's sits among them
-    # Models' wrappers by their estimated size (4 x their repr: Python's objects): every
-    # run of a 200-run logdir of 30-layer models (~8 MB); fewer than that and each run's
-    # read would fetch its model config again (two round trips to the data server).
-    MAX_MODEL_BYTES = 32 * 2**20
+    # Models' wrappers by their estimated size (4 x their repr: Python's objects), within
+    # half of the plugin's cache bound (cache.cache_bytes: 32 MB by default, every run of a
+    # 200-run logdir of 30-layer models, ~8 MB); fewer than that and each run's read would
+    # fetch its model config again (two round trips to the data server).
+    MODEL_SHARE = 0.5
 
     def __init__(self, data_provider, logdir=None, scan_ahead=False):
         self._provider = data_provider
@@ -102,72 +98,11 @@ class Reader:
         self._runs = cache.BoundedCache(max_entries=self.MAX_CACHED_RUNS)  # RunData
         self._summaries = cache.BoundedCache(max_entries=self.MAX_SUMMARIES)  # RunSummary
         # {wrapper: info} | problem sentence, checked against the model config's listing
-        self._models = cache.BoundedCache(max_bytes=self.MAX_MODEL_BYTES)
+        self._models = cache.BoundedCache(
+            max_bytes=int(cache.cache_bytes() * self.MODEL_SHARE))
         # (experiment_id, group or None: all) -> (monotonic time, Listing)
         self._listings = cache.BoundedCache(max_entries=self.MAX_LISTINGS)
         self._listing_seconds = {}  # True: the whole logdir, False: a group -> last duration
-
-    # listing ---------------------------------------------------------------------
-
-    # How long one listing of the provider serves. The Python loader's listing walks every
-    # point (it computes each series' max step), so a dashboard's burst of requests shares
-    # one; TensorBoard itself reloads the logdir only every 5 s by default.
-    LISTING_TTL_SECONDS = 2.0
-
-    def _listing(self, ctx, experiment_id, group=None):
-        """The Listing of every run, or of the runs of `group` only.
-
-        One run's fingerprint and read need only its group (the run and its siblings): with
-        the Python loader, whose listing walks every point of the runs it lists, listing a
-        group instead of the logdir was a quarter of a big run's first read.
-        """
-        now = time.monotonic()
-        full = self._listings.get((experiment_id, None))
-        hit = self._listings.get((experiment_id, group))
-        if full and now - full[0] < self.LISTING_TTL_SECONDS:
-            return full[1] if group is None else _only_group(full[1], group)
-        if hit and now - hit[0] < self.LISTING_TTL_SECONDS:
-            return hit[1]
-        # A dashboard asks for every run in turn: where listing the logdir costs little more
-        # than listing a group (the Rust data server: ~4 round trips either way), one listing
-        # of the logdir serves them all for its 2 s instead of one listing per run (3.7 s of
-        # repeated fetches of a 100-run sweep were these round trips).
-        if group is not None and full and self._cheap_full_listing():
-            return _only_group(self._listing(ctx, experiment_id), group)
-        started = time.monotonic()
-        listing = self._list_now(ctx, experiment_id, group)
-        self._listing_seconds[group is None] = time.monotonic() - started
-        self._listings.put((experiment_id, group), (now, listing))
-        return listing
-
-    def _cheap_full_listing(self):
-        """Whether the last listing of the logdir took at most 4 listings of a group (the
-        Python loader's walks every point: ~7x a group on the medium benchmark)."""
-        whole, group = self._listing_seconds.get(True), self._listing_seconds.get(False)
-        return whole is not None and group is not None and whole <= 4 * group
-
-    def _list_now(self, ctx, experiment_id, group):
-        run_filter = None
-        if group is not None:
-            names = [r.run_name for r in self._provider.list_runs(ctx, experiment_id=experiment_id)]
-            run_filter = provider.RunTagFilter(runs=[r for r in names if run_group(r) == group])
-        scalars = self._provider.list_scalars(
-            ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN,
-            run_tag_filter=run_filter,
-        )
-        own = self._provider.list_tensors(
-            ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME,
-            run_tag_filter=run_filter,
-        )
-        # Listed here, not per run: each call to the Rust data server costs ~35 ms.
-        try:
-            models = self._provider.list_blob_sequences(
-                ctx, experiment_id=experiment_id, plugin_name=keras_config.PLUGIN,
-                run_tag_filter=run_filter,
-            ) or {}
-        except Exception as e:
-            models = "the Keras model config could not be listed (%s)" % e
-        return Listing(scalars or {}, own or {}, models)
 
     def list_runs(self, ctx, experiment_id):
         """RunSummary for every run holding sparsity data, sorted by run name.
@@ -234,14 +169,6 @@ class Reader:
                                    step)
                         for i, (n, step) in enumerate(data.trainings_listed, start=1)]
         return [RunSummary(run, run_group(run), len(mask_tags), source, last)]
-
-    def _may_hold_trainings(self, run, metas):
-        """Whether a tfmot run may hold several trainings, from its listing: its tags
-        stopped at different times, or (local logdir) it has several event files. Only
-        then are its series read to list its trainings."""
-        walls = [m.max_wall_time for m in metas]
-        spread = max(walls) - min(walls) if walls else 0.0
-        return spread > trainings.SAME_MOMENT_SECONDS or len(self._damage.files(run)) > 1
 
     def fingerprint(self, ctx, experiment_id, run):
         """What identifies the current data of `run` (None: no sparsity data). Cheap."""
@@ -345,110 +272,6 @@ class Reader:
             ctx, experiment_id, run, sources.series_tags(plan, tags, thresholds), skipped)
         return own.build_run(plan, run, group, series, skipped, thresholds)
 
-    def _read_tfmot(self, ctx, experiment_id, run, listing, thresholds, index, skipped,
-                    problems):
-        """RunData of tfmot's tags; with several trainings in the run (trainings.py), of
-        training `index` (1-based; None: the last), or None when there is no such one."""
-        tags = listing.scalars.get(run, {})
-        group = run_group(run)
-        matched = tfmot.match_tags(tags)
-        wanted = list(matched) + ([t for _, t in matched.values() if t] if thresholds else [])
-        file_starts = [trainings.file_start(p) for p in self._damage.files(run)]
-        # Each `fit` opens its own event file: one file (local logdir), one training.
-        several = len(file_starts) != 1
-        raw = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped, walls=several)
-        split = (trainings.split_trainings(raw, file_starts) if several
-                 else trainings.one_training(raw))
-        count = len(split.trainings)
-        if index is not None and not (count > 1 and 1 <= index <= count):
-            return None
-        chosen = split.trainings[(index or count) - 1] if count > 1 else None
-        series = split.trainings[(index or count) - 1].series
-        if chosen is not None:
-            tags = {t: m for t, m in tags.items() if not tfmot.is_sparsity_tag(t) or t in series}
-        wrappers, problem, matched_by = self._training_wrappers(
-            ctx, experiment_id, run, listing.models, chosen,
-            {w for t, (w, _) in matched.items() if t in tags})
-        plan = tfmot.plan_layers(tags, wrappers, problems + ([problem] if problem else []))
-        data = tfmot.build_run(plan, run, group, series, skipped, thresholds, listing.scalars)
-        # tfmot's m:n marker is in the threshold series: its last value is enough.
-        markers = series if thresholds else self._read_last_scalars(
-            ctx, experiment_id, run, [p.threshold_tag for p in plan.layers if p.threshold_tag])
-        for p, layer in zip(plan.layers, data.layers):
-            layer.m_by_n_marker = tfmot.m_by_n_marker(markers.get(p.threshold_tag))
-        data.trainings_problem = split.problem
-        # Each `fit` opens its own event file: more files than trainings found may mean
-        # trainings on the same tags that the Rust loader dropped (or one resumed run).
-        data.unsplit_files = max(len(file_starts) - count, 0)
-        if chosen is None:
-            return data
-        data.run = trainings.run_name(run, index or count)
-        data.training = {"index": index or count, "count": count, "how": split.how,
-                         "config_matched_by": matched_by}
-        data.trainings_listed = [(sum(map(tfmot.is_sparsity_tag, t.tags)), t.last_step)
-                                 for t in split.trainings]
-        data.training_last_step, data.training_last_step_source = self._training_last_step(
-            ctx, experiment_id, group, listing.scalars, split.trainings, index or count)
-        return data
-
-    # several trainings in one run directory (trainings.py) ---------------------------------
-
-    def _training_wrappers(self, ctx, experiment_id, run, models, chosen, wrapper_names):
-        """(wrappers, problem or None, how the config was matched or None) of the Keras
-        model config that belongs to the training read.
-
-        With several trainings, or several configs in the local event files of `train`,
-        the config whose wrapper names match, written last before the training
-        (trainings.config_for); else the one the data provider keeps.
-        """
-        configs = self._file_configs(run, models)
-        if chosen is None and len(configs) <= 1:
-            wrappers, problem = self._model_wrappers(ctx, experiment_id, run, models)
-            return wrappers, problem, None
-        if not configs:  # a remote logdir: the provider's config, matched by names only
-            wrappers, problem = self._model_wrappers(ctx, experiment_id, run, models)
-            if not wrappers:
-                return {}, problem, None
-            configs = [(float("-inf"), wrappers)]
-        start = chosen.start if chosen is not None else float("inf")
-        found, matched_by = trainings.config_for(wrapper_names, start, configs)
-        if found is None:
-            return {}, "no Keras model config was written before this training", None
-        return configs[found][1], None, matched_by
-
-    def _file_configs(self, run, models):
-        """[(wall_time, wrappers)] of every Keras model config in the local event files of
-        the runs next to `run` that hold one (`train`)."""
-        if isinstance(models, str):
-            return []
-        out = []
-        for candidate in tfmot.model_config_runs(models, run):
-            for wall, model in run_files.keras_configs(self._damage.files(candidate)):
-                out.append((wall, keras_config.wrappers_in_model_config(model)))
-        return sorted(out, key=lambda c: c[0])
-
-    def _training_last_step(self, ctx, experiment_id, group, scalars, found, index):
-        """(last step, source) of training `index` of `found` from the
-        `evaluation_*_vs_iterations` records between its start and the next training's
-        (from the local event files, where the Rust loader kept only the last training's;
-        else from the provider)."""
-        for run, tags in sorted(scalars.items()):
-            if run_group(run) != group:
-                continue
-            for tag in sorted(tags):
-                if not (tag.startswith("evaluation_") and tag.endswith("_vs_iterations")):
-                    continue
-                paths = self._damage.files(run)
-                if paths:
-                    points = run_files.scalar_points(paths, [tag])
-                else:
-                    read = self._read_scalar_tags(ctx, experiment_id, run, [tag], {}, walls=True)
-                    points = [(p[0], p[2]) for p in read.get(tag, [])]
-                last = trainings.last_steps(found, points)[index - 1]
-                if last is not None:
-                    return last, "%s in run %r, training %d" % (tag, run, index)
-        return None, None
-
     def _read_last_scalars(self, ctx, experiment_id, run, tag_list):
         """{tag: [[step, value]]}: the last point of each tag (one small read)."""
         if not tag_list:
@@ -517,47 +340,6 @@ class Reader:
         except Exception as e:  # not ours, or damaged: the caller falls back to tfmot's tags
             return None, "the plugin's config summary could not be read (%s)" % e
 
-    def _model_wrappers(self, ctx, experiment_id, run, models):
-        """(tfmot wrappers from a sibling run's Keras model config, problem sentence or None).
-
-        `models` is Listing.models.
-        """
-        if isinstance(models, str):
-            return {}, models
-        problem = None
-        for candidate in tfmot.model_config_runs(models, run):
-            meta = models[candidate][keras_config.TAG]
-            fingerprint = (meta.max_step, meta.max_wall_time)
-            key = (experiment_id, candidate)
-            wrappers = self._models.get(key, fingerprint)
-            if wrappers is None:  # only the wrappers are kept: a model config is ~10x bigger
-                model = self._read_model_json(ctx, experiment_id, candidate)
-                wrappers = (model if isinstance(model, str)
-                            else keras_config.wrappers_in_model_config(model))
-                self._models.put(key, wrappers, fingerprint, 4 * len(repr(wrappers)))
-            if isinstance(wrappers, str):
-                problem = "the Keras model config in run %r is unusable: %s" % (candidate, wrappers)
-                continue
-            if wrappers:
-                return wrappers, None
-            problem = "the Keras model config in run %r has no PruneLowMagnitude wrapper" % candidate
-        return {}, problem
-
-    def _read_model_json(self, ctx, experiment_id, run):
-        """The model config as a dict, or a string saying what is wrong with it."""
-        try:
-            data = self._read_last(ctx, experiment_id, "read_blob_sequences",
-                                   keras_config.PLUGIN, run, keras_config.TAG)
-            if not data or not data[-1].values:
-                return "no model config recorded"
-            raw = self._provider.read_blob(ctx, blob_key=data[-1].values[0].blob_key)
-            model = json.loads(raw)
-        except Exception as e:
-            return "%s: %s" % (type(e).__name__, e)
-        if not isinstance(model, dict):
-            return "not a JSON object"
-        return model
-
 
 def _listed_run(name, listing):
     """The listed run a name refers to: itself, or "exp/metrics" for "exp/metrics#2"."""
@@ -565,15 +347,6 @@ def _listed_run(name, listing):
     if name in scalars or name in own:
         return name
     return trainings.parse_run_name(name)[0]
-
-
-def _only_group(listing, group):
-    def only(by_run):
-        if isinstance(by_run, str):  # a listing error
-            return by_run
-        return {run: tags for run, tags in by_run.items() if run_group(run) == group}
-
-    return Listing(*(only(part) for part in listing))
 
 
 def _tool_plan(tags):

@@ -13,17 +13,17 @@ start of each file up to its first damaged record, cached by (size, mtime).
 
 import json
 import os
-import threading
 
+from tb_sparsity_plugin import cache
 from tb_sparsity_plugin import recovery
 
 KERAS_MODEL_TAG = "keras"
 # A model config is written when `fit` starts: within the first records of its file.
 CONFIG_BYTES = 4 << 20
 
-_lock = threading.Lock()
-_cache = {}  # (path, tags) -> ((size, mtime_ns), result)
-MAX_CACHED_FILES = 256
+# (path, tags) -> result, fingerprinted by the file's (size, mtime); model configs are big
+# (tens of KB as Python objects), so within a quarter of the plugin's cache bound.
+_cache = cache.BoundedCache(max_bytes=cache.cache_bytes() // 4)
 
 
 def _cached(path, key, compute):
@@ -32,18 +32,14 @@ def _cached(path, key, compute):
     except OSError:
         return []
     stamp = (st.st_size, st.st_mtime_ns)
-    with _lock:
-        hit = _cache.get((path, key))
-    if hit and hit[0] == stamp:
-        return hit[1]
+    hit = _cache.get((path, key), stamp)
+    if hit is not None:
+        return hit
     try:
         result = compute()
     except OSError:
         return []
-    with _lock:
-        if len(_cache) >= MAX_CACHED_FILES:
-            _cache.clear()
-        _cache[(path, key)] = (stamp, result)
+    _cache.put((path, key), result, stamp, 4 * len(repr(result)))  # as the reader's models
     return result
 
 

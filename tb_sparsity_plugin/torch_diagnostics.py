@@ -35,21 +35,26 @@ def clock_diagnostics(clock):
                  "stays at the scheduler's first value. Call scheduler.step() after every "
                  "sparsifier.step()." % (dp, where))]
     if ds >= 1 and dp >= 2 * ds:
-        return [("scheduler_cadence", "warning",
-                 "sparsifier.step() ran %d times but scheduler.step() only %d %s (about %d to "
-                 "1): the scheduler's steps (init_t, delta_t, total_t) count scheduler.step() "
-                 "calls, so the level moves only every ~%d sparsifier steps and the ramp takes "
-                 "%d times longer than its step counts say. Call scheduler.step() right after "
-                 "each sparsifier.step() (both per epoch or both per batch)."
-                 % (dp, ds, where, round(dp / ds), round(dp / ds), round(dp / ds)))]
+        return [_cadence_warning(
+            "sparsifier.step()", dp, "scheduler.step()", ds, where,
+            "the scheduler's steps (init_t, delta_t, total_t) count scheduler.step() calls, so "
+            "the level moves only every ~%d sparsifier steps and the ramp takes %d times "
+            "longer than its step counts say." % (round(dp / ds), round(dp / ds)))]
     if dp >= 1 and ds >= 2 * dp:
-        return [("scheduler_cadence", "warning",
-                 "scheduler.step() ran %d times but sparsifier.step() only %d %s (about %d to "
-                 "1): the masks follow the level only at each sparsifier.step(), skipping the "
-                 "levels in between, and the ramp ends after ~%d sparsifier steps. Call "
-                 "scheduler.step() right after each sparsifier.step() (both per epoch or both "
-                 "per batch)." % (ds, dp, where, round(ds / dp), round(ds / dp)))]
+        return [_cadence_warning(
+            "scheduler.step()", ds, "sparsifier.step()", dp, where,
+            "the masks follow the level only at each sparsifier.step(), skipping the levels "
+            "in between, and the ramp ends after ~%d sparsifier steps." % round(ds / dp))]
     return _order_diagnostics(clock, p)
+
+
+def _cadence_warning(more, more_calls, fewer, fewer_calls, where, consequence):
+    """`scheduler_cadence`: one of the two step() calls ran at least twice as often."""
+    return ("scheduler_cadence", "warning",
+            "%s ran %d times but %s only %d %s (about %d to 1): %s Call scheduler.step() "
+            "right after each sparsifier.step() (both per epoch or both per batch)." % (
+                more, more_calls, fewer, fewer_calls, where, round(more_calls / fewer_calls),
+                consequence))
 
 
 def _order_diagnostics(clock, sparsifier_steps):

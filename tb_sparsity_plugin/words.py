@@ -1,9 +1,9 @@
 """The words the plugin shows, each written once: number formats, the severity ranking, a
 schedule's description, the whole model's weighting label.
 
-Used by analysis.py (diagnostic sentences, and the `schedule_text` / `weighting_label`
-fields of the `run` document, which the dashboard shows as they are), by the command line's
-report and by the CSV writers, so the tab, the CLI and the CSV files say the same thing.
+Used by analysis.py and diagnostics.py (diagnostic sentences, and the `schedule_text` /
+`weighting_label` fields of the `run` document, which the dashboard shows as they are), by
+the command line's report and by the CSV writers, so the tab, the CLI and the CSV files say the same thing.
 Pure: no I/O.
 """
 

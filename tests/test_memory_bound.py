@@ -4,8 +4,8 @@ after another holds about the memory it held after the first few.
 Every cache of the plugin has a bound (documents.py: bytes; reader.py: entries); this
 checks the sum of them, and anything unbounded we forgot, from outside: the resident set
 size of the TensorBoard process (psutil), which is what a user sees. The documents cache
-is set to 2 MB ($TB_SPARSITY_CACHE_MB) so that it fills within the first runs. What the
-plugin did before issue 14 fails this: it kept every run's encoded answers (~37 KB per run
+is set to 2 MB ($TB_SPARSITY_CACHE_MB, which also bounds the model cache) so that both
+fill within the first runs. What the plugin did before issue 14 fails this: it kept every run's encoded answers (~37 KB per run
 here, 18 MB over 500 runs; measured) and every run's parsed Keras model config.
 Measured on a loaded 2-core machine: 819.9 / 820.0 / 821.7 MB after 25 / 250 / 500 runs.
 """
@@ -70,10 +70,10 @@ def test_memory_stays_flat_over_500_runs(many_runs_logdir, tensorboard_process):
     (None, 64), ("", 64), ("8", 8), ("0.5", 0.5), ("0", 0),
     ("-1", 64), ("lots", 64), ("nan", 64), ("inf", 64), ("1e400", 64)])
 def test_cache_bound_from_the_environment(value, megabytes, caplog):
-    from tb_sparsity_plugin import documents
+    from tb_sparsity_plugin import cache
 
     environ = {} if value is None else {"TB_SPARSITY_CACHE_MB": value}
-    assert documents.cache_bytes(environ) == int(megabytes * 2**20)
+    assert cache.cache_bytes(environ) == int(megabytes * 2**20)
     warned = "TB_SPARSITY_CACHE_MB" in caplog.text
     assert warned == (value not in (None, "", "8", "0.5", "0"))
 

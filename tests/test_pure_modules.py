@@ -233,15 +233,16 @@ def test_labels_and_formats():
 
 
 def test_the_analysis_imports_nothing_that_reads():
-    """analysis.py and quality.py (and the sources and words they use) are pure: importing
-    them loads neither TensorBoard nor the reader."""
+    """analysis.py, diagnostics.py and quality.py (and the sources and words they use) are
+    pure: importing them loads neither TensorBoard nor the reader."""
     import subprocess
     import sys
 
-    code = ("import sys; from tb_sparsity_plugin import analysis, quality, report; "
+    code = ("import sys; from tb_sparsity_plugin import analysis, diagnostics, quality, report; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('tensorboard', 'tensorflow', 'torch', 'grpc') or m.endswith(('.reader', "
-            "'.ingestion', '.plugin', '.bulk_provider', '.recovery'))))")
+            "'.ingestion', '.plugin', '.bulk_provider', '.recovery', '.tfmot_reading', "
+            "'.provider_listing'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"

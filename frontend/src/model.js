@@ -378,29 +378,6 @@ export function formatCompactCount(n) {
 }
 
 /**
- * The sentence the model chart states about how each run's layers were averaged: one phrase
- * when all runs agree, else the most common one with the exceptions named. The phrases are
- * the run documents' `model.weighting_label` (the CLI's and the CSV's words).
- */
-export function weightingText(runDatas, labels = new Map()) {
-  const withLabel = runDatas.filter((r) => r.data && r.data.model && typeof r.data.model.weighting_label === "string");
-  if (withLabel.length === 0) return "";
-  const counts = new Map();
-  for (const r of withLabel) counts.set(r.data.model.weighting_label, (counts.get(r.data.model.weighting_label) || 0) + 1);
-  const [common] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]; // ties: first seen
-  const others = withLabel.filter((r) => r.data.model.weighting_label !== common);
-  if (others.length === 0) return common;
-  const byLabel = new Map();
-  for (const r of others) {
-    const label = r.data.model.weighting_label;
-    if (!byLabel.has(label)) byLabel.set(label, []);
-    byLabel.get(label).push(labels.get(r.run) || r.run);
-  }
-  const exceptions = [...byLabel.entries()].map(([label, runs]) => `${label} for ${runs.join(", ")}`);
-  return `${common} (${exceptions.join("; ")})`;
-}
-
-/**
  * Short labels for runs in tight places: when every run ends with the same last path part
  * (tfmot's `<experiment>/metrics`), that part is dropped ("poly/metrics" -> "poly"); when
  * several runs start alike up to a separator (a sweep's "sweep_s0.80_seed3"), that start is

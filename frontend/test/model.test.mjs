@@ -22,7 +22,6 @@ import {
   pointWithin,
   runLabels,
   sortLayerRows,
-  weightingText,
 } from "../src/model.js";
 
 test("assignColors keeps colours of known runs and gives new runs unused ones", () => {
@@ -262,19 +261,6 @@ test("formatting of percentages, points and counts", () => {
   assert.equal(formatCompactCount(12345), "12.3k");
   assert.equal(formatCompactCount(2_359_296), "2.36M");
   assert.equal(formatCompactCount(undefined), "?");
-});
-
-test("weightingText states the weighting in the documents' words", () => {
-  const params = { data: { model: { weighting: "params", weighting_label: "weighted by weight count" } }, run: "a" };
-  const mean = { data: { model: { weighting: "mean", weighting_label: "plain mean of layers" } }, run: "b" };
-  assert.equal(weightingText([params]), "weighted by weight count");
-  assert.equal(weightingText([mean, { ...mean, run: "c" }]), "plain mean of layers");
-  assert.equal(weightingText([params, mean]), "weighted by weight count (plain mean of layers for b)");
-  assert.equal(
-    weightingText([params, { ...params, run: "c/metrics" }, mean], new Map([["b", "B"]])),
-    "weighted by weight count (plain mean of layers for B)",
-  );
-  assert.equal(weightingText([]), "");
 });
 
 test("runLabels drops a shared last path part", () => {
