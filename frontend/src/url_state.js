@@ -139,11 +139,14 @@ export class UrlState {
     }
     this.target = target;
     if (target) {
-      target.addEventListener("hashchange", () => {
+      const onHashChange = () => {
         const values = valuesIn(target.location.hash);
         if (this.written && sameValues(values, this.written)) return; // our own write
         this.read().then((view) => this.onRestore(view));
-      });
+      };
+      target.addEventListener("hashchange", onHashChange);
+      // TensorBoard drops the iframe when another tab is opened: its listener goes with it.
+      if (target !== win) win.addEventListener("pagehide", () => target.removeEventListener("hashchange", onHashChange));
     }
   }
 
