@@ -130,6 +130,7 @@ export class UrlState {
     this.win = win;
     this.onRestore = onRestore;
     this.written = null; // URL values last written or read
+    this.afterRead = false;
     // The window whose hash holds the view: TensorBoard's (same origin), or the tab's own.
     let target = win;
     try {
@@ -167,19 +168,22 @@ export class UrlState {
     if (inHash) values = inHash;
     else if (!values || typeof values !== "object") values = {};
     this.written = values;
+    this.afterRead = true; // the save that shows this view only corrects the URL (a bad link), no history entry
     return decodeView(values);
   }
 
   /** Puts `view` into the URL if it differs from what is there. */
   save(view) {
     if (!this.target) return;
+    const correcting = this.afterRead;
+    this.afterRead = false;
     const values = encodeView(view);
     const before = this.written || valuesIn(this.target.location.hash);
     if (sameValues(values, before)) return;
     this.written = values;
     const loc = this.target.location;
     const hash = hashWith(loc.hash, values);
-    if (isHistoryStep(before, values)) loc.hash = hash;
+    if (!correcting && isHistoryStep(before, values)) loc.hash = hash;
     else loc.replace(`${loc.href.split("#")[0]}#${hash}`);
   }
 }
