@@ -57,10 +57,16 @@ def _relative_run(run, group):
     return run[len(group) + 1:] if group and run.startswith(group + "/") else run
 
 
-def describe_tag(metric_run, tag, group):
-    """(id, label, alignment kind, direction, assumed) of one scalar tag of a sibling run."""
-    rel = _relative_run(metric_run, group)
-    where = RUN_WORDS.get(posixpath.basename(rel), rel)
+# The `id` of a run's own scalars: "./<tag>" means the same tag in each run, so one metric
+# picked for many top-level PyTorch runs draws each run's own curve, not the first run's.
+OWN_RUN = "."
+
+
+def describe_tag(metric_run, tag, group, own=False):
+    """(id, label, alignment kind, direction, assumed) of one scalar tag of the run itself
+    (`own`) or of a sibling run."""
+    rel = OWN_RUN if own else _relative_run(metric_run, group)
+    where = "own" if own else RUN_WORDS.get(posixpath.basename(rel), rel)
     m = EVALUATION_TAG.match(tag)
     if m:
         name, kind, how, assumed = m.group("name"), STEPS, "at training steps", False
@@ -98,7 +104,7 @@ def metric_catalog(scalar_tags, run):
         for tag in tags:
             if is_sparsity_tag(tag) or NOT_QUALITY.match(tag):
                 continue
-            out.append(describe_tag(other, tag, group))
+            out.append(describe_tag(other, tag, group, own=other == run))
 
     def rank(m):
         base = posixpath.basename(_relative_run(m["run"], group))

@@ -380,3 +380,25 @@ def test_export_csv_file_name_is_safe(client, tfmot_logdir):
 ])
 def test_export_errors_are_json(client, params, status):
     assert "error" in get_json(client, "export", status=status, **params)
+
+
+def test_own_metric_id_means_each_runs_own_series(tmp_path):
+    """Top-level PyTorch-style runs, each with its own accuracy next to its sparsity: the one
+    id `./validation/accuracy` draws each run's own curve, never the first run's."""
+    import hostile_util as hu
+    from conftest import make_client
+
+    root = str(tmp_path)
+    for run, accuracy in (("a", [(0, 0.9), (10, 0.8)]), ("b", [(0, 0.5), (10, 0.4)])):
+        hu.write_series(str(tmp_path / run), {hu.SPARSITY % "dense": [(0, 0.0), (10, 0.5)],
+                                              "validation/accuracy": accuracy})
+    client = make_client(root)
+    for run, first in (("a", 0.9), ("b", 0.5)):
+        response = client.get("/data/plugin/sparsity/metrics?run=" + run)
+        own = [m for m in json.loads(response.get_data())["metrics"] if m["run"] == run]
+        assert [m["id"] for m in own] == ["./validation/accuracy"]
+        response = client.get("/data/plugin/sparsity/quality?" + urllib.parse.urlencode(
+            {"run": run, "metric": "./validation/accuracy"}))
+        assert response.status_code == 200
+        doc = json.loads(response.get_data())
+        assert doc["points"][0][2] == pytest.approx(first)  # [step, sparsity, value]
