@@ -22,8 +22,8 @@ fi
 "$VENV/bin/pip" install -q --upgrade pip
 # TensorBoard 2.16 predates NumPy 2: pin numpy < 2; werkzeug and protobuf as it declares them.
 # A venv made for an older version is rebuilt (pip would keep e.g. 2.16.0's tf-nightly).
-"$VENV/bin/pip" install -q "tensorboard==$VERSION" "numpy<2" "werkzeug" "pytest" "hypothesis"
-"$VENV/bin/pip" install -q --no-deps -e "$ROOT"
+# The package's own requirements (setup.py) come with it, resolved next to the pinned TensorBoard.
+"$VENV/bin/pip" install -q "tensorboard==$VERSION" "numpy<2" "pytest" "hypothesis" -e "$ROOT"
 "$VENV/bin/python" -c "import tensorboard, numpy; print('tensorboard', tensorboard.__version__, 'numpy', numpy.__version__)"
 if "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflow') is None)"; then
   echo "TensorFlow is installed in $VENV: this check needs a venv without it" >&2
