@@ -7,7 +7,8 @@ size of the TensorBoard process (psutil), which is what a user sees. The documen
 is set to 2 MB ($TB_SPARSITY_CACHE_MB, which also bounds the model cache) so that both
 fill within the first runs. What the plugin did before issue 14 fails this: it kept every run's encoded answers (~37 KB per run
 here, 18 MB over 500 runs; measured) and every run's parsed Keras model config.
-Measured on a loaded 2-core machine: 819.9 / 820.0 / 821.7 MB after 25 / 250 / 500 runs.
+Measured on a 2-core machine: 717.0 / 716.9 / 722.9, 831.7 / 838.9 / 838.5 and
+835.4 / 846.8 / 846.2 MB after 25 / 250 / 500 runs.
 """
 
 import os
@@ -24,7 +25,11 @@ RUNS = 500
 LAYERS = 20
 STEPS = 10
 FIRST_FEW = 25
-ALLOWANCE_MB = 10  # allocator noise; the 2 MB cache and the reader's bounded entries fit in it
+# What the bounded caches may still add after the first few runs at TB_SPARSITY_CACHE_MB=2
+# (2 MB of documents, 1 MB of model wrappers, 0.5 MB of event-file configs, the listings),
+# plus the allocator's arenas (RSS moves by ~6 MB between runs of this test): 5.9, 6.8 and
+# 10.8 MB measured here by 500 runs. What the plugin kept before issue 14 added 18 MB.
+ALLOWANCE_MB = 16
 
 
 @pytest.fixture(scope="module")
