@@ -61,6 +61,9 @@ setuptools.setup(
             "scikit-learn",
             "torch==2.13.0",
             "pytest",
+            # the suite runs on every core (scripts/test.sh); filelock: trained runs made once
+            "pytest-xdist",
+            "filelock",
             "hypothesis",
             "playwright",
             "tbparse",

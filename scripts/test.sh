@@ -51,7 +51,12 @@ command -v node >/dev/null 2>&1 || { echo "node is missing: the JavaScript tests
 
 # In CI a missing dependency is a failure, never a skip.
 export CI=${CI:-1}
-"$VENV/bin/python" -m pytest tests -q -p no:cacheprovider "$@"
+# pytest-xdist: test files spread over TEST_WORKERS processes (a file's tests stay together,
+# so its module fixtures are made once); the trained runs every file reads are made once
+# for all of them (tests/conftest.py, made_once). Many tests wait on TensorBoard, Chromium
+# or a training subprocess, so one more worker than cores keeps the cores busy.
+workers=${TEST_WORKERS:-$(( $(nproc) + 1 ))}
+"$VENV/bin/python" -m pytest tests -q -p no:cacheprovider -n "$workers" --dist loadfile "$@"
 
 # The oldest TensorBoard we claim to support (setup.py), in a venv of its own.
 if [ -f scripts/test_oldest_tensorboard.sh ]; then

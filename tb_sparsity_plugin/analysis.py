@@ -35,7 +35,11 @@ def tolerance(layer):
 
 def series_arrays(series):
     """(steps, values) of a [[step, value]] series as float64 arrays (steps < 2**53 are
-    exact). fromiter: 4x faster than np.array on the list of pairs."""
+    exact): those a sources.Points keeps, else made (fromiter: 4x faster than np.array
+    on the list of pairs)."""
+    kept = getattr(series, "arrays", None)
+    if kept is not None:
+        return kept
     xs = np.fromiter((p[0] for p in series), dtype=np.float64, count=len(series))
     ys = np.fromiter((p[1] for p in series), dtype=np.float64, count=len(series))
     return xs, ys

@@ -49,33 +49,46 @@ def run_python(args, timeout=600, env=None):
     return proc
 
 
-@pytest.fixture(scope="session")
-def tfmot_logdir(tmp_path_factory):
-    """A logdir of real tfmot training runs (see tests/tfmot_runs.py), made once per session.
+def made_once(tmp_path_factory, name, env_var, script, timeout=600):
+    """A logdir of real training runs written by tests/`script`, made once per test session:
+    with pytest-xdist's workers (scripts/test.sh), the first worker to ask trains it under a
+    file lock in their shared temporary directory and the others wait for it.
 
-    Set TB_SPARSITY_TEST_LOGDIR to a directory to reuse runs between sessions while
-    developing (it is filled on first use).
+    Set `env_var` to a directory to reuse the runs between sessions while developing (it is
+    filled on first use).
     """
-    cached = os.environ.get("TB_SPARSITY_TEST_LOGDIR")
+    cached = os.environ.get(env_var)
     if cached and os.path.exists(os.path.join(cached, "truth.json")):
         return cached
-    out = cached or str(tmp_path_factory.mktemp("tfmot_runs"))
-    os.makedirs(out, exist_ok=True)
-    run_python([os.path.join(TESTS, "tfmot_runs.py"), out])
+    if cached:
+        out = cached
+    else:
+        base = tmp_path_factory.getbasetemp()
+        # xdist gives each worker basetemp/../popen-gwN: the parent is shared by all of them
+        shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+        out = str(shared / name)
+    import filelock
+
+    with filelock.FileLock(out + ".lock"):
+        if not os.path.exists(os.path.join(out, "truth.json")):
+            os.makedirs(out, exist_ok=True)
+            run_python([os.path.join(TESTS, script), out], timeout=timeout)
     return out
+
+
+@pytest.fixture(scope="session")
+def tfmot_logdir(tmp_path_factory):
+    """A logdir of real tfmot training runs (tests/tfmot_runs.py); TB_SPARSITY_TEST_LOGDIR
+    caches them between sessions (made_once)."""
+    return made_once(tmp_path_factory, "tfmot_runs", "TB_SPARSITY_TEST_LOGDIR", "tfmot_runs.py")
 
 
 @pytest.fixture(scope="session")
 def example_logdir(tmp_path_factory):
-    """tfmot's example scripts and schedule recipes as real runs (tests/tfmot_example_runs.py),
-    made once per session; TB_SPARSITY_EXAMPLES_LOGDIR caches them like tfmot_logdir."""
-    cached = os.environ.get("TB_SPARSITY_EXAMPLES_LOGDIR")
-    if cached and os.path.exists(os.path.join(cached, "truth.json")):
-        return cached
-    out = cached or str(tmp_path_factory.mktemp("tfmot_example_runs"))
-    os.makedirs(out, exist_ok=True)
-    run_python([os.path.join(TESTS, "tfmot_example_runs.py"), out], timeout=1200)
-    return out
+    """tfmot's example scripts and schedule recipes as real runs (tests/tfmot_example_runs.py);
+    TB_SPARSITY_EXAMPLES_LOGDIR caches them like tfmot_logdir."""
+    return made_once(tmp_path_factory, "tfmot_example_runs", "TB_SPARSITY_EXAMPLES_LOGDIR",
+                     "tfmot_example_runs.py", timeout=1200)
 
 
 @pytest.fixture(scope="session")
@@ -113,14 +126,34 @@ def client(tfmot_logdir):
     return make_client(tfmot_logdir)
 
 
+# TensorBoard imports TensorFlow whenever it can (its file system layer), which costs 5 s of
+# CPU per start here and nothing the plugin uses. So the tests' TensorBoards run as on a
+# machine with only TensorBoard and this plugin installed (tests/no_tensorflow hides
+# TensorFlow), except where TensorFlow is the point: `tensorflow=True` (a tfmot user's own
+# TensorBoard in test_tensorboard_process.py; gs:// through TensorFlow's GCS file system).
+NO_TENSORFLOW_PATH = os.pathsep.join([os.path.join(TESTS, "no_tensorflow"), ROOT])
+NO_TENSORFLOW = {"PYTHONPATH": NO_TENSORFLOW_PATH}
+
+
+def tensorboard_env(env=None, tensorflow=False):
+    """`env` for a test's TensorBoardProcess: TensorFlow hidden unless `tensorflow` (or
+    `env` sets PYTHONPATH itself)."""
+    env = dict(env or {})
+    if not tensorflow:
+        env.setdefault("PYTHONPATH", NO_TENSORFLOW_PATH)
+    return env
+
+
 @pytest.fixture
 def tensorboard_process():
-    """Factory: tensorboard_process(logdir, load_fast=..., env=..., extra_args=...) -> a
-    started TensorBoardProcess (benchmarks/tb_launcher.py), stopped after the test."""
+    """Factory: tensorboard_process(logdir, load_fast=..., env=..., extra_args=...,
+    tensorflow=False) -> a started TensorBoardProcess (benchmarks/tb_launcher.py), stopped
+    after the test."""
     started = []
 
-    def start(logdir, load_fast="false", **kwargs):
-        tb = TensorBoardProcess(logdir, load_fast=load_fast, **kwargs)
+    def start(logdir, load_fast="false", tensorflow=False, env=None, **kwargs):
+        tb = TensorBoardProcess(logdir, load_fast=load_fast,
+                                env=tensorboard_env(env, tensorflow), **kwargs)
         started.append(tb)
         return tb
 
@@ -136,10 +169,11 @@ def shared_tensorboard():
     logdir, or measures the process, uses `tensorboard_process` instead."""
     started = {}
 
-    def get(logdir, load_fast="false"):
-        key = (os.path.abspath(logdir), load_fast)
+    def get(logdir, load_fast="false", tensorflow=False):
+        key = (os.path.abspath(logdir), load_fast, tensorflow)
         if key not in started:
-            started[key] = TensorBoardProcess(logdir, load_fast=load_fast)
+            started[key] = TensorBoardProcess(logdir, load_fast=load_fast,
+                                              env=tensorboard_env(None, tensorflow))
         return started[key]
 
     yield get
@@ -188,7 +222,7 @@ def dashboard_logdir(tfmot_logdir, tmp_path_factory):
 def dashboard_tb(dashboard_logdir, truth):
     """One real `tensorboard` (Python loader, plugin from its entry point) on
     `dashboard_logdir` for the whole session; `.runs` is the plugin's run list."""
-    with TensorBoardProcess(dashboard_logdir) as process:
+    with TensorBoardProcess(dashboard_logdir, env=NO_TENSORFLOW) as process:
         process.runs = process.wait_ready(runs_expected=len(truth) + 1)
         plugins = process.get_json("/data/plugins_listing")
         assert "sparsity" in plugins, (

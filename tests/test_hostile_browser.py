@@ -9,11 +9,10 @@ import re
 
 import pytest
 
-from conftest import ROOT
+from conftest import NO_TENSORFLOW
 import hostile_util as hu
 
 pytestmark = [pytest.mark.browser, pytest.mark.tensorboard]
-NO_TF = {"PYTHONPATH": os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])}
 
 # Each payload, if it ever ran as script or markup, sets window.__pwned or opens a dialog.
 PAYLOADS = [
@@ -94,7 +93,7 @@ class Page:
 def tensorboard(hostile_logdir):
     from conftest import TensorBoardProcess
 
-    tb = TensorBoardProcess(hostile_logdir, load_fast="false", env=NO_TF)
+    tb = TensorBoardProcess(hostile_logdir, load_fast="false", env=NO_TENSORFLOW)
     try:
         tb.wait_ready(runs_expected=1 + len(RUN_PAYLOADS) + 1)
         yield tb

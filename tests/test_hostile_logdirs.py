@@ -21,7 +21,7 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from conftest import make_client
+from conftest import NO_TENSORFLOW, make_client
 import hostile_util as hu
 from tensorboard.compat.proto import summary_pb2
 
@@ -29,9 +29,6 @@ PTS = [(s, round(min(s / 100.0, 0.9), 3)) for s in range(0, 100, 10)]  # steps 0
 STEPS = [s for s, _ in PTS]
 LOADERS = ["false", "true"]
 # TensorBoard as a user without TensorFlow runs it (and it starts faster).
-NO_TF = {"PYTHONPATH": os.pathsep.join([
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "no_tensorflow"),
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))])}
 BAD_LOG = re.compile(r"Traceback|Exception|internal error|ERROR", re.I)
 # TensorFlow's own start-up chatter in a tensorboard process that imports it.
 TF_NOISE = re.compile(r"cuInit|cuda|oneDNN|absl|cpu_feature_guard|rebuild TensorFlow|"
@@ -427,7 +424,7 @@ def test_writer_appending_while_tensorboard_reloads(tmp_path, tensorboard_proces
     metrics = hu.experiment(root, "live", [("dense", hu.poly(0, 200, frequency=10))],
                             [(0, 0.0)])
     path = hu.event_files(metrics)[0]
-    tb = tensorboard_process(root, load_fast=load_fast, env=NO_TF)
+    tb = tensorboard_process(root, load_fast=load_fast, env=NO_TENSORFLOW)
     tb.wait_ready()
     final_step = 200
     seen = []
@@ -478,7 +475,7 @@ def test_parallel_requests_while_logdir_grows(tmp_path, tensorboard_process, loa
     root = str(tmp_path / "growing")
     for i in range(3):
         hu.experiment(root, "exp%d" % i, [("a", hu.poly()), ("b", hu.poly())], [(0, 0.0)])
-    tb = tensorboard_process(root, load_fast=load_fast, env=NO_TF)
+    tb = tensorboard_process(root, load_fast=load_fast, env=NO_TENSORFLOW)
     tb.wait_ready(runs_expected=3)
     stop = threading.Event()
 

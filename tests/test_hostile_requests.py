@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, make_client
+from conftest import NO_TENSORFLOW, ROOT, make_client
 import hostile_util as hu
 from tb_sparsity_plugin import plugin as plugin_lib
 from tb_sparsity_plugin import request_params
@@ -31,7 +31,6 @@ OTHER_KEYS = ["metric", "tolerance", "direction", "step", "format", "series", "l
               "threshold"]
 # Every data route of plugin.get_plugin_apps() (checked below, so a new route is not missed).
 DATA_ROUTES = ["runs", "run", "series", "schedule", "metrics", "quality", "table", "export"]
-NO_TF = {"PYTHONPATH": os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])}
 
 
 @pytest.fixture(scope="module")
@@ -367,7 +366,7 @@ def raw_get(port, path):
 
 
 def test_static_traversal_against_real_tensorboard(logdir, tensorboard_process):
-    tb = tensorboard_process(logdir, load_fast="false", env=NO_TF)
+    tb = tensorboard_process(logdir, load_fast="false", env=NO_TENSORFLOW)
     tb.wait_ready()
     assert raw_get(tb.port, PREFIX + "index.js")[0] == 200
     for path in TRAVERSALS:

@@ -11,9 +11,7 @@ Measured on a 2-core machine: 717.0 / 716.9 / 722.9, 831.7 / 838.9 / 838.5 and
 835.4 / 846.8 / 846.2 MB after 25 / 250 / 500 runs.
 """
 
-import os
 import sys
-import time
 import urllib.parse
 
 import psutil

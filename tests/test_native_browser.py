@@ -9,6 +9,7 @@ import re
 import pytest
 
 from benchmarks.tb_launcher import TensorBoardProcess
+from conftest import NO_TENSORFLOW
 from test_dashboard_browser import TIMEOUT_MS, open_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.tensorboard]
@@ -24,7 +25,7 @@ def page(browser):
 @pytest.fixture(scope="module")
 def prefixed_tb(dashboard_logdir, truth):
     """A second real TensorBoard on the same logs, served under `--path_prefix /tb`."""
-    with TensorBoardProcess(dashboard_logdir, path_prefix="/tb/") as process:
+    with TensorBoardProcess(dashboard_logdir, path_prefix="/tb/", env=NO_TENSORFLOW) as process:
         process.wait_ready(runs_expected=len(truth) + 1)
         assert process.url.rstrip("/").endswith("/tb")
         yield process

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from conftest import TESTS, TensorBoardProcess, copy_logdir, run_python
+from conftest import NO_TENSORFLOW, TESTS, TensorBoardProcess, copy_logdir, run_python
 from test_dashboard_browser import (  # noqa: F401  (page is a fixture)
     TIMEOUT_MS, assert_clean, backend_json, card, open_dashboard, page, readout_runs)
 from test_tool_tags import require_torch
@@ -36,7 +36,7 @@ def mixed_logdir(tfmot_logdir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mixed_tb(mixed_logdir):
-    with TensorBoardProcess(mixed_logdir) as process:
+    with TensorBoardProcess(mixed_logdir, env=NO_TENSORFLOW) as process:
         process.runs = process.wait_ready(runs_expected=6 + 7 + 2)
         yield process
 

@@ -21,7 +21,7 @@ import urllib.parse
 import pytest
 
 from bucket_emulators import free_port
-from conftest import ROOT, make_client
+from conftest import NO_TENSORFLOW_PATH, ROOT, make_client
 import hostile_util as hu
 
 # Emulated buckets; gs:// is read with TensorFlow's GCS client (TensorBoard and CLI
@@ -29,7 +29,6 @@ import hostile_util as hu
 # loader, which imports TensorFlow.
 pytestmark = [pytest.mark.emulator, pytest.mark.tensorflow]
 
-NO_TF_PATH = os.pathsep.join([os.path.join(ROOT, "tests", "no_tensorflow"), ROOT])
 BUCKET = "tb-logs"
 WAIT_SECONDS = 180  # bounded waits for TensorBoard's asynchronous reloads; no timing asserted
 
@@ -91,7 +90,7 @@ class Bucket:
             # TensorBoard reads s3:// only with its own filesystem layer, i.e. without
             # TensorFlow; --load_fast=auto picks the Python loader (the data server reads
             # local and gs:// logdirs only).
-            self.pythonpath = NO_TF_PATH
+            self.pythonpath = NO_TENSORFLOW_PATH
             self.load_fast = "auto"
         else:
             # gs:// through TensorFlow's filesystem, i.e. the Python loader: the data server
@@ -178,7 +177,7 @@ def test_a_run_growing_in_the_bucket_shows_its_new_steps(s3, tfmot_logdir, tenso
     s3.create_bucket("tb-growing")
     s3.put("tb-growing", key, data[:cut])
     tb = tensorboard_process("s3://tb-growing/growing", load_fast="auto",
-                             env=dict(s3.env, PYTHONPATH=NO_TF_PATH))
+                             env=dict(s3.env, PYTHONPATH=NO_TENSORFLOW_PATH))
     [first] = tb.wait_ready(timeout=WAIT_SECONDS)
     full_last = _local_documents(os.path.dirname(os.path.dirname(os.path.dirname(src))))[0]
     full_last = {r["run"]: r["last_step"] for r in full_last["runs"]}["plain/metrics"]
@@ -216,7 +215,7 @@ def test_a_bucket_that_stops_answering_gets_a_note_or_a_message_never_an_error(
         emulator.create_bucket("tb-stops")
         emulator.upload_dir(os.path.join(tfmot_logdir, "plain"), "tb-stops", "logs/plain")
         tb = tensorboard_process("s3://tb-stops/logs", load_fast="auto",
-                                 env=dict(emulator.env, PYTHONPATH=NO_TF_PATH))
+                                 env=dict(emulator.env, PYTHONPATH=NO_TENSORFLOW_PATH))
         tb.wait_ready(timeout=WAIT_SECONDS)
         codes = lambda doc: [d["code"] for d in doc.get("diagnostics", [])]  # noqa: E731
         status, before = _answer(tb, "/data/plugin/sparsity/run?run=plain/metrics")
@@ -331,7 +330,7 @@ def test_the_dashboard_says_why_a_bucket_shows_nothing(s3_bucket, tensorboard_pr
     """The message of the `runs` route in the page the tab shows, not the empty-logdir help."""
     logdir = "s3://%s/no/such/logs" % BUCKET
     tb = tensorboard_process(logdir, load_fast="auto",
-                             env=dict(s3_bucket.env, PYTHONPATH=NO_TF_PATH))
+                             env=dict(s3_bucket.env, PYTHONPATH=NO_TENSORFLOW_PATH))
     context = browser.new_context()
     try:
         page = context.new_page()

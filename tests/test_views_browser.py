@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from conftest import TensorBoardProcess
+from conftest import NO_TENSORFLOW, TensorBoardProcess
 from test_dashboard_browser import (  # noqa: F401  (page, tb: fixtures)
     TIMEOUT_MS,
     assert_clean,
@@ -311,7 +311,7 @@ def big_logdir(tmp_path_factory):
 
 
 def test_heatmap_of_300_layers_by_1000_steps_renders_and_hovers(big_logdir, page):
-    process = TensorBoardProcess(big_logdir, load_fast="auto")
+    process = TensorBoardProcess(big_logdir, load_fast="auto", env=NO_TENSORFLOW)
     try:
         process.wait_ready(timeout=300, runs_expected=1)
         page.goto(process.url + "/data/plugin_entry.html?name=sparsity")
