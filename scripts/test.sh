@@ -51,14 +51,30 @@ command -v node >/dev/null 2>&1 || { echo "node is missing: the JavaScript tests
 
 # In CI a missing dependency is a failure, never a skip.
 export CI=${CI:-1}
+# The oldest TensorBoard we claim to support (setup.py), in a venv of its own: installed and
+# run beside the main suite (it needs no TensorFlow, no browser and a few seconds of CPU),
+# its output kept for the end.
+oldest_log=$(mktemp)
+oldest_pid=
+if [ -f scripts/test_oldest_tensorboard.sh ]; then
+    # its own temporary directory: pytest prunes old ones of its own user's by number
+    PYTEST_ADDOPTS="--basetemp=$(mktemp -d)" bash scripts/test_oldest_tensorboard.sh >"$oldest_log" 2>&1 &
+    oldest_pid=$!
+fi
 # pytest-xdist: test files spread over TEST_WORKERS processes (a file's tests stay together,
 # so its module fixtures are made once); the trained runs every file reads are made once
 # for all of them (tests/conftest.py, made_once). Many tests wait on TensorBoard, Chromium
-# or a training subprocess, so one more worker than cores keeps the cores busy.
+# or a training subprocess, so one more worker than cores keeps the cores busy (two more
+# overloaded a 2-core machine: slower, and browser waits ran out).
 workers=${TEST_WORKERS:-$(( $(nproc) + 1 ))}
-"$VENV/bin/python" -m pytest tests -q -p no:cacheprovider -n "$workers" --dist loadfile "$@"
-
-# The oldest TensorBoard we claim to support (setup.py), in a venv of its own.
-if [ -f scripts/test_oldest_tensorboard.sh ]; then
-    bash scripts/test_oldest_tensorboard.sh
+status=0
+"$VENV/bin/python" -m pytest tests -q -p no:cacheprovider -n "$workers" --dist loadfile "$@" || status=$?
+if [ -n "$oldest_pid" ]; then
+    oldest_status=0
+    wait "$oldest_pid" || oldest_status=$?
+    echo "--- the oldest TensorBoard (scripts/test_oldest_tensorboard.sh) ---"
+    cat "$oldest_log"
+    [ "$oldest_status" = 0 ] || status=$oldest_status
 fi
+rm -f "$oldest_log"
+exit "$status"

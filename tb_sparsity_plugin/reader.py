@@ -23,6 +23,7 @@ recovered (recovery.py).
 import concurrent.futures
 import dataclasses
 import hashlib
+import threading
 import time
 
 from tensorboard.data import provider
@@ -105,7 +106,9 @@ class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
         # (experiment_id, group or None: all) -> (monotonic time, Listing)
         self._listings = cache.BoundedCache(max_entries=self.MAX_LISTINGS)
         self._listing_seconds = {}  # True: the whole logdir, False: a group -> last duration
-        self._last_points = {}  # (experiment_id, listing time) -> _read_last's answer
+        # _batched: (experiment_id, listing time, what) -> {run: answer}, for one listing
+        self._batches = {}
+        self._batch_lock = threading.Lock()
 
     def list_runs(self, ctx, experiment_id):
         """RunSummary for every run holding sparsity data, sorted by run name.
@@ -276,27 +279,48 @@ class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
         return own.build_run(plan, run, group, series, skipped, thresholds)
 
     def _read_last_scalars(self, ctx, experiment_id, run, tag_list):
-        """{tag: [[step, value]]}: the last point of each tag of `run`.
-
-        With a fresh listing of the whole logdir (a dashboard's burst of requests), one read
-        of the last point of every run's tfmot threshold tags serves every run for the
-        listing's life: each call to the Rust data server waits ~40 ms on a big logdir
-        (TCP's delayed ACK against the server's small writes), half of a 100-run sweep's
-        cold summaries when each run made its own."""
+        """{tag: [[step, value]]}: the last point of each tag of `run` (tfmot's thresholds)."""
         if not tag_list:
             return {}
+
+        def read(runs):
+            if runs is None:  # every run's tfmot threshold tags
+                listing = self._listings.get((experiment_id, None))[1]
+                tags = sorted({t for tags in listing.scalars.values() for t in tags
+                               if tfmot.THRESHOLD_TAG.match(t)})
+            else:
+                tags = tag_list
+            return self._read_last_points(ctx, experiment_id, runs, tags)
+
+        last = self._batched(ctx, experiment_id, run, "scalars", read)
+        return {t: p for t, p in last.items() if t in tag_list}
+
+    def _batched(self, ctx, experiment_id, run, part, read):
+        """read(runs)[run] ({} when absent), where `runs` is None (every run) while a listing
+        of the whole logdir is fresh and lists `run` in its `part` ("scalars", "models"): one call to the data provider then serves every run
+        for the listing's life. A dashboard asks for every run in turn, and each call to the
+        Rust data server waits ~40 ms on a big logdir (TCP's delayed ACK against the server's
+        small writes): a 100-run sweep's cold summaries spent half their time in such calls
+        when each run made its own. Else, or when the batch fails, read([run])."""
         full = self._listings.get((experiment_id, None))
-        if (full is not None and time.monotonic() - full[0] < self.LISTING_TTL_SECONDS
-                and run in full[1].scalars):
-            key = (experiment_id, full[0])
-            last = self._last_points.get(key)
-            if last is None:
-                wanted = sorted({t for tags in full[1].scalars.values() for t in tags
-                                 if tfmot.THRESHOLD_TAG.match(t)})
-                last = self._read_last_points(ctx, experiment_id, None, wanted)
-                self._last_points = {key: last}  # one listing's worth at a time
-            return {t: p for t, p in last.get(run, {}).items() if t in tag_list}
-        return self._read_last_points(ctx, experiment_id, [run], tag_list).get(run, {})
+        listed = full is not None and getattr(full[1], part)
+        if (isinstance(listed, dict) and run in listed
+                and time.monotonic() - full[0] < self.LISTING_TTL_SECONDS):
+            key = (experiment_id, full[0], part)
+            with self._batch_lock:  # concurrent summaries wait for one read
+                answer = self._batches.get(key)
+                if answer is None:
+                    try:
+                        answer = read(None)
+                    except Exception:  # e.g. one damaged run: each run on its own
+                        answer = False
+                    # only the current listing's batches are kept
+                    self._batches = {k: v for k, v in self._batches.items()
+                                     if k[:2] == key[:2]}
+                    self._batches[key] = answer
+            if answer is not False:
+                return answer.get(run, {})
+        return read([run]).get(run, {})
 
     def _read_last_points(self, ctx, experiment_id, runs, tag_list):
         """{run: {tag: [[step, value]]}}: the last point of each tag of `runs` (None: all)."""

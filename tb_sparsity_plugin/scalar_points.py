@@ -6,8 +6,8 @@ data server (`--load_fast=true`) the provider is a `grpc_provider.GrpcDataProvid
 `read_scalars` builds a `ScalarDatum` object per point from a columnar answer (the gRPC
 `ScalarData` message holds the steps and the values as two packed arrays); here that same
 answer is zipped into pairs in C instead: the same numbers, without an object per point
-(on the 8 x 100 x 1000 benchmark logdir, a cold read of every run took 1.9 s that way
-against 0.9 s here). Every other provider (the Python loader's, a wrapping provider) is
+(on the 8 x 100 x 1000 benchmark logdir, reading every run took 2.5 s that way and
+1.5 s this way). Every other provider (the Python loader's, a wrapping provider) is
 asked through the public `read_scalars`.
 """
 

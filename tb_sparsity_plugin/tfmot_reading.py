@@ -8,6 +8,8 @@ like the reader it is mixed into.
 
 import json
 
+from tensorboard.data import provider
+
 from tb_sparsity_plugin import keras_config
 from tb_sparsity_plugin import run_files
 from tb_sparsity_plugin import trainings
@@ -155,11 +157,19 @@ class TfmotReading:
             problem = "the Keras model config in run %r has no PruneLowMagnitude wrapper" % candidate
         return {}, problem
 
+    def _read_model_configs(self, ctx, experiment_id, runs):
+        """{run: {tag: [BlobSequenceDatum]}}: the last Keras model config of `runs` (None:
+        every run)."""
+        return self._provider.read_blob_sequences(
+            ctx, experiment_id=experiment_id, plugin_name=keras_config.PLUGIN, downsample=1,
+            run_tag_filter=provider.RunTagFilter(runs=runs, tags=[keras_config.TAG]))
+
     def _read_model_json(self, ctx, experiment_id, run):
         """The model config as a dict, or a string saying what is wrong with it."""
         try:
-            data = self._read_last(ctx, experiment_id, "read_blob_sequences",
-                                   keras_config.PLUGIN, run, keras_config.TAG)
+            data = self._batched(ctx, experiment_id, run, "models",
+                                 lambda runs: self._read_model_configs(ctx, experiment_id, runs)
+                                 ).get(keras_config.TAG, [])[-1:]
             if not data or not data[-1].values:
                 return "no model config recorded"
             raw = self._provider.read_blob(ctx, blob_key=data[-1].values[0].blob_key)

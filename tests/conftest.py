@@ -29,7 +29,21 @@ FIXTURE_MARKERS = {"browser": "browser", "tensorboard_process": "tensorboard",
                    "shared_tensorboard": "tensorboard", "dashboard_tb": "tensorboard"}
 
 
+# The files that take longest (a 500-run TensorBoard, trainings, buckets, big browser
+# pages) go first, so that pytest-xdist's workers (scripts/test.sh) do not end on one of them.
+SLOW_FIRST = ("test_memory_bound.py", "test_remote_logdirs.py", "test_scale_browser.py",
+              "test_demo.py", "test_material_diagnostics.py", "test_views_browser.py",
+              "test_torch_demo.py", "test_tfmot_examples.py", "test_dashboard_browser.py",
+              "test_native_browser.py", "test_pytorch_browser.py", "test_hostile_logdirs.py")
+
+
+def _slow_rank(item):
+    name = os.path.basename(str(item.fspath))
+    return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+
 def pytest_collection_modifyitems(items):
+    items.sort(key=_slow_rank)  # stable: each file's own order is kept
     for item in items:
         for fixture, marker in FIXTURE_MARKERS.items():
             if fixture in item.fixturenames and not item.get_closest_marker(marker):

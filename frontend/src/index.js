@@ -17,6 +17,26 @@ function addStylesheet(path) {
   });
 }
 
+// Every module the dashboard imports (frontend/test/source.test.mjs checks the list). Asked for
+// at once with <link rel="modulepreload">: the import chain alone (index -> dashboard -> views
+// -> chart -> uPlot) fetched them in five rounds, 260 ms of the tab's first draw.
+export const MODULES = [
+  "dashboard.js", "data.js", "model.js", "store.js", "sweeps.js", "tb_host.js", "theme.js",
+  "url_state.js", "view_models.js", "vendor/uPlot.esm.js", "views/cards.js", "views/chart.js",
+  "views/diagnostics.js", "views/dom.js", "views/heatmap.js", "views/layers.js",
+  "views/messages.js", "views/quality.js", "views/runs.js", "views/sections.js",
+  "views/table.js", "views/whatif.js", "views/xy_chart.js",
+];
+
+function preloadModules() {
+  for (const path of MODULES) {
+    const link = document.createElement("link");
+    link.rel = "modulepreload";
+    link.href = new URL(`./static/${path}`, import.meta.url).href;
+    document.head.appendChild(link);
+  }
+}
+
 function say(text) {
   const p = document.createElement("p");
   p.className = "boot-message";
@@ -27,6 +47,7 @@ function say(text) {
 
 export async function render() {
   document.body.classList.add("sparsity-dashboard");
+  preloadModules();
   say("Loading the Sparsity dashboard\u2026");
   let dashboard;
   try {

@@ -25,6 +25,14 @@ test("no module of ours writes HTML from strings", () => {
   }
 });
 
+test("index.js preloads every module the dashboard imports, and only those", async () => {
+  const { MODULES } = await import("../src/index.js");
+  const served = ownModules.concat(walk(join(src, "vendor")).filter((p) => p.endsWith(".esm.js")))
+    .map((p) => relative(src, p).split("\\").join("/"))
+    .filter((p) => p !== "index.js");
+  assert.deepEqual([...MODULES].sort(), served.sort());
+});
+
 test("every relative import resolves to a file as the plugin serves it", () => {
   // The plugin serves src/index.js as index.js and src/<path> as static/<path>: from index.js,
   // siblings are at ./static/...; inside static/, relative imports work as on disk.
