@@ -145,9 +145,10 @@ def test_heatmap_view_draws_layers_by_steps_with_hover_and_deviation(tb, page):
     run = backend_json(tb, "run", run="trap/metrics")
     steps = sorted({p[0] for layer in run["layers"] for p in layer["measured"]})
     frame.wait_for_function(
-        "(rows) => { const c = document.querySelector('.heatmap-canvas');"
-        " return c && c.dataset.rows === String(rows) && c.dataset.mode === 'measured'; }",
-        arg=len(run["layers"]), timeout=TIMEOUT_MS)
+        "([rows, run]) => { const c = document.querySelector('.heatmap-canvas');"
+        " return c && c.dataset.run === run && c.dataset.rows === String(rows)"
+        " && c.dataset.mode === 'measured'; }",
+        arg=[len(run["layers"]), "trap/metrics"], timeout=TIMEOUT_MS)
     assert int(frame.get_attribute(".heatmap-canvas", "data-cols")) == len(steps)
     # Hover the last cell of the first row: the layer's last measured value.
     overlay = frame.query_selector(".heatmap-overlay")

@@ -23,13 +23,16 @@ function watchVisibility(card) {
   if (!observer) {
     observer = new IntersectionObserver(
       (records) => {
+        const shown = [];
         for (const record of records) {
           const card = cardsByRoot.get(record.target);
           if (!card) continue;
           // Cards far from the view are not redrawn while data arrives; drawn again on return.
-          if (record.isIntersecting) card.becameVisible();
+          if (record.isIntersecting) shown.push(card);
           else card.visible = false;
         }
+        for (const card of shown) if (card.pending) card.chart.measure(); // reads, then draws
+        for (const card of shown) card.becameVisible();
       },
       // root: the dashboard's own document. With the implicit root (the top-level viewport) the
       // margin is clipped away by TensorBoard's iframe, and cards would only start drawing once
@@ -109,6 +112,11 @@ export class ChartCard {
       this.renderReadout();
     }
     this.drawPending();
+  }
+
+  /** Reads the chart's width if the next drawPending() will draw (see SparsityChart.measure). */
+  measure() {
+    if (this.pending && this.visible && this.root.isConnected) this.chart.measure();
   }
 
   drawPending() {

@@ -99,8 +99,20 @@ export class SparsityChart {
   }
 
   width() {
+    if (this.knownWidth) return this.knownWidth;
     return Math.max(200, Math.floor(this.container.clientWidth || 320));
   }
+
+  /**
+   * Reads the container's width now, for the next draw: reading it between two cards' draws
+   * forced a layout of the whole page per card (100 ms of a 10-card first screen), reading
+   * every card's first costs one.
+   */
+  measure() {
+    this.knownWidth = null;
+    this.knownWidth = this.width();
+  }
+
 
   /**
    * Draws `lines`; keeps the user's zoom (or `zoom` passed in, when the chart is new). The
@@ -123,6 +135,7 @@ export class SparsityChart {
       this.signature = sig;
       this.plot = this.create(lines, data);
     }
+    this.knownWidth = null; // a measurement serves the one draw it was made for
     const focus = highlighted === null ? -1 : lines.findIndex((l) => l.run === highlighted && l.kind === "measured");
     this.plot.setSeries(focus >= 0 ? focus + 1 : null, { focus: true });
     this.container.dataset.highlighted = focus >= 0 ? highlighted : "";
@@ -201,6 +214,7 @@ export class SparsityChart {
   }
 
   resize() {
+    this.knownWidth = null;
     if (this.plot) this.plot.setSize({ width: this.width(), height: this.height });
   }
 

@@ -163,6 +163,7 @@ export class HeatmapView {
       ctx.fillText(String(m.steps[c]), x, a.top + a.height + 5);
     }
     ctx.fillText("step (one column per logged step)", a.left + a.width / 2, a.top + a.height + 17);
+    this.canvas.dataset.run = this.data.run;
     this.canvas.dataset.rows = String(rows);
     this.canvas.dataset.cols = String(cols);
     this.canvas.dataset.mode = this.drawnMode;

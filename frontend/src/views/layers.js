@@ -25,6 +25,9 @@ const DEFAULT_WIDTH = "medium";
 // Distinct schedule texts a card's footer lists before it says "and N more".
 const FOOTER_LINES = 3;
 const MODEL = "\u0000model";
+// Cards whose series are asked for before the first cards are seen (a 1400 x 900 view shows
+// 6 to 12 of them).
+const FIRST_SCREEN_CARDS = 12;
 
 function weightingLabel(model) {
   // The run document's words (words.py), the same as the CLI's and the CSV's.
@@ -201,6 +204,13 @@ export class LayersView {
     }
     const empty = this.grid.querySelector(":scope > p");
     if (empty) empty.remove();
+    // Until the first cards are seen, the series of the first screen's cards are asked for
+    // before the cards are built: building a hundred cards takes longer than the request.
+    if (![...this.cards.values()].some((card) => card.visible)) {
+      this.store.wantSeries(props.runs.map((r) => r.run), rows.slice(0, FIRST_SCREEN_CARDS).map((r) => r.key));
+      this.store.flushSeries();
+    }
+    for (const row of rows) this.cards.get(row.key)?.measure(); // all reads, then all draws
     rows.forEach((row, index) => {
       let card = this.cards.get(row.key);
       const fresh = !card;
@@ -229,10 +239,9 @@ export class LayersView {
   redraw(keys) {
     if (!this.props || !this.rows) return;
     const wanted = new Set(keys);
-    for (const row of this.rows) {
-      const card = wanted.has(row.key) ? this.cards.get(row.key) : null;
-      if (card) this.drawCard(card, row, this.props, false);
-    }
+    const rows = this.rows.filter((row) => wanted.has(row.key) && this.cards.has(row.key));
+    for (const row of rows) this.cards.get(row.key).measure(); // all reads, then all draws
+    for (const row of rows) this.drawCard(this.cards.get(row.key), row, this.props, false);
   }
 
   /** Asks the store for this layer's series of every selected run that lacks them. */
