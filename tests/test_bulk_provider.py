@@ -163,3 +163,25 @@ def test_one_inner_request_per_bulk_read_however_many_runs_ask(inner, runs):
         assert counting.calls["read_scalars"] == 3
     finally:
         bulk.close()
+
+
+@pytest.mark.parametrize("walls", [False, True])
+def test_scalar_points_equal_the_providers_read(inner, runs, walls):
+    """scalar_points reads the Rust data server's columns itself: the same points, in the
+    same order, as the provider's own read_scalars (and the Python loader's path is that)."""
+    from tb_sparsity_plugin import scalar_points
+
+    for run in runs:
+        tags = sorted(inner.list_scalars(CTX, experiment_id=EID, plugin_name="scalars",
+                                         run_tag_filter=provider_lib.RunTagFilter(runs=[run]))
+                      .get(run, {}))
+        if not tags:
+            continue
+        expected = inner.read_scalars(
+            CTX, experiment_id=EID, plugin_name="scalars", downsample=1_000_000,
+            run_tag_filter=provider_lib.RunTagFilter(runs=[run], tags=tags)).get(run, {})
+        got = scalar_points.read_points(inner, CTX, EID, "scalars", run, tags, 1_000_000, walls)
+        assert sorted(got) == sorted(expected), run
+        for tag, data in expected.items():
+            want = [(d.step, d.value, d.wall_time) if walls else (d.step, d.value) for d in data]
+            assert got[tag] == want, (run, tag)
