@@ -31,7 +31,7 @@ function watchVisibility(card) {
           if (record.isIntersecting) shown.push(card);
           else card.visible = false;
         }
-        for (const card of shown) if (card.pending) card.chart.measure(); // reads, then draws
+        for (const card of shown) card.measure(true); // reads, then draws
         for (const card of shown) card.becameVisible();
       },
       // root: the dashboard's own document. With the implicit root (the top-level viewport) the
@@ -114,9 +114,12 @@ export class ChartCard {
     this.drawPending();
   }
 
-  /** Reads the chart's width if the next drawPending() will draw (see SparsityChart.measure). */
-  measure() {
-    if (this.pending && this.visible && this.root.isConnected) this.chart.measure();
+  /**
+   * Reads the chart's width if the next drawPending() will draw (see SparsityChart.measure);
+   * `visible`: the card is about to be (the visibility observer's call).
+   */
+  measure(visible = this.visible) {
+    if (this.pending && visible && this.root.isConnected) this.chart.measure();
   }
 
   drawPending() {

@@ -113,7 +113,6 @@ export class SparsityChart {
     this.knownWidth = this.width();
   }
 
-
   /**
    * Draws `lines`; keeps the user's zoom (or `zoom` passed in, when the chart is new). The
    * measured line of the `highlighted` run stays opaque, the others fade (uPlot's series focus:
