@@ -361,10 +361,14 @@ export function formatPoints(diff, digits = 1) {
   return `${diff < 0 ? "\u2212" : "+"}${text} pt`;
 }
 
+// One formatter for every count: Number.toLocaleString makes a new one per call (0.4 s of
+// the 300-layer first screen).
+const COUNT_FORMAT = new Intl.NumberFormat("en-US");
+
 /** 1234567 → "1,234,567" (null → "?"). */
 export function formatCount(n) {
   if (n === null || n === undefined || !Number.isFinite(n)) return "?";
-  return Math.round(n).toLocaleString("en-US");
+  return COUNT_FORMAT.format(Math.round(n));
 }
 
 /** 1234567 → "1.23M", 288 → "288": for tight headers. */

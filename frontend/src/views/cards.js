@@ -71,8 +71,10 @@ export class ChartCard {
   /**
    * @param {{header: Node[], footer?: Node[], highlighted?: string|null, entries: {run, label?, color,
    *          measured, expected, target, band?: {min, max}, finalTarget?, tooltip?}[]}} props
+   * @param {boolean} [draw] false: the caller calls measure() and drawPending() later, after the
+   *          other cards' updates (all DOM writes, then all width reads, then all draws)
    */
-  update({ header, footer = [], entries, highlighted = null }, zoom = undefined) {
+  update({ header, footer = [], entries, highlighted = null }, zoom = undefined, draw = true) {
     replaceChildren(this.header, header);
     replaceChildren(this.footer, footer);
     this.footer.hidden = footer.length === 0;
@@ -95,12 +97,7 @@ export class ChartCard {
     else this.readoutStale = true;
     // The chart needs its width: draw once the card is in the document and near the view.
     this.pending = { lines, zoom, highlighted };
-    this.drawPending();
-  }
-
-  /** Call after the card was inserted into the document. */
-  attached() {
-    this.drawPending();
+    if (draw) this.drawPending();
   }
 
   becameVisible() {

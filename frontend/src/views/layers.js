@@ -64,8 +64,13 @@ export class LayersView {
    */
   update(props) {
     this.props = props;
+    // Every card's DOM first, then every chart's width, then every chart: a width read
+    // between two draws forced a layout of the whole page per chart (360 ms of the 300-layer
+    // first screen).
     this.renderModel(props);
-    return this.renderLayers(props);
+    const result = this.renderLayers(props);
+    this.drawAll();
+    return result;
   }
 
   /** Pins, the full-width card and the card width, as the URL keeps them. */
@@ -157,11 +162,9 @@ export class LayersView {
         highlighted: props.highlighted,
       },
       fresh ? this.zooms.get(MODEL) ?? null : undefined,
+      false,
     );
-    if (!this.modelCard.root.isConnected) {
-      this.modelBox.appendChild(this.modelCard.root);
-      this.modelCard.attached();
-    }
+    if (!this.modelCard.root.isConnected) this.modelBox.appendChild(this.modelCard.root);
   }
 
   renderLayers(props) {
@@ -210,7 +213,6 @@ export class LayersView {
       this.store.wantSeries(props.runs.map((r) => r.run), rows.slice(0, FIRST_SCREEN_CARDS).map((r) => r.key));
       this.store.flushSeries();
     }
-    for (const row of rows) this.cards.get(row.key)?.measure(); // all reads, then all draws
     rows.forEach((row, index) => {
       let card = this.cards.get(row.key);
       const fresh = !card;
@@ -230,7 +232,6 @@ export class LayersView {
       this.drawCard(card, row, props, fresh);
       const at = this.grid.children[index];
       if (at !== card.root) this.grid.insertBefore(card.root, at || null);
-      if (fresh) card.attached();
     });
     return { filterError: matcher.error };
   }
@@ -240,8 +241,15 @@ export class LayersView {
     if (!this.props || !this.rows) return;
     const wanted = new Set(keys);
     const rows = this.rows.filter((row) => wanted.has(row.key) && this.cards.has(row.key));
-    for (const row of rows) this.cards.get(row.key).measure(); // all reads, then all draws
     for (const row of rows) this.drawCard(this.cards.get(row.key), row, this.props, false);
+    this.drawAll();
+  }
+
+  /** Draws every card whose drawing waits (see render): all width reads, then all draws. */
+  drawAll() {
+    const cards = [this.modelCard, ...this.cards.values()].filter(Boolean);
+    for (const card of cards) card.measure();
+    for (const card of cards) card.drawPending();
   }
 
   /** Asks the store for this layer's series of every selected run that lacks them. */
@@ -347,7 +355,7 @@ export class LayersView {
     });
     const waiting = row.entries.filter((e, i) => !series[i]).length;
     card.root.dataset.loaded = String(waiting === 0);
-    card.update({ header, footer, entries, highlighted: props.highlighted }, fresh ? this.zooms.get(row.key) ?? null : undefined);
+    card.update({ header, footer, entries, highlighted: props.highlighted }, fresh ? this.zooms.get(row.key) ?? null : undefined, false);
   }
 
   takeDown(key) {
