@@ -15,6 +15,7 @@ changed is analysed again on its next request.
 import gzip
 import json
 import logging
+import threading
 import zlib
 
 import orjson
@@ -99,6 +100,10 @@ class RunDocuments:
         self._reader = reader
         self._cache = cache.BoundedCache(
             max_bytes=cache.cache_bytes() if max_bytes is None else max_bytes)
+        # key -> [lock, users]: one analysis of a run at a time. The dashboard asks for a
+        # run's summary and its first cards' series together; both wait for one analysis.
+        self._building = {}
+        self._building_lock = threading.Lock()
 
     def document(self, ctx, experiment_id, run, thresholds=False, series=SERIES_ALL):
         """The `run` document (EncodedJson); NotFoundError without sparsity data."""
@@ -147,10 +152,23 @@ class RunDocuments:
         hit = self._cache.get(key, fingerprint)
         if hit is not None:
             return hit
-        with cache.gc_paused():
-            data = self._reader.read_run(ctx, experiment_id, run, thresholds=thresholds)
-            if data is None:
-                raise _NoData(run)
-            value = build(analysis.analyze_run(data, thresholds))
-        self._cache.put(key, value, fingerprint, value.size)
-        return value
+        with self._building_lock:
+            building = self._building.setdefault(key, [threading.Lock(), 0])
+            building[1] += 1
+        try:
+            with building[0]:
+                hit = self._cache.get(key, fingerprint)  # built while this one waited
+                if hit is not None:
+                    return hit
+                with cache.gc_paused():
+                    data = self._reader.read_run(ctx, experiment_id, run, thresholds=thresholds)
+                    if data is None:
+                        raise _NoData(run)
+                    value = build(analysis.analyze_run(data, thresholds))
+                self._cache.put(key, value, fingerprint, value.size)
+                return value
+        finally:
+            with self._building_lock:
+                building[1] -= 1
+                if building[1] == 0:
+                    del self._building[key]

@@ -161,3 +161,54 @@ def test_rust_loader_series_equal_its_run_documents(shared_tensorboard, tfmot_lo
         assert answer["layers"] == {
             layer["key"]: {k: layer[k] for k in SERIES_KEYS if k in layer}
             for layer in doc["layers"]}
+
+
+def test_a_summary_and_a_series_batch_asked_together_share_one_analysis(tfmot_logdir):
+    """The dashboard asks for a run's summary and its first cards' series at once: the
+    second request waits for the first one's analysis instead of making its own."""
+    import gzip
+    import threading
+
+    from tensorboard.context import RequestContext
+
+    from conftest import make_provider
+    from tb_sparsity_plugin import reader as reader_lib
+
+    reader = reader_lib.Reader(make_provider(tfmot_logdir))
+    ctx = RequestContext()
+    run = [s.run for s in reader.list_runs(ctx, "")][0]
+    reads = []
+    read_run = reader.read_run
+
+    def counted(*args, **kwargs):
+        reads.append(args)
+        return read_run(*args, **kwargs)
+
+    reader.read_run = counted
+    docs = documents.RunDocuments(reader)
+    full = json.loads(gzip.decompress(docs.document(ctx, "", run).gzipped))
+    keys = [layer["key"] for layer in full["layers"]]
+    assert len(reads) == 1  # the full document: its own shape, its own analysis
+    start = threading.Barrier(4)
+    answers = []
+
+    def ask(kind):
+        start.wait()
+        if kind == "summary":
+            answers.append(docs.document(ctx, "", run, series=documents.SERIES_NONE))
+        else:
+            answers.append(docs.series_json(ctx, "", [run], keys))
+
+    threads = [threading.Thread(target=ask, args=(kind,))
+               for kind in ("summary", "series", "summary", "series")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(answers) == 4
+    assert len(reads) == 2, "the lazy shape was analysed %d times" % (len(reads) - 1)
+    summaries = [a for a in answers if isinstance(a, documents.EncodedJson)]
+    assert len(summaries) == 2 and summaries[0] is summaries[1]
+    for a in answers:
+        if isinstance(a, str):
+            assert set(json.loads(a)["runs"][run]["layers"]) == set(keys)

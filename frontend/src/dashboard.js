@@ -437,6 +437,7 @@ export class Dashboard {
       activeLayer: this.activeDiagnostic !== null ? this.activeLayer : null,
       filter: this.layerFilter.value,
       sort: this.sortSelect.value,
+      loadingRuns: loading,
     });
     this.layerFilter.classList.toggle("invalid", Boolean(filterError));
     this.layerFilterError.textContent = filterError || "";

@@ -198,7 +198,9 @@ export class Store {
     let added = false;
     for (const run of runs) {
       const doc = this.docs.get(run);
-      if (!doc || !doc.value || doc.value.series !== "none") continue; // full docs carry them
+      // Also for a run whose first document is on its way (the first screen asks for its
+      // cards' series of every selected run at once); full documents carry them.
+      if (!doc || (doc.value ? doc.value.series !== "none" : doc.state !== LOADING)) continue;
       for (const layer of layers) {
         if (!this.needsSeries(run, layer)) continue;
         if (!this.queue.has(run)) this.queue.set(run, new Set());
@@ -224,9 +226,15 @@ export class Store {
     const jobs = [];
     for (const [sig, runs] of byLayers) {
       const layers = sig.split("\u0000");
-      for (let r = 0; r < runs.length; r += data.SERIES_MAX_RUNS) {
-        for (let l = 0; l < layers.length; l += data.SERIES_MAX_LAYERS) {
-          jobs.push(this.fetchSeriesBatch(runs.slice(r, r + data.SERIES_MAX_RUNS), layers.slice(l, l + data.SERIES_MAX_LAYERS)));
+      // Runs whose document is still on its way may not be analysed yet (seconds each on a
+      // cold server, one after another within a request): a few per request, so the charts
+      // of the runs already here do not wait for them.
+      const waiting = (run) => this.docs.get(run)?.state === LOADING && !this.docs.get(run)?.value;
+      for (const [group, size] of [[runs.filter((r) => !waiting(r)), data.SERIES_MAX_RUNS], [runs.filter(waiting), DOC_CONCURRENCY]]) {
+        for (let r = 0; r < group.length; r += size) {
+          for (let l = 0; l < layers.length; l += data.SERIES_MAX_LAYERS) {
+            jobs.push(this.fetchSeriesBatch(group.slice(r, r + size), layers.slice(l, l + data.SERIES_MAX_LAYERS)));
+          }
         }
       }
     }
@@ -234,7 +242,7 @@ export class Store {
   }
 
   async fetchSeriesBatch(runs, layers) {
-    const steps = new Map(runs.map((run) => [run, this.docs.get(run)?.lastStep ?? null]));
+    const steps = new Map(runs.map((run) => [run, this.docs.get(run)?.lastStep ?? this.lastStepOf(run)]));
     this.requests += 1;
     let answer = null;
     let failure = null;

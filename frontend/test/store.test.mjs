@@ -114,6 +114,28 @@ test("a live refresh re-fetches only the documents and series of runs whose last
   assert.deepEqual(api.calls.run.slice(3).map(([r]) => r).sort(), ["a", "b"]);
 });
 
+test("series of a run whose document is on its way are asked for at once, and once", async () => {
+  const api = fakeApi({ a: 10, slow: 10 }, { delays: { slow: 40 } });
+  const store = new Store({ api, batchMs: 1 });
+  const refreshed = store.refresh({ wanted: () => ["a", "slow"] });
+  await sleep(15); // "a" has arrived, "slow" has not
+  assert.equal(store.doc("slow").state, LOADING);
+  store.wantSeries(["a", "slow"], ["0:A"]);
+  await sleep(10);
+  // "slow" may not be analysed yet: in a request of its own, so "a" does not wait for it.
+  assert.deepEqual(api.calls.series, [[["a"], ["0:A"]], [["slow"], ["0:A"]]]);
+  await refreshed;
+  // Versioned with the run list's last step, as the document is: not stale when it arrives.
+  assert.equal(store.needsSeries("slow", "0:A"), false);
+  store.wantSeries(["a", "slow"], ["0:A"]);
+  await sleep(10);
+  assert.equal(api.calls.series.length, 2);
+  // A run never asked for (no document resource) is not fetched.
+  store.wantSeries(["unknown"], ["0:A"]);
+  await sleep(10);
+  assert.equal(api.calls.series.length, 2);
+});
+
 test("series asks within one window are one request, split at the route's limits", async () => {
   const runs = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`r${i}`, 5]));
   const api = fakeApi(runs);

@@ -59,7 +59,8 @@ export class LayersView {
   /**
    * @param {{runs: {run, color, label, doc}[], groups: {group, label, color, runs: string[]}[],
    *          mean: boolean, highlighted: string|null, activeLayer: string|null,
-   *          filter: string, sort: string}} props runs: the selected runs with a document
+   *          filter: string, sort: string, loadingRuns?: string[]}} props runs: the selected
+   *          runs with a document; loadingRuns: the selected runs whose document is on its way
    * @returns {{filterError: string|null}}
    */
   update(props) {
@@ -210,7 +211,7 @@ export class LayersView {
     // Until the first cards are seen, the series of the first screen's cards are asked for
     // before the cards are built: building a hundred cards takes longer than the request.
     if (![...this.cards.values()].some((card) => card.visible)) {
-      this.store.wantSeries(props.runs.map((r) => r.run), rows.slice(0, FIRST_SCREEN_CARDS).map((r) => r.key));
+      this.store.wantSeries(this.wantedRuns(), rows.slice(0, FIRST_SCREEN_CARDS).map((r) => r.key));
       this.store.flushSeries();
     }
     rows.forEach((row, index) => {
@@ -255,10 +256,13 @@ export class LayersView {
   /** Asks the store for this layer's series of every selected run that lacks them. */
   fetchVisible(key) {
     if (!this.props) return;
-    this.store.wantSeries(
-      this.props.runs.map((r) => r.run),
-      [key],
-    );
+    this.store.wantSeries(this.wantedRuns(), [key]);
+  }
+
+  /** The selected runs: those drawn and those whose document is on its way (their series
+   * come in the same batch as the others'; a 20-run first screen made two rounds). */
+  wantedRuns() {
+    return [...this.props.runs.map((r) => r.run), ...(this.props.loadingRuns || [])];
   }
 
   drawCard(card, row, props, fresh) {
