@@ -227,13 +227,13 @@ export class Store {
     for (const [sig, runs] of byLayers) {
       const layers = sig.split("\u0000");
       // Runs whose document is still on its way may not be analysed yet (seconds each on a
-      // cold server, one after another within a request): a few per request, so the charts
-      // of the runs already here do not wait for them.
+      // cold server): in requests of their own, so the charts of the runs already here do
+      // not wait for them (and few, as the browser opens at most 6 connections to TensorBoard).
       const waiting = (run) => this.docs.get(run)?.state === LOADING && !this.docs.get(run)?.value;
-      for (const [group, size] of [[runs.filter((r) => !waiting(r)), data.SERIES_MAX_RUNS], [runs.filter(waiting), DOC_CONCURRENCY]]) {
-        for (let r = 0; r < group.length; r += size) {
+      for (const group of [runs.filter((r) => !waiting(r)), runs.filter(waiting)]) {
+        for (let r = 0; r < group.length; r += data.SERIES_MAX_RUNS) {
           for (let l = 0; l < layers.length; l += data.SERIES_MAX_LAYERS) {
-            jobs.push(this.fetchSeriesBatch(group.slice(r, r + size), layers.slice(l, l + data.SERIES_MAX_LAYERS)));
+            jobs.push(this.fetchSeriesBatch(group.slice(r, r + data.SERIES_MAX_RUNS), layers.slice(l, l + data.SERIES_MAX_LAYERS)));
           }
         }
       }

@@ -115,19 +115,20 @@ test("a live refresh re-fetches only the documents and series of runs whose last
 });
 
 test("series of a run whose document is on its way are asked for at once, and once", async () => {
-  const api = fakeApi({ a: 10, slow: 10 }, { delays: { slow: 40 } });
+  const api = fakeApi({ a: 10, slow: 10, later: 10 }, { delays: { slow: 40, later: 40 } });
   const store = new Store({ api, batchMs: 1 });
-  const refreshed = store.refresh({ wanted: () => ["a", "slow"] });
+  const refreshed = store.refresh({ wanted: () => ["a", "slow", "later"] });
   await sleep(15); // "a" has arrived, "slow" has not
   assert.equal(store.doc("slow").state, LOADING);
-  store.wantSeries(["a", "slow"], ["0:A"]);
+  store.wantSeries(["a", "slow", "later"], ["0:A"]);
   await sleep(10);
-  // "slow" may not be analysed yet: in a request of its own, so "a" does not wait for it.
-  assert.deepEqual(api.calls.series, [[["a"], ["0:A"]], [["slow"], ["0:A"]]]);
+  // "slow" and "later" may not be analysed yet: in a request of their own, so "a" does not
+  // wait for them.
+  assert.deepEqual(api.calls.series, [[["a"], ["0:A"]], [["slow", "later"], ["0:A"]]]);
   await refreshed;
   // Versioned with the run list's last step, as the document is: not stale when it arrives.
   assert.equal(store.needsSeries("slow", "0:A"), false);
-  store.wantSeries(["a", "slow"], ["0:A"]);
+  store.wantSeries(["a", "slow", "later"], ["0:A"]);
   await sleep(10);
   assert.equal(api.calls.series.length, 2);
   // A run never asked for (no document resource) is not fetched.
