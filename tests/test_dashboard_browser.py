@@ -403,3 +403,35 @@ def test_run_without_schedule_says_how_to_get_the_expected_curve(tb, page):
     frame.wait_for_selector(".filter.invalid", timeout=TIMEOUT_MS)
     assert "invalid regular expression" in frame.inner_text(".filter-error")
     assert_clean(page)
+
+
+def test_a_card_says_loading_while_its_series_are_on_their_way(tb, page):
+    # The series requests are held: the cards in view say "loading…" over their charts (an
+    # empty chart read as a run without data), and stop saying it once the series arrive.
+    held = []
+    page.route("**/data/plugin/sparsity/series?*", lambda route: held.append(route))
+    page.goto(tb.url + "/#sparsity")
+    frame = page.wait_for_selector('iframe[src*="plugin_entry.html?name=sparsity"]',
+                                   timeout=TIMEOUT_MS).content_frame()
+    waiting = frame.wait_for_selector('.layer-card[data-waiting="true"]', timeout=TIMEOUT_MS)
+    assert held, "the cards in view asked for their series"
+    overlay = frame.evaluate(
+        "(card) => getComputedStyle(card.querySelector('.plot'), '::after').content", waiting)
+    assert "loading" in overlay, overlay
+    # and its readout says the same, not "no schedule"
+    expected = waiting.eval_on_selector_all(".readout td.expected", "tds => tds.map(t => t.textContent)")
+    assert expected and all(t == "loading\u2026" for t in expected), expected
+    for route in list(held):
+        route.continue_()
+    page.unroute("**/data/plugin/sparsity/series?*")  # lets through any asked since
+    frame.wait_for_function(
+        "() => { const inView = [...document.querySelectorAll('.layer-card')]"
+        "  .filter(c => c.getBoundingClientRect().top < innerHeight);"
+        "  return inView.length > 0 && inView.every(c => c.dataset.waiting === 'false'"
+        "    && c.querySelector('canvas')); }", timeout=TIMEOUT_MS)
+    overlay = frame.evaluate(
+        "(card) => getComputedStyle(card.querySelector('.plot'), '::after').content", waiting)
+    assert overlay == "none", overlay
+    expected = waiting.eval_on_selector_all(".readout td.expected", "tds => tds.map(t => t.textContent)")
+    assert expected and "loading\u2026" not in expected, expected
+    assert_clean(page)

@@ -70,7 +70,7 @@ export class ChartCard {
 
   /**
    * @param {{header: Node[], footer?: Node[], highlighted?: string|null, entries: {run, label?, color,
-   *          measured, expected, target, band?: {min, max}, finalTarget?, tooltip?}[]}} props
+   *          measured, expected, target, band?: {min, max}, finalTarget?, tooltip?, loading?}[]}} props
    * @param {boolean} [draw] false: the caller calls measure() and drawPending() later, after the
    *          other cards' updates (all DOM writes, then all width reads, then all draws)
    */
@@ -170,7 +170,8 @@ export class ChartCard {
         el("td", { class: "num measured" }, formatPercent(v.measured), el("span", { class: "step-note", text: stepNote })),
         el("td", {
           class: "num expected",
-          text: entry.expected ? (v.ended ? "ended" : formatPercent(v.expected)) : "no schedule",
+          // (not "no schedule" while the series are on their way)
+          text: entry.expected ? (v.ended ? "ended" : formatPercent(v.expected)) : entry.loading ? "loading\u2026" : "no schedule",
         }),
         el("td", { class: `num diff${diffClass}`, text: entry.expected ? formatPoints(v.difference) : "" }),
         anyTarget ? el("td", { class: "num target", text: formatPercent(atRest ? entry.finalTarget : targetAt(entry, this.hoverStep)) }) : null,

@@ -14,6 +14,7 @@ import {
   scheduleLine,
   sortLayerRows,
 } from "../model.js";
+import { LOADING } from "../store.js";
 import { countTexts, meanBand, runCount } from "../sweeps.js";
 import { badge, ChartCard } from "./cards.js";
 import { el, replaceChildren, swatch } from "./dom.js";
@@ -267,15 +268,19 @@ export class LayersView {
 
   drawCard(card, row, props, fresh) {
     // The series of each run's layer, as far as they have arrived.
+    const onTheirWay = new Set(); // runs whose series of this layer are asked for, not here yet
     const series = row.entries.map((entry) => {
       const got = this.store.seriesOf(entry.run, row.key);
+      if (got ? got.state === LOADING && !got.value : !entry.layer.measured) onTheirWay.add(entry.run);
       return got && got.value ? got.value : entry.layer.measured ? entry.layer : null;
     });
+    // Says "loading" over the chart (style.css): an empty chart read as a run without data.
+    card.root.dataset.waiting = String(onTheirWay.size > 0);
     // Redraw only when something the card shows changed (a batch of series for other cards, a
     // run loading elsewhere: this card stays as it is).
     const pinned = this.pins.includes(row.key);
     const wide = this.wide === row.key;
-    const inputs = [pinned, wide, props.mean, props.highlighted, props.activeLayer, card.visible, ...row.entries.flatMap((e, i) => [e.run, e.color, e.layer, series[i]])];
+    const inputs = [pinned, wide, props.mean, props.highlighted, props.activeLayer, card.visible, ...row.entries.flatMap((e, i) => [e.run, e.color, e.layer, series[i], onTheirWay.has(e.run)])];
     const before = this.inputs.get(row.key);
     if (!fresh && before && before.length === inputs.length && before.every((v, i) => v === inputs[i])) return;
     this.inputs.set(row.key, inputs);
@@ -353,6 +358,7 @@ export class LayersView {
         measured: s.measured || null,
         expected: s.expected || null,
         target: s.target || null,
+        loading: onTheirWay.has(r.run),
         finalTarget: layer.target_sparsity,
         tooltip: `${r.run}: ${scheduleLine(layer)}${Number.isFinite(layer.target_sparsity) ? `; final target ${formatPercent(layer.target_sparsity)}` : ""}`,
       };
