@@ -300,13 +300,15 @@ class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
     def _batched(self, ctx, experiment_id, run, part, read):
         """read(runs)[run] ({} when absent), where `runs` is None (every run) while a listing
         of the whole logdir is fresh and lists `run` in its `part` ("scalars", "models"):
-        one call to the data provider then serves every run for the listing's life. A dashboard asks for every run in turn, and each call to the
-        Rust data server waits ~40 ms on a big logdir (TCP's delayed ACK against the server's
-        small writes): a 100-run sweep's cold summaries spent half their time in such calls
-        when each run made its own. Else, or when the batch fails, read([run]). Only with the
-        data server: the Python loader answers in process, and its read of every run converts
-        every point of every run (2.5 s more than the runs' own reads on a 4 x 50 x 500
-        logdir)."""
+        one call to the data provider then serves every run for the listing's life.
+
+        A dashboard asks for every run in turn, and each call to the Rust data server waits
+        ~40 ms (its listener leaves Nagle's algorithm on, against the client's delayed ACK;
+        benchmarks/NOTES.md): a 100-run sweep's cold summaries spent half their time in such
+        calls when each run made its own. Else, or when the batch fails, read([run]). Only
+        with the data server: the Python loader answers in process, and its read of every
+        run converts every point of every run (2.5 s more than the runs' own reads on a
+        4 x 50 x 500 logdir)."""
         full = self._listings.get((experiment_id, None)) if self._remote_calls else None
         listed = full is not None and getattr(full[1], part)
         if (isinstance(listed, dict) and run in listed

