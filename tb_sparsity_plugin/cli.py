@@ -18,6 +18,7 @@ import sys
 import tqdm
 
 from tb_sparsity_plugin import ingestion
+from tb_sparsity_plugin import sources
 from tb_sparsity_plugin import trainings
 from tb_sparsity_plugin import words
 from tb_sparsity_plugin.bulk_provider import BulkProvider
@@ -329,7 +330,7 @@ def run_report(args, source):
 def run_export(args, source):
     [(_, doc)] = analyse(source, exact_run=args.run, quiet=args.quiet)
     if args.format == "json":
-        _write(args, json.dumps(doc, allow_nan=False) + "\n")
+        _write(args, json.dumps(doc, allow_nan=False, default=sources.json_default) + "\n")
     else:
         _write(args, format_export_csv(doc))
     return EXIT_OK

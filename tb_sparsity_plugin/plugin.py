@@ -313,8 +313,8 @@ class SparsityPlugin(base_plugin.TBPlugin):
             run = request_params.single(request, "run")
             fmt = request_params.choice(request, "format", ("json", "csv"), "json")
             doc = self.run_impl(ctx, eid, run, thresholds=True)
-            if fmt == "json":
-                return doc
+            if fmt == "json":  # (its series are sources.Points: encode_json writes them)
+                return documents.EncodedJson(doc)
             return _Download(exports.format_export_csv(doc), "text/csv",
                              "%s_series.csv" % request_params.file_stem(run))
 

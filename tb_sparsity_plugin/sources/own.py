@@ -123,4 +123,4 @@ def _measured(mask, weight_zeros, removed_at):
     if not isinstance(removed_at, int) or not weight_zeros:
         return mask
     after = mask[-1][0] if mask else removed_at - 1
-    return mask + [p for p in weight_zeros if p[0] >= removed_at and p[0] > after]
+    return list(mask) + [p for p in weight_zeros if p[0] >= removed_at and p[0] > after]
