@@ -31,8 +31,11 @@ function watchVisibility(card) {
           if (record.isIntersecting) shown.push(card);
           else card.visible = false;
         }
-        for (const card of shown) card.measure(true); // reads, then draws
-        for (const card of shown) card.becameVisible();
+        // All DOM writes (the owner builds a card left unbuilt), then all width reads, then
+        // all draws: no page layout per card.
+        for (const card of shown) card.show();
+        for (const card of shown) card.measure();
+        for (const card of shown) card.drawShown();
       },
       // root: the dashboard's own document. With the implicit root (the top-level viewport) the
       // margin is clipped away by TensorBoard's iframe, and cards would only start drawing once
@@ -100,10 +103,14 @@ export class ChartCard {
     if (draw) this.drawPending();
   }
 
-  becameVisible() {
+  /** The card came near the view (its owner's onVisible may update it). */
+  show() {
     const first = !this.visible;
     this.visible = true;
     this.onVisible(first);
+  }
+
+  drawShown() {
     if (this.readoutStale) {
       this.readoutStale = false;
       this.renderReadout();
@@ -125,6 +132,11 @@ export class ChartCard {
     this.pending = null;
     this.chart.update(lines, zoom, highlighted);
     this.plotBox.classList.remove("plot-pending");
+  }
+
+  /** A header of the title only, for a card not built yet. */
+  setTitle(title) {
+    replaceChildren(this.header, [el("div", { class: "card-title" }, title)]);
   }
 
   showStep(step) {

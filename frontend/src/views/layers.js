@@ -48,6 +48,7 @@ export class LayersView {
     this.width = DEFAULT_WIDTH;
     this.cards = new Map(); // layer key -> ChartCard
     this.inputs = new Map(); // layer key -> what the card was last drawn from (skip unchanged)
+    this.deferred = new Map(); // layer key -> row of a card away from the view, to build when near
     this.zooms = new Map(); // layer key -> zoom of a card that was taken down
     this.modelCard = null;
     this.modelBox = el("div", { class: "model-box" });
@@ -231,7 +232,7 @@ export class LayersView {
       card.root.classList.toggle("pinned", this.pins.includes(row.key));
       card.root.classList.toggle("wide", this.wide === row.key);
       if (card.visible) this.fetchVisible(row.key);
-      this.drawCard(card, row, props, fresh);
+      this.drawCard(card, row, props);
       const at = this.grid.children[index];
       if (at !== card.root) this.grid.insertBefore(card.root, at || null);
     });
@@ -243,7 +244,7 @@ export class LayersView {
     if (!this.props || !this.rows) return;
     const wanted = new Set(keys);
     const rows = this.rows.filter((row) => wanted.has(row.key) && this.cards.has(row.key));
-    for (const row of rows) this.drawCard(this.cards.get(row.key), row, this.props, false);
+    for (const row of rows) this.drawCard(this.cards.get(row.key), row, this.props);
     this.drawAll();
   }
 
@@ -254,10 +255,13 @@ export class LayersView {
     for (const card of cards) card.drawPending();
   }
 
-  /** Asks the store for this layer's series of every selected run that lacks them. */
+  /** The card came near the view: asks the store for this layer's series of every selected
+   * run that lacks them, and builds the card if it was left unbuilt while away. */
   fetchVisible(key) {
     if (!this.props) return;
     this.store.wantSeries(this.wantedRuns(), [key]);
+    const row = this.deferred.get(key);
+    if (row) this.drawCard(this.cards.get(key), row, this.props);
   }
 
   /** The selected runs: those drawn and those whose document is on its way (their series
@@ -266,7 +270,17 @@ export class LayersView {
     return [...this.props.runs.map((r) => r.run), ...(this.props.loadingRuns || [])];
   }
 
-  drawCard(card, row, props, fresh) {
+  drawCard(card, row, props) {
+    // A card away from the view shows its name only, and is built when it comes near (see
+    // fetchVisible): rebuilding every header as each run arrived was most of the 300-layer
+    // x 20-run first screen's render time.
+    this.deferred.delete(row.key);
+    if (!card.visible) {
+      this.deferred.set(row.key, row);
+      if (!this.inputs.has(row.key)) card.setTitle(this.titleOf(row));
+      return;
+    }
+    const fresh = !this.inputs.has(row.key);
     // The series of each run's layer, as far as they have arrived.
     const onTheirWay = new Set(); // runs whose series of this layer are asked for, not here yet
     const series = row.entries.map((entry) => {
@@ -308,7 +322,7 @@ export class LayersView {
       el(
         "div",
         { class: "card-title" },
-        el("h3", { class: "layer-name", text: single ? row.names[0] : row.key, attrs: { title: `${row.names.join(", ")} (key ${row.key})` } }),
+        this.titleOf(row),
         el("span", {
           class: "layer-facts",
           text: `${single ? (row.key !== row.names[0] ? `${row.key} \u00b7 ` : "") : `${row.names.join(", ")} \u00b7 `}${params}`,
@@ -368,6 +382,12 @@ export class LayersView {
     card.update({ header, footer, entries, highlighted: props.highlighted }, fresh ? this.zooms.get(row.key) ?? null : undefined, false);
   }
 
+  /** A layer card's name: the layer's name, or its key when runs name it differently. */
+  titleOf(row) {
+    const text = row.names.length === 1 ? row.names[0] : row.key;
+    return el("h3", { class: "layer-name", text, attrs: { title: `${row.names.join(", ")} (key ${row.key})` } });
+  }
+
   takeDown(key) {
     const card = key === MODEL ? this.modelCard : this.cards.get(key);
     if (!card) return;
@@ -376,6 +396,7 @@ export class LayersView {
     if (key === MODEL) this.modelCard = null;
     else this.cards.delete(key);
     this.inputs.delete(key);
+    this.deferred.delete(key);
   }
 
   clear() {
