@@ -212,7 +212,7 @@ export class LayersView {
     if (empty) empty.remove();
     // Until the first cards are seen, the series of the first screen's cards are asked for
     // before the cards are built: building a hundred cards takes longer than the request.
-    if (![...this.cards.values()].some((card) => card.visible)) {
+    if (![...this.cards.values()].some((card) => card.near)) {
       this.store.wantSeries(this.wantedRuns(), rows.slice(0, FIRST_SCREEN_CARDS).map((r) => r.key));
       this.store.flushSeries();
     }
@@ -224,14 +224,15 @@ export class LayersView {
           id: row.key,
           className: "layer-card",
           onPick: (step) => this.onPick(step, `the chart of ${row.key}`),
-          onVisible: () => this.fetchVisible(row.key),
+          onNear: () => this.fetchSeries(row.key),
+          onVisible: () => this.buildDeferred(row.key),
         });
         this.cards.set(row.key, card);
       }
       card.root.classList.toggle("highlight", props.activeLayer === row.key);
       card.root.classList.toggle("pinned", this.pins.includes(row.key));
       card.root.classList.toggle("wide", this.wide === row.key);
-      if (card.visible) this.fetchVisible(row.key);
+      if (card.near) this.fetchSeries(row.key);
       this.drawCard(card, row, props);
       const at = this.grid.children[index];
       if (at !== card.root) this.grid.insertBefore(card.root, at || null);
@@ -255,13 +256,15 @@ export class LayersView {
     for (const card of cards) card.drawPending();
   }
 
-  /** The card came near the view: asks the store for this layer's series of every selected
-   * run that lacks them, and builds the card if it was left unbuilt while away. */
-  fetchVisible(key) {
-    if (!this.props) return;
-    this.store.wantSeries(this.wantedRuns(), [key]);
+  /** Asks the store for this layer's series of every selected run that lacks them. */
+  fetchSeries(key) {
+    if (this.props) this.store.wantSeries(this.wantedRuns(), [key]);
+  }
+
+  /** The card came into view: builds it if it was left unbuilt while away (see drawCard). */
+  buildDeferred(key) {
     const row = this.deferred.get(key);
-    if (row) this.drawCard(this.cards.get(key), row, this.props);
+    if (row && this.props) this.drawCard(this.cards.get(key), row, this.props);
   }
 
   /** The selected runs: those drawn and those whose document is on its way (their series
@@ -271,8 +274,8 @@ export class LayersView {
   }
 
   drawCard(card, row, props) {
-    // A card away from the view shows its name only, and is built when it comes near (see
-    // fetchVisible): rebuilding every header as each run arrived was most of the 300-layer
+    // A card away from the view shows its name only, and is built when it comes into view
+    // (buildDeferred): rebuilding every header as each run arrived was most of the 300-layer
     // x 20-run first screen's render time.
     this.deferred.delete(row.key);
     if (!card.visible) {
