@@ -211,6 +211,21 @@ test("alignSeries holds nothing before the first or after the last point", () =>
   assert.deepEqual(alignSeries([[]]), [[], []]);
 });
 
+test("alignSeries places every point at its step, whatever the order, duplicates and gaps", () => {
+  // Several series over overlapping step sets, one out of order, one with a NaN value and a
+  // duplicated step (the later point wins, as it would in a Map).
+  const a = [[0, 0.1], [5, 0.2], [10, 0.3], [15, 0.4]];
+  const b = [[3, 0.5], [10, NaN], [12, 0.6]];
+  const shuffled = [[15, 0.9], [0, 0.7], [7, 0.8]];
+  const duplicated = [[2, 0.1], [2, 0.2], [9, 0.3]];
+  const [xs, ca, cb, cs, cd] = alignSeries([a, b, shuffled, duplicated]);
+  assert.deepEqual(xs, [0, 2, 3, 5, 7, 9, 10, 12, 15]);
+  assert.deepEqual(ca, [0.1, null, null, 0.2, null, null, 0.3, null, 0.4]);
+  assert.deepEqual(cb, [null, null, 0.5, null, null, null, null, 0.6, null]);
+  assert.deepEqual(cs, [0.7, null, null, null, 0.8, null, null, null, 0.9]);
+  assert.deepEqual(cd, [null, 0.2, null, null, null, 0.3, null, null, null]);
+});
+
 test("pointAt finds the point in effect at a step", () => {
   const s = [[0, 0], [24, 0.4], [48, 0.8]];
   assert.equal(pointAt(s, -1), null);
