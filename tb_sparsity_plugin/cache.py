@@ -11,6 +11,8 @@ and an OrderedDict does the bookkeeping in a dozen lines.
 
 import collections
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import logging
 import os
@@ -105,5 +107,30 @@ def gc_paused():
     finally:
         with _gc_lock:
             _gc_state["pausers"] -= 1
-            if _gc_state["pausers"] == 0 and _gc_state["was_enabled"]:
+            last = _gc_state["pausers"] == 0
+            if last and _gc_state["was_enabled"]:
                 gc.enable()
+        if last:
+            release_free_memory()
+
+
+def _malloc_trim():
+    """glibc's malloc_trim, or None (another C library, or none found)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_trim = _malloc_trim()
+
+
+def release_free_memory():
+    """Give the memory an analysis freed back to the system.
+
+    glibc keeps what a thread frees in that thread's arena, and TensorBoard answers each
+    request on a thread of its own: the temporaries of reading and analysing a run (the
+    provider's answer, the series, the encodings) stayed in the process's RSS long after
+    (medium benchmark: 17 of the plugin's ~60 MB). Costs a few ms, once per analysis."""
+    if _trim is not None:
+        _trim(0)

@@ -297,7 +297,7 @@ export class LayersView {
     // run loading elsewhere: this card stays as it is).
     const pinned = this.pins.includes(row.key);
     const wide = this.wide === row.key;
-    const inputs = [pinned, wide, props.mean, props.highlighted, props.activeLayer, card.visible, ...row.entries.flatMap((e, i) => [e.run, e.color, e.layer, series[i], onTheirWay.has(e.run)])];
+    const inputs = [pinned, wide, props.mean, props.highlighted, props.activeLayer, ...row.entries.flatMap((e, i) => [e.run, e.color, e.layer, series[i], onTheirWay.has(e.run)])];
     const before = this.inputs.get(row.key);
     if (!fresh && before && before.length === inputs.length && before.every((v, i) => v === inputs[i])) return;
     this.inputs.set(row.key, inputs);
