@@ -202,7 +202,7 @@ class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
         return hashlib.blake2b(repr((
             sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items()),
             sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items()),
-            self._sibling_fingerprint(scalars, run_group(run)),
+            listing.siblings(run_group(run)),
             self._damage.fingerprint(run),
         )).encode("utf-8"), digest_size=16).digest()
 
@@ -339,15 +339,6 @@ class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
             return {}
         return {run: {tag: [[d.step, d.value] for d in data[-1:]] for tag, data in tags.items()}
                 for run, tags in result.items()}
-
-    @staticmethod
-    def _sibling_fingerprint(scalars, group):
-        out = []
-        for run, tags in scalars.items():
-            if run_group(run) == group:
-                out.append((run, max((m.max_step for m in tags.values()), default=-1),
-                            max((m.max_wall_time for m in tags.values()), default=-1)))
-        return tuple(sorted(out))
 
     def _read_scalar_tags(self, ctx, experiment_id, run, tag_list, skipped, walls=False):
         """{tag: [(step, value)]} for the tags (with `walls`, [(step, value, wall_time)]);

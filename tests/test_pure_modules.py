@@ -2,10 +2,13 @@
 bounded cache and the words. Plain data in, plain data out: no TensorBoard, no files."""
 
 import collections
+import json
 
+import numpy as np
 import pytest
 
 from tb_sparsity_plugin import cache
+from tb_sparsity_plugin import documents
 from tb_sparsity_plugin import keras_config
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import sources
@@ -168,6 +171,25 @@ def test_clean_series_keeps_the_later_record_and_drops_damage():
     assert skipped == {sources.DUPLICATE_STEP: 1, "non-finite value": 2,
                        "value outside [0, 1]": 2}
     assert sources.clean_series([(0, -4.0), (1, 7.0)], {}, lower=None) == [[0, -4.0], [1, 7.0]]
+
+
+def test_a_clean_series_is_kept_as_arrays_and_reads_as_pairs():
+    points = [(0, 0.0), (100, 0.25), (2**40, 0.5)]
+    series = sources.clean_series(points, {})
+    # Kept as two float64 arrays (16 bytes a point), not a list of Python pairs.
+    assert isinstance(series, sources.Points) and not isinstance(series, list)
+    steps, values = series.arrays
+    assert steps.dtype == values.dtype == np.float64 and steps.tolist() == [0, 100, 2**40]
+    # Read as the [[step, value]] list it stands for: ints and floats, exactly.
+    assert series == [[0, 0.0], [100, 0.25], [2**40, 0.5]] and len(series) == 3
+    assert series[-1] == [2**40, 0.5] and type(series[-1][0]) is int
+    assert series[1:] == [[100, 0.25], [2**40, 0.5]] and list(series)[0] == [0, 0.0]
+    assert [v for _, v in series] == [0.0, 0.25, 0.5] and series != [[0, 0.0]]
+    # Every JSON writer of the plugin writes it as that list.
+    expected = json.dumps({"measured": [[0, 0.0], [100, 0.25], [2**40, 0.5]]}, separators=(",", ":"))
+    assert documents.encode_json({"measured": series}).decode() == expected
+    assert json.dumps({"measured": series}, separators=(",", ":"),
+                      default=sources.json_default) == expected
 
 
 def test_run_group():

@@ -201,6 +201,12 @@ def test_scrolling_300_layer_cards_draws_each_within_a_second(wide_tb, page):
     frame = open_dashboard(page, wide_tb.url)
     frame.wait_for_function("() => document.querySelectorAll('.layer-card').length === 300",
                             timeout=TIMEOUT_MS)
+    # A card far below the view shows its name only: it is built when it comes into view.
+    last_card = """() => { const c = [...document.querySelectorAll('.layer-card')].pop();
+                      return [c.querySelector('.layer-name').textContent,
+                              !!c.querySelector('.layer-facts'), !!c.querySelector('.readout table')]; }"""
+    name, facts, readout = frame.evaluate(last_card)
+    assert name and not facts and not readout, (name, facts, readout)
     # In the page: when each card first enters the viewport, and when it is drawn (its chart
     # exists and every selected run's series has arrived).
     frame.evaluate(
@@ -236,6 +242,7 @@ def test_scrolling_300_layer_cards_draws_each_within_a_second(wide_tb, page):
         """() => [...window.__entered.entries()].map(([k, t]) =>
              [k, window.__drawn.has(k) ? Math.max(0, window.__drawn.get(k) - t) : null])""")
     assert len(delays) == 300, len(delays)
+    assert frame.evaluate(last_card)[1:] == [True, True]
     never = [k for k, d in delays if d is None]
     assert never == [], never[:5]
     worst = max(d for _, d in delays)
