@@ -713,9 +713,9 @@ def write_markdown(path, results, machine, command, others, notes_path=None):
         "This page was written by `%s`; each size × loader result is kept as JSON in "
         "`WORKDIR/results` (`--report-only` rebuilds the page from them)." % command,
         "",
-        "Machine: %s, %s cores, %s GB RAM; %s; Python %s, TensorBoard %s; %s. The machine was "
-        "shared with other jobs while measuring: read the ratios (both sides measured side by "
-        "side, interleaved), not the absolute times." % (
+        "Machine: %s, %s cores, %s GB RAM; %s; Python %s, TensorBoard %s; %s. Both sides are "
+        "measured side by side, interleaved, on the same machine: read the ratios, not the "
+        "absolute times (benchmarks/NOTES.md says what else ran)." % (
             machine["cpu"], machine["cores"], machine["ram_gb"], machine["os"], machine["python"],
             machine["tensorboard"], machine["chromium"] or "no Chromium"),
         "",
