@@ -359,6 +359,19 @@ TIMESERIES_DONE_JS = """(layers) => {
   return inView > 0 ? performance.now() : false;
 }"""
 
+# Time Series leaves every run unticked on a logdir with many runs (the "many runs" size: 600
+# runs, its charts stay empty), where the Sparsity tab draws them all: a user ticks the run
+# table's "select all" box first, and so does the harness (inside the timed page load).
+# Polled until the run table is drawn; ticks the box if it is not ticked.
+TIMESERIES_SELECT_ALL_JS = """() => {
+  if (!document.querySelector('tb-data-table-content-cell')) return false;
+  const box = [...document.querySelectorAll('div.cell input[type=checkbox]')]
+    .find((b) => !b.closest('tb-data-table-content-cell'));
+  if (!box) return false;
+  if (!box.checked) box.click();
+  return true;
+}"""
+
 
 class Browser:
     def __init__(self):
@@ -373,6 +386,9 @@ class Browser:
         try:
             page = context.new_page()
             page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+            if done_js is TIMESERIES_DONE_JS:
+                page.wait_for_function(TIMESERIES_SELECT_ALL_JS, polling="raf",
+                                       timeout=timeout_s * 1000)
             handle = page.wait_for_function(
                 done_js, arg=layers, polling="raf", timeout=timeout_s * 1000)
             done = handle.json_value()

@@ -41,18 +41,15 @@ class Listing(collections.namedtuple("Listing", "scalars own models")):
 
     def siblings(self, group):
         """((run, max step, max wall time), ...) of the scalar runs of `group`, sorted: part
-        of each run's fingerprint. Made for every group at once, on first use: made per run,
-        a 100-run sweep's warm summaries spent half their time scanning the listing."""
-        by_group = self.__dict__.get("_siblings")
-        if by_group is None:
-            by_group = collections.defaultdict(list)
-            for run, tags in self.scalars.items():
-                by_group[run_group(run)].append(
-                    (run, max((m.max_step for m in tags.values()), default=-1),
-                     max((m.max_wall_time for m in tags.values()), default=-1)))
-            by_group = {g: tuple(sorted(runs)) for g, runs in by_group.items()}
-            self.__dict__["_siblings"] = by_group  # a listing never changes: kept with it
-        return by_group.get(group, ())
+        of each run's fingerprint, made once per group (per run, a 100-run sweep's warm
+        summaries spent half their time scanning the listing for it)."""
+        made = self.__dict__.setdefault("_siblings", {})  # a listing never changes
+        if group not in made:
+            made[group] = tuple(sorted(
+                (run, max((m.max_step for m in tags.values()), default=-1),
+                 max((m.max_wall_time for m in tags.values()), default=-1))
+                for run, tags in self.of_group(group).scalars.items()))
+        return made[group]
 
 
 class ProviderListing:

@@ -7,12 +7,12 @@ import { boundedEntries, READOUT_ROWS } from "../sweeps.js";
 import { SparsityChart } from "./chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 
-// A card's series are fetched when it comes within two screens of the viewport (as
+// A card's series are fetched when it comes within two screens of the viewport, as
 // TensorBoard's Time Series tab does: a run with hundreds of layers fetches the cards in view
-// first, the rest on scroll, ahead of the reader: a series request can take a few hundred ms
-// on a busy machine), and it is built and drawn when it comes within a third of a screen: on
-// a 300-layer x 20-run first screen, drawing the 27 cards within two screens took twice as
-// long as the 9 in view.
+// first and the rest on scroll, ahead of the reader (a series request can take a few hundred
+// ms on a busy machine). The card is built and drawn only when it comes within 300 px: on a
+// 300-layer x 20-run first screen, drawing the 27 cards within two screens took twice as long
+// as drawing the 9 in view.
 const NEAR_VIEW = "2000px 0px";
 const DRAW_VIEW = "300px 0px";
 const observers = new Map(); // margin -> IntersectionObserver
@@ -64,7 +64,7 @@ export class ChartCard {
   /**
    * @param {{id: string, className?: string, height?: number, onPick?: (step: number) => void,
    *          onNear?: () => void, onVisible?: () => void}} options onNear: the card came within
-   *          two screens (fetch its data); onVisible: within a third of a screen (about to draw)
+   *          two screens (fetch its data); onVisible: within 300 px (about to draw)
    */
   constructor({ id, className = "", height = 150, onPick = () => {}, onNear = () => {}, onVisible = () => {} }) {
     this.id = id;
@@ -120,7 +120,7 @@ export class ChartCard {
     if (draw) this.drawPending();
   }
 
-  /** The card came near the view (its owner's onVisible may update it). */
+  /** The card came into view (its owner's onVisible may update it before it draws). */
   show() {
     this.visible = true;
     this.onVisible();
@@ -134,12 +134,9 @@ export class ChartCard {
     this.drawPending();
   }
 
-  /**
-   * Reads the chart's width if the next drawPending() will draw (see SparsityChart.measure);
-   * `visible`: the card is about to be (the visibility observer's call).
-   */
-  measure(visible = this.visible) {
-    if (this.pending && visible && this.root.isConnected) this.chart.measure();
+  /** Reads the chart's width if the next drawPending() will draw (see SparsityChart.measure). */
+  measure() {
+    if (this.pending && this.visible && this.root.isConnected) this.chart.measure();
   }
 
   drawPending() {
