@@ -95,7 +95,8 @@ def gc_paused():
     A run is ~10^5 small lists; every few hundred allocations the collector walks the
     whole heap, which was half of the time of reading a run (8 x 100 x 1000 benchmark).
     Nothing here makes reference cycles; the collector resumes (if it was on) when the
-    last of concurrent pausers ends.
+    last of concurrent pausers ends, and what they freed is given back to the system then
+    (release_free_memory).
     """
     with _gc_lock:
         if _gc_state["pausers"] == 0:

@@ -193,26 +193,34 @@ class DamageScanner:
                 if scanner is None:
                     return
                 try:
-                    scanner._scan_logdir()
+                    read = scanner._scan_logdir()
                 except Exception:  # never let the helper thread die on a bad file system
-                    pass
+                    read = False
                 # A scan reads each new part of a file whole (up to MAX_SCAN_BYTES): give
                 # those buffers back (TensorBoard's RSS after starting on the medium
-                # benchmark logdir: 142-144 MB without this, 138 MB with it).
-                cache.release_free_memory()
+                # benchmark logdir: 142-144 MB without this, 138 MB with it). Only after a
+                # pass that read something: a trim walks the heap, which with the Python
+                # loader on a big logdir is gigabytes, and a pass runs every 5 s.
+                if read:
+                    cache.release_free_memory()
                 del scanner
                 time.sleep(interval)
 
         threading.Thread(target=loop, name="sparsity-damage-scan", daemon=True).start()
 
     def _scan_logdir(self):
+        """Scans every event file of the logdir; whether any had changed (was read)."""
+        read = False
         for dirpath, _, names in os.walk(self._logdir):
             for name in sorted(names):
                 if "tfevents" in name:
-                    try:
-                        self._scan(os.path.join(dirpath, name))
+                    path = os.path.join(dirpath, name)
+                    before = self._scans.get(path)
+                    try:  # (scan_file answers the previous scan of an unchanged file)
+                        read |= self._scan(path) is not before
                     except OSError:  # deleted or unreadable meanwhile: the next pass retries
                         pass
+        return read
 
     def _scan(self, path):
         with self._lock:

@@ -272,16 +272,22 @@ function isSeries(series) {
   return true;
 }
 
-/** The index of the first element of the ascending `sorted` that is >= `x`. */
-function lowerBound(sorted, x) {
+/** How many of the indices 0..n-1 hold `ok`, for an `ok` that holds up to some index and not
+ * after it (a binary search). */
+function countWhile(n, ok) {
   let lo = 0;
-  let hi = sorted.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (sorted[mid] < x) lo = mid + 1;
+    if (ok(mid)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
+}
+
+/** The index of the first element of the ascending `sorted` that is >= `x`. */
+function lowerBound(sorted, x) {
+  return countWhile(sorted.length, (i) => sorted[i] < x);
 }
 
 /**
@@ -337,14 +343,8 @@ export function alignSeries(seriesList, fills = []) {
 /** The point of a step series in effect at `step`: the last `[s, v]` with `s <= step`, or null. */
 export function pointAt(series, step) {
   if (!isSeries(series) || series.length === 0 || !(step >= series[0][0])) return null;
-  let lo = 0;
-  let hi = series.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (series[mid][0] <= step) lo = mid;
-    else hi = mid - 1;
-  }
-  return { step: series[lo][0], value: series[lo][1] };
+  const at = countWhile(series.length, (i) => series[i][0] <= step) - 1;
+  return { step: series[at][0], value: series[at][1] };
 }
 
 /**
