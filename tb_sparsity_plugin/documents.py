@@ -1,12 +1,13 @@
-"""The `run` and `series` routes' answers, analysed once per change of a run's data and
-kept encoded, within a byte bound.
+"""The `run`, `summaries` and `series` routes' answers, analysed once per change of a run's
+data and kept encoded, within a byte bound.
 
 A run's analysis is kept in one of two shapes, each made from one `analysis.analyze_run`:
 - "all": the whole `run` document, gzipped (what `run?run=R` answers);
 - "lazy": the document without the layers' step series, gzipped (`run?series=none`), plus
   each layer's series as a zlib-compressed JSON fragment, from which `series` answers any
-  batch of runs x layers without analysing the run again. Both come from the same
-  analysis, so the series a batch answers are those of the summary's `last_step`.
+  batch of runs x layers without analysing the run again (and `summaries` the summaries of
+  a batch of runs). Both come from the same analysis, so the series a batch answers are
+  those of the summary's `last_step`.
 
 Entries are keyed by the run's fingerprint (reader.Reader.fingerprint): a run whose data
 changed is analysed again on its next request.
@@ -115,7 +116,20 @@ class RunDocuments:
         return self._entry(ctx, experiment_id, run, thresholds, SERIES_ALL, EncodedJson)
 
     def series_json(self, ctx, experiment_id, runs, keys, thresholds=False):
-        """The `series` route's answer as JSON text: runs x layer keys.
+        """The `series` route's answer as JSON text: runs x layer keys."""
+        return self._batch_json(
+            ctx, experiment_id, runs, thresholds,
+            lambda entry: '{"last_step":%s,"layers":%s}' % (
+                json.dumps(entry.last_step), entry.layers_json(keys)))
+
+    def summaries_json(self, ctx, experiment_id, runs, thresholds=False):
+        """The `summaries` route's answer as JSON text: each run's `run?series=none`."""
+        return self._batch_json(
+            ctx, experiment_id, runs, thresholds,
+            lambda entry: gzip.decompress(entry.summary.gzipped).decode("utf-8"))
+
+    def _batch_json(self, ctx, experiment_id, runs, thresholds, body_of):
+        """`{"runs": {run: body_of(its lazy entry), ...}}` as JSON text.
 
         A run without sparsity data (or that fails) gets `{"error": ...}`; the others are
         answered even so.
@@ -126,15 +140,13 @@ class RunDocuments:
             try:
                 if fingerprints.get(run) is None:
                     raise _NoData(run)
-                entry = self._lazy(ctx, experiment_id, run, thresholds, fingerprints[run])
-                body = '{"last_step":%s,"layers":%s}' % (
-                    json.dumps(entry.last_step), entry.layers_json(keys))
+                body = body_of(self._lazy(ctx, experiment_id, run, thresholds, fingerprints[run]))
             except _NoData as e:
                 body = json.dumps({"error": e.sentence})
             except errors.PublicError as e:
                 body = json.dumps({"error": str(e)})
             except Exception as e:  # a bug: this run says so, the others are answered
-                logger.exception("sparsity plugin: series of run %r failed", run)
+                logger.exception("sparsity plugin: run %r of a batch failed", run)
                 body = json.dumps({"error": "internal error in the sparsity plugin: %s"
                                    % type(e).__name__})
             parts.append("%s:%s" % (json.dumps(run), body))

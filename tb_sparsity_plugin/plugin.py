@@ -30,7 +30,7 @@ from tb_sparsity_plugin import schedules
 
 logger = logging.getLogger(__name__)
 
-# The `series` route's batch limits (http_api.md).
+# The `series` and `summaries` routes' batch limits (http_api.md).
 MAX_SERIES_RUNS = 100
 MAX_SERIES_LAYERS = 300
 MAX_STEP = 10_000_000
@@ -89,6 +89,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
             "/static/*": self.static_route,
             "/runs": self.runs_route,
             "/run": self.run_route,
+            "/summaries": self.summaries_route,
             "/series": self.series_route,
             "/schedule": self.schedule_route,
             "/metrics": self.metrics_route,
@@ -233,6 +234,16 @@ class SparsityPlugin(base_plugin.TBPlugin):
                 documents.SERIES_ALL)
             self._require_reader()
             return self._documents.document(ctx, eid, run, thresholds, series)
+
+        return self._json(request, impl)
+
+    @wrappers.Request.application
+    def summaries_route(self, request):
+        def impl(ctx, eid):
+            runs = request_params.several(request, "run", MAX_SERIES_RUNS)
+            thresholds = request_params.choice(request, "threshold", ("0", "1"), "0") == "1"
+            self._require_reader()
+            return _JsonText(self._documents.summaries_json(ctx, eid, runs, thresholds))
 
         return self._json(request, impl)
 

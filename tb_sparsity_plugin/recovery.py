@@ -127,7 +127,12 @@ def scan_file(path, previous=None):
         scan.incomplete = scan.in_damage = False
         return scan
     start = scan.offset
-    data = logdir_files.read_range(path, start, size - start)
+    with logdir_files.open_range(path, start, size - start) as data:
+        return _scan_bytes(scan, data, start, mtime_ns)
+
+
+def _scan_bytes(scan, data, start, mtime_ns):
+    """Continues `scan` over `data`, the file's bytes from offset `start`."""
     pos = 0
     scan.incomplete = False
     while pos < len(data):
@@ -349,23 +354,22 @@ def events_with_tags(path, tags, max_bytes=MAX_SCAN_BYTES):
     run directory, only the event files themselves still hold every training's Keras
     model config and last step (see trainings.py).
     """
-    with open(path, "rb") as f:
-        data = f.read(max_bytes)
     wanted = set(tags)
     out = []
     pos = 0
-    while pos < len(data):
-        length = _record_at(data, pos)
-        if length <= 0:
-            break
-        raw = data[pos + HEADER:pos + length - FOOTER]
-        pos += length
-        try:
-            event = event_pb2.Event.FromString(raw)
-        except Exception:  # a record with a valid CRC but not an Event
-            continue
-        if event.HasField("summary") and any(v.tag in wanted for v in event.summary.value):
-            out.append(event)
+    with logdir_files.open_range(path, 0, min(os.path.getsize(path), max_bytes)) as data:
+        while pos < len(data):
+            length = _record_at(data, pos)
+            if length <= 0:
+                break
+            raw = data[pos + HEADER:pos + length - FOOTER]
+            pos += length
+            try:
+                event = event_pb2.Event.FromString(raw)
+            except Exception:  # a record with a valid CRC but not an Event
+                continue
+            if event.HasField("summary") and any(v.tag in wanted for v in event.summary.value):
+                out.append(event)
     return out
 
 

@@ -30,7 +30,7 @@ CONFIG_KEYS = ["class_name", "max_step", "params", "initial_sparsity", "final_sp
 OTHER_KEYS = ["metric", "tolerance", "direction", "step", "format", "series", "layer",
               "threshold"]
 # Every data route of plugin.get_plugin_apps() (checked below, so a new route is not missed).
-DATA_ROUTES = ["runs", "run", "series", "schedule", "metrics", "quality", "table", "export"]
+DATA_ROUTES = ["runs", "run", "summaries", "series", "schedule", "metrics", "quality", "table", "export"]
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +233,8 @@ def test_generated_parameters_never_5xx(client, route):
 GOOD_RUN = st.sampled_from([RUN, UNICODE_RUN])
 
 
-@pytest.mark.parametrize("route", ["run", "series", "metrics", "quality", "table", "export"])
+@pytest.mark.parametrize("route", ["run", "summaries", "series", "metrics", "quality", "table",
+                                   "export"])
 def test_generated_parameters_with_a_real_run_never_5xx(client, route):
     @SETTINGS
     @given(run=GOOD_RUN, pairs=st.lists(st.tuples(st.sampled_from(OTHER_KEYS), VALUES),

@@ -79,6 +79,22 @@ def test_series_batch_equals_the_full_documents(lazy_client, threshold):
     assert some_threshold == (threshold == "1")
 
 
+def test_summaries_batch_equals_each_runs_summary(lazy_client):
+    runs = all_runs(lazy_client)
+    assert len(runs) > 2
+    status, body = get(lazy_client, "summaries",
+                       [("run", r) for r in runs] + [("run", "no/such/run"), ("run", runs[0])])
+    assert status == 200
+    assert list(body["runs"]) == runs + ["no/such/run"]  # in order, duplicates answered once
+    assert body["runs"]["no/such/run"] == {"error": "no sparsity data for run 'no/such/run'"}
+    for run in runs:
+        _, lean = get(lazy_client, "run", [("run", run), ("series", "none")])
+        assert body["runs"][run] == lean and lean["series"] == "none"
+    _, with_threshold = get(lazy_client, "summaries", [("run", runs[0]), ("threshold", "1")])
+    _, lean = get(lazy_client, "run", [("run", runs[0]), ("series", "none"), ("threshold", "1")])
+    assert with_threshold["runs"][runs[0]] == lean
+
+
 def test_series_of_a_subset_and_unknown_runs(lazy_client):
     status, body = get(lazy_client, "series", [
         ("run", "poly/metrics"), ("run", "no/such/run"), ("run", "poly/metrics"),
@@ -108,6 +124,10 @@ def test_series_of_a_subset_and_unknown_runs(lazy_client):
     ("series", [("run", "poly/\x00metrics"), ("layer", "2:Dense")], 400, "NUL"),
     ("series", [("run", "poly/metrics"), ("layer", "2:Dense"), ("threshold", "2")], 400,
      "threshold"),
+    ("summaries", [], 400, "run"),
+    ("summaries", [("run", "r%d" % i) for i in range(101)], 400, "100"),
+    ("summaries", [("run", "x" * 1001)], 400, "run"),
+    ("summaries", [("run", "poly/metrics"), ("threshold", "yes")], 400, "threshold"),
 ])
 def test_bad_parameters_get_a_json_error(lazy_client, path, params, status, says):
     code, body = get(lazy_client, path, params)
@@ -134,6 +154,7 @@ def test_odd_parameters_never_give_a_server_error(lazy_client):
         for path, params, status in (
             ("series", [("run", value), ("layer", value)], 200),
             ("series", [("run", "poly/metrics"), ("layer", value)], 200),
+            ("summaries", [("run", value)], 200),
             ("run", [("run", value), ("series", "none")], 404),
             ("run", [("run", "poly/metrics"), ("series", value)], 400),
         ):

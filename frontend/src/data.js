@@ -101,7 +101,11 @@ export async function fetchRuns(options = {}) {
  */
 export async function fetchRun(run, options = {}) {
   const url = routeUrl("run", { run, series: options.series });
-  const body = await fetchJson(url, options);
+  return checkedRunDocument(await fetchJson(url, options), url);
+}
+
+/** A run document as the views expect it (diagnostics filled in), or a format error. */
+function checkedRunDocument(body, url) {
   if (!body || !Array.isArray(body.layers)) {
     throw new BackendError(`${url}: the answer has no "layers" list`, { url, kind: "format" });
   }
@@ -109,9 +113,38 @@ export async function fetchRun(run, options = {}) {
   return body;
 }
 
-/** The most runs and layers one `series` request may name (the backend answers 400 beyond). */
+/** The most runs and layers one `series` or `summaries` request may name (400 beyond). */
 export const SERIES_MAX_RUNS = 100;
 export const SERIES_MAX_LAYERS = 300;
+
+/** A batch answer's `runs` object (`{name: answer | {error}}`), or a format error. */
+async function fetchRunsObject(url, options) {
+  const body = await fetchJson(url, options);
+  if (!body || typeof body.runs !== "object" || body.runs === null || Array.isArray(body.runs)) {
+    throw new BackendError(`${url}: the answer has no "runs" object`, { url, kind: "format" });
+  }
+  return body.runs;
+}
+
+/**
+ * `GET summaries?run=A&run=B` → the `run?series=none` documents of several runs:
+ * `{A: document | {error}}` (one request for a batch of runs instead of one each).
+ */
+export async function fetchSummaries(runs, options = {}) {
+  const query = new URLSearchParams();
+  for (const run of runs) query.append("run", run);
+  const url = `./summaries?${query.toString()}`;
+  const answers = await fetchRunsObject(url, options);
+  for (const [run, answer] of Object.entries(answers)) {
+    if (answer && typeof answer.error === "string") continue;
+    try {
+      checkedRunDocument(answer, `${url} (run ${run})`);
+    } catch (error) {
+      answers[run] = { error: error.message };
+    }
+  }
+  return answers;
+}
 
 /**
  * `GET series?run=A&run=B&layer=K1&layer=K2` → the step series of those layers of those runs:
@@ -121,12 +154,7 @@ export async function fetchSeries(runs, layers, options = {}) {
   const query = new URLSearchParams();
   for (const run of runs) query.append("run", run);
   for (const layer of layers) query.append("layer", layer);
-  const url = `./series?${query.toString()}`;
-  const body = await fetchJson(url, options);
-  if (!body || typeof body.runs !== "object" || body.runs === null || Array.isArray(body.runs)) {
-    throw new BackendError(`${url}: the answer has no "runs" object`, { url, kind: "format" });
-  }
-  return body.runs;
+  return fetchRunsObject(`./series?${query.toString()}`, options);
 }
 
 /** `GET metrics?run=NAME` → the quality metrics of the run's group (`[{id, label, ...}]`). */

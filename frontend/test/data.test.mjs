@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { BackendError, fetchJson, fetchRun, fetchRuns, routeUrl } from "../src/data.js";
+import { BackendError, fetchJson, fetchRun, fetchRuns, fetchSummaries, routeUrl } from "../src/data.js";
 
 function fakeFetch(status, body, { contentType = "application/json" } = {}) {
   const calls = [];
@@ -35,6 +35,16 @@ test("fetchRun asks for the run and fills in missing diagnostics", async () => {
   const data = await fetchRun("x/metrics", { fetchImpl: impl });
   assert.deepEqual(data.diagnostics, []);
   assert.equal(impl.calls[0].url, "./run?run=x%2Fmetrics");
+});
+
+test("fetchSummaries asks for several runs at once; a malformed entry becomes that run's error", async () => {
+  const impl = fakeFetch(200, { runs: { "a/metrics": { run: "a/metrics", layers: [] }, b: { run: "b" }, c: { error: "no sparsity data for run 'c'" } } });
+  const answers = await fetchSummaries(["a/metrics", "b", "c"], { fetchImpl: impl });
+  assert.equal(impl.calls[0].url, "./summaries?run=a%2Fmetrics&run=b&run=c");
+  assert.deepEqual(answers["a/metrics"].diagnostics, []);
+  assert.match(answers.b.error, /run b\): the answer has no "layers" list/);
+  assert.equal(answers.c.error, "no sparsity data for run 'c'");
+  await assert.rejects(fetchSummaries(["a"], { fetchImpl: fakeFetch(200, { runs: [] }) }), (err) => err.kind === "format");
 });
 
 test("backend errors carry the backend's message and status", async () => {

@@ -12,7 +12,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A fake backend: runs with a last step each, answering as the contract says; counts calls. */
 function fakeApi(runs, { delays = {}, broken = [], full = false } = {}) {
-  const calls = { runs: 0, run: [], series: [], table: [], metrics: [] };
+  const calls = { runs: 0, run: [], summaries: [], series: [], table: [], metrics: [] };
   const layersOf = (run) => ["0:A", "1:B", "2:C"].map((key) => ({ key, name: key, measured: [[0, 0], [runs[run], 0.5]], expected: null }));
   const api = {
     calls,
@@ -32,6 +32,19 @@ function fakeApi(runs, { delays = {}, broken = [], full = false } = {}) {
         diagnostics: [],
         model: { measured: [[0, 0]] },
       };
+    },
+    // Answers each run as `run?series=none` would (recorded in `calls.run` too).
+    async fetchSummaries(runNames) {
+      calls.summaries.push(runNames.slice());
+      const out = {};
+      await Promise.all(runNames.map(async (run) => {
+        try {
+          out[run] = await api.fetchRun(run, { series: "none" });
+        } catch (error) {
+          out[run] = { error: error.message };
+        }
+      }));
+      return out;
     },
     async fetchSeries(runNames, layers) {
       calls.series.push([runNames.slice(), layers.slice()]);
@@ -83,6 +96,32 @@ test("refresh loads the run list and each wanted document once, with one load st
   // Asked again (a render, a re-selection): nothing is fetched twice.
   await store.loadDocs(["a", "b", "bad"]);
   assert.equal(api.calls.run.length, 3);
+});
+
+test("summaries go out in at most 4 batches at a time; a failed batch or entry fails only its runs", async () => {
+  const names = Array.from({ length: 10 }, (_, i) => `r${i}`);
+  const api = fakeApi(Object.fromEntries(names.map((n) => [n, 5])), { broken: ["r4"] });
+  const store = new Store({ api });
+  await store.refresh({ wanted: () => names });
+  // 10 runs, 4 at a time: batches of 3, 3, 3 and 1, every run asked for once.
+  assert.deepEqual(api.calls.summaries.map((b) => b.length), [3, 3, 3, 1]);
+  assert.deepEqual(api.calls.summaries.flat().sort(), names.slice().sort());
+  assert.equal(store.doc("r4").state, FAILED);
+  assert.match(store.doc("r4").error.message, /no sparsity data for run 'r4'/);
+  for (const n of names.filter((n) => n !== "r4")) assert.equal(store.doc(n).state, LOADED, n);
+  // A request that fails as a whole: each run of its batch is failed, with its reason.
+  store.api.fetchSummaries = async () => {
+    throw new Error("TensorBoard went away");
+  };
+  await store.refresh({ force: true, wanted: () => ["r0", "r1"] });
+  assert.equal(store.doc("r0").state, FAILED);
+  assert.match(store.doc("r1").error.message, /went away/);
+  assert.ok(store.doc("r0").value, "the document read before stays drawn");
+  // An answer without a run it was asked for: that run says so.
+  store.api.fetchSummaries = async () => ({ r0: await api.fetchRun("r0", { series: "none" }) });
+  await store.refresh({ force: true, wanted: () => ["r0", "r1"] });
+  assert.equal(store.doc("r0").state, LOADED);
+  assert.match(store.doc("r1").error.message, /summary of run r1 is missing/);
 });
 
 test("a live refresh re-fetches only the documents and series of runs whose last step moved", async () => {
