@@ -233,3 +233,29 @@ def test_a_summary_and_a_series_batch_asked_together_share_one_analysis(tfmot_lo
     for a in answers:
         if isinstance(a, str):
             assert set(json.loads(a)["runs"][run]["layers"]) == set(keys)
+
+
+def test_a_kept_fragment_gives_back_the_exact_json_of_its_series():
+    """Series are kept as compressed arrays where they are [int, float] pairs and as JSON
+    otherwise; either way the `series` route answers the bytes the full document has."""
+    import numpy as np
+
+    from tb_sparsity_plugin import sources
+
+    steps = np.arange(0, 20000, 10, dtype=np.float64)
+    values = np.repeat(np.linspace(0.0, 0.9, 20), 100) + 1e-17
+    layer = {
+        "key": "0:Dense",
+        "measured": sources.Points(steps, values),
+        "expected": [[0, 0.0], [7, 0.1], [2**40, 0.875]],
+        "target": [[0, 0], [5, 1]],  # ints: kept as JSON
+        "threshold": None,
+        "weight_zeros": [],
+        "n_m_compliance": [[1, 0.5, "odd"]],
+    }
+    fragment = documents._Fragment(layer)
+    whole = documents.encode_json({k: layer[k] for k in documents.LAYER_SERIES if k in layer})
+    assert fragment.json() == whole
+    assert json.loads(fragment.json())["measured"][1999] == [19990, values[-1]]
+    as_json = len(__import__("zlib").compress(documents.encode_json(layer["measured"]), 1))
+    assert len(fragment.blob) < as_json / 3
