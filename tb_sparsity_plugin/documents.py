@@ -93,6 +93,41 @@ def _step_arrays(series):
             np.array([p[1] for p in series], dtype=np.float64))
 
 
+def _runs(array):
+    """(start index, length) of each run of equal neighbours in `array`."""
+    if len(array) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.concatenate(([0], np.flatnonzero(array[1:] != array[:-1]) + 1))
+    return starts, np.diff(np.append(starts, len(array)))
+
+
+def packed_series(steps, values):
+    """A series as `series?packed=1` answers it (http_api.md): `{"steps": [...], "values":
+    [...]}`, steps as `[first, stride, count]` runs (a lone step as itself), values as
+    `[value, count]` runs (a lone value as itself). A measured series, logged every few
+    steps and changing only on pruning steps, is ~1/30 of its pairs' JSON."""
+    values_out = []
+    starts, counts = _runs(values)
+    for value, count in zip(values[starts].tolist(), counts.tolist()):
+        values_out.append(value if count == 1 else [value, count])
+    steps_out = []
+    steps = steps.tolist()
+    if len(steps) > 1:
+        gaps = np.diff(np.asarray(steps, dtype=np.int64))
+        i, n = 0, len(steps)  # steps before i are out
+        gap_starts, gap_counts = _runs(gaps)
+        for start, count in zip(gap_starts.tolist(), gap_counts.tolist()):
+            first, last = max(i, start), start + count  # points first..last share the gap
+            if last - first >= 2:  # three points or more: a run
+                steps_out += steps[i:first]
+                steps_out.append([steps[first], int(gaps[start]), last - first + 1])
+                i = last + 1
+        steps_out += steps[i:n]
+    else:
+        steps_out = steps
+    return {"steps": steps_out, "values": values_out}
+
+
 class _Fragment:
     """One layer's step series, compressed: pairs as their arrays (steps as differences, so a
     regular stride is one repeated number; a measured series repeats its value between
@@ -118,8 +153,9 @@ class _Fragment:
         self.layout = tuple(layout)
         self.blob = zlib.compress(b"".join(parts), 1)
 
-    def json(self):
-        """The layer's `{"measured": [[step, value], ...], ...}` as JSON bytes."""
+    def json(self, packed=False):
+        """The layer's `{"measured": [[step, value], ...], ...}` as JSON bytes; with `packed`,
+        the pairs as runs (`packed_series`)."""
         data, pos, out = zlib.decompress(self.blob), 0, []
         for name, n in self.layout:
             if n < 0:
@@ -128,7 +164,8 @@ class _Fragment:
             else:
                 steps = np.cumsum(np.frombuffer(data, np.int64, n, pos))
                 values = np.frombuffer(data, np.float64, n, pos + 8 * n)
-                text = encode_json(sources.Points(steps, values))
+                text = encode_json(packed_series(steps, values) if packed
+                                   else sources.Points(steps, values))
                 pos += 16 * n
             out.append(b'"%s":%s' % (name.encode(), text))
         return b"{%s}" % b",".join(out)
@@ -143,9 +180,9 @@ class _LazyRun:
         self.fragments = {layer["key"]: _Fragment(layer) for layer in doc["layers"]}
         self.size = self.summary.size + sum(len(f.blob) + 64 for f in self.fragments.values())
 
-    def layers_json(self, keys):
+    def layers_json(self, keys, packed=False):
         """`{"<key>": {series...}, ...}` for the keys this run has, as JSON text."""
-        parts = ["%s:%s" % (json.dumps(k), self.fragments[k].json().decode("utf-8"))
+        parts = ["%s:%s" % (json.dumps(k), self.fragments[k].json(packed).decode("utf-8"))
                  for k in keys if k in self.fragments]
         return "{%s}" % ",".join(parts)
 
@@ -168,12 +205,12 @@ class RunDocuments:
             return self._lazy(ctx, experiment_id, run, thresholds).summary
         return self._entry(ctx, experiment_id, run, thresholds, SERIES_ALL, EncodedJson)
 
-    def series_json(self, ctx, experiment_id, runs, keys, thresholds=False):
+    def series_json(self, ctx, experiment_id, runs, keys, thresholds=False, packed=False):
         """The `series` route's answer as JSON text: runs x layer keys."""
         return self._batch_json(
             ctx, experiment_id, runs, thresholds,
             lambda entry: '{"last_step":%s,"layers":%s}' % (
-                json.dumps(entry.last_step), entry.layers_json(keys)))
+                json.dumps(entry.last_step), entry.layers_json(keys, packed)))
 
     def summaries_json(self, ctx, experiment_id, runs, thresholds=False):
         """The `summaries` route's answer as JSON text: each run's `run?series=none`."""

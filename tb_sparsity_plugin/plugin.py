@@ -253,8 +253,10 @@ class SparsityPlugin(base_plugin.TBPlugin):
             runs = request_params.several(request, "run", MAX_SERIES_RUNS)
             layers = request_params.several(request, "layer", MAX_SERIES_LAYERS)
             thresholds = request_params.choice(request, "threshold", ("0", "1"), "0") == "1"
+            packed = request_params.choice(request, "packed", ("0", "1"), "0") == "1"
             self._require_reader()
-            return _JsonText(self._documents.series_json(ctx, eid, runs, layers, thresholds))
+            return _JsonText(
+                self._documents.series_json(ctx, eid, runs, layers, thresholds, packed))
 
         return self._json(request, impl)
 

@@ -141,7 +141,7 @@ def test_no_script_runs_from_data(browser, tensorboard):
         page.close()
 
 
-@pytest.mark.parametrize("route,status", [("runs", 500), ("run", 500), ("runs", 400)])
+@pytest.mark.parametrize("route,status", [("runs", 500), ("summaries", 500), ("runs", 400)])
 def test_backend_error_is_shown_as_a_message(browser, tensorboard, route, status):
     page = Page(browser)
     message = "hostile-test: the backend says no <b>bold</b>"
@@ -154,7 +154,7 @@ def test_backend_error_is_shown_as_a_message(browser, tensorboard, route, status
     try:
         page.page.goto(tensorboard.url + "/#sparsity", wait_until="load")
         frame = page.plugin_frame()
-        if route == "run":
+        if route == "summaries":
             frame.wait_for_function(
                 "() => document.querySelectorAll('input[type=checkbox]').length > 0",
                 timeout=60000)

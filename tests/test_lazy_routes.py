@@ -95,6 +95,40 @@ def test_summaries_batch_equals_each_runs_summary(lazy_client):
     assert with_threshold["runs"][runs[0]] == lean
 
 
+def unpack(packed):
+    """http_api.md's `packed=1` series, back to pairs."""
+    steps = [s for item in packed["steps"] for s in (
+        range(item[0], item[0] + item[1] * item[2], item[1]) if isinstance(item, list)
+        else [item])]
+    values = [v for item in packed["values"] for v in (
+        [item[0]] * item[1] if isinstance(item, list) else [item])]
+    assert len(steps) == len(values)
+    return [[s, v] for s, v in zip(steps, values)]
+
+
+def test_packed_series_unpack_to_the_same_pairs(lazy_client):
+    runs = all_runs(lazy_client)
+    keys = sorted({layer["key"] for run in runs
+                   for layer in get(lazy_client, "run", [("run", run), ("series", "none")])[1]["layers"]})
+    params = [("run", r) for r in runs] + [("layer", k) for k in keys] + [("threshold", "1")]
+    _, plain = get(lazy_client, "series", params)
+    _, packed = get(lazy_client, "series", params + [("packed", "1")])
+    series_seen = 0
+    for run, answer in plain["runs"].items():
+        assert packed["runs"][run]["last_step"] == answer["last_step"]
+        for key, series in answer["layers"].items():
+            for name, value in series.items():
+                got = packed["runs"][run]["layers"][key][name]
+                if isinstance(value, list) and value:
+                    assert isinstance(got, dict) and unpack(got) == value, (run, key, name)
+                    series_seen += 1
+                else:
+                    assert got == value
+    assert series_seen > 10
+    status, body = get(lazy_client, "series", params + [("packed", "yes")])
+    assert status == 400 and "packed" in body["error"]
+
+
 def test_series_of_a_subset_and_unknown_runs(lazy_client):
     status, body = get(lazy_client, "series", [
         ("run", "poly/metrics"), ("run", "no/such/run"), ("run", "poly/metrics"),

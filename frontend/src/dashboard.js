@@ -39,7 +39,8 @@ function filterBox(placeholder, label, onInput) {
 }
 
 export class Dashboard {
-  constructor(root, { refreshSeconds = REFRESH_SECONDS, store = new Store() } = {}) {
+  /** @param {{earlyRuns?: Promise<Response>}} options earlyRuns: `GET runs`, asked for by index.js */
+  constructor(root, { refreshSeconds = REFRESH_SECONDS, earlyRuns = null, store = new Store({ earlyRuns }) } = {}) {
     this.root = root;
     this.refreshSeconds = refreshSeconds;
     this.store = store;

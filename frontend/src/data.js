@@ -147,14 +147,79 @@ export async function fetchSummaries(runs, options = {}) {
 }
 
 /**
- * `GET series?run=A&run=B&layer=K1&layer=K2` → the step series of those layers of those runs:
- * `{runs: {A: {last_step, layers: {K1: {measured, expected, target, threshold}}} | {error}}}`.
+ * `GET series?run=A&run=B&layer=K1&layer=K2&packed=1` → the step series of those layers of
+ * those runs, as [step, value] pairs: `{A: {last_step, layers: {K1: {measured, expected,
+ * target, threshold}}} | {error}}`. They travel packed (runs of equal values and strides, a
+ * thirtieth of the pairs' JSON for a measured series) and are unpacked here; a run whose
+ * series do not unpack gets an error in its place.
  */
 export async function fetchSeries(runs, layers, options = {}) {
   const query = new URLSearchParams();
   for (const run of runs) query.append("run", run);
   for (const layer of layers) query.append("layer", layer);
-  return fetchRunsObject(`./series?${query.toString()}`, options);
+  query.append("packed", "1");
+  const url = `./series?${query.toString()}`;
+  const answers = await fetchRunsObject(url, options);
+  for (const [run, answer] of Object.entries(answers)) {
+    if (!answer || typeof answer.error === "string" || !answer.layers) continue;
+    try {
+      for (const series of Object.values(answer.layers)) {
+        for (const [name, value] of Object.entries(series || {})) {
+          if (value && !Array.isArray(value)) series[name] = unpackSeries(value);
+        }
+      }
+    } catch (error) {
+      answers[run] = { error: `${url} (run ${run}): ${error.message}` };
+    }
+  }
+  return answers;
+}
+
+// The most points one packed series may unpack to (a damaged answer must not fill memory).
+const MAX_UNPACKED = 10_000_000;
+
+/**
+ * `{steps: [s | [first, stride, count]], values: [v | [value, count]]}` → `[[step, value], ...]`
+ * (http_api.md, `series?packed=1`); throws on anything else.
+ */
+export function unpackSeries(packed) {
+  const expand = (items, one, run) => {
+    const out = [];
+    if (!Array.isArray(items)) throw new Error("a packed series without its arrays");
+    for (const item of items) {
+      if (Array.isArray(item)) run(item, out);
+      else one(item, out);
+      if (out.length > MAX_UNPACKED) throw new Error("a packed series too long to unpack");
+    }
+    return out;
+  };
+  const count = (n) => {
+    if (!Number.isInteger(n) || n < 1 || n > MAX_UNPACKED) throw new Error(`a run of ${n} points in a packed series`);
+    return n;
+  };
+  const number = (x) => {
+    if (typeof x !== "number" || !Number.isFinite(x)) throw new Error(`${x} in a packed series`);
+    return x;
+  };
+  const steps = expand(
+    packed.steps,
+    (s, out) => out.push(number(s)),
+    ([first, stride, n], out) => {
+      number(first);
+      number(stride);
+      for (let k = 0, m = count(n); k < m; k++) out.push(first + stride * k);
+    },
+  );
+  const values = expand(
+    packed.values,
+    (v, out) => out.push(number(v)),
+    ([value, n], out) => {
+      number(value);
+      for (let k = 0, m = count(n); k < m; k++) out.push(value);
+    },
+  );
+  if (steps.length !== values.length) throw new Error(`a packed series of ${steps.length} steps and ${values.length} values`);
+  return steps.map((step, i) => [step, values[i]]);
 }
 
 /** `GET metrics?run=NAME` → the quality metrics of the run's group (`[{id, label, ...}]`). */

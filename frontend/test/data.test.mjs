@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { BackendError, fetchJson, fetchRun, fetchRuns, fetchSummaries, routeUrl } from "../src/data.js";
+import { BackendError, fetchJson, fetchRun, fetchRuns, fetchSeries, fetchSummaries, routeUrl, unpackSeries } from "../src/data.js";
 
 function fakeFetch(status, body, { contentType = "application/json" } = {}) {
   const calls = [];
@@ -84,4 +84,31 @@ test("a network failure is a network error", async () => {
     assert.match(err.message, /Failed to fetch/);
     return true;
   });
+});
+
+test("packed series unpack to their pairs; damaged ones say why", () => {
+  assert.deepEqual(unpackSeries({ steps: [[0, 1, 4], [10, 10, 3], 31], values: [[0, 4], [0.5, 3], 1] }), [
+    [0, 0], [1, 0], [2, 0], [3, 0], [10, 0.5], [20, 0.5], [30, 0.5], [31, 1],
+  ]);
+  assert.deepEqual(unpackSeries({ steps: [], values: [] }), []);
+  assert.throws(() => unpackSeries({ steps: [1, 2], values: [0.5] }), /2 steps and 1 values/);
+  assert.throws(() => unpackSeries({ steps: [[0, 1, -3]], values: [] }), /run of -3/);
+  assert.throws(() => unpackSeries({ steps: [[0, 1, 1e12]], values: [[0, 1e12]] }), /run of/);
+  assert.throws(() => unpackSeries({ steps: ["x"], values: [1] }), /x in a packed series/);
+  assert.throws(() => unpackSeries({ values: [] }), /without its arrays/);
+});
+
+test("fetchSeries asks for packed series and gives pairs; a run that does not unpack says so", async () => {
+  const impl = fakeFetch(200, {
+    runs: {
+      a: { last_step: 20, layers: { "0:Dense": { measured: { steps: [[0, 10, 3]], values: [[0.5, 3]] }, expected: null, target: [[0, 0.5]] } } },
+      b: { last_step: 1, layers: { "0:Dense": { measured: { steps: [0], values: [] } } } },
+      c: { error: "no sparsity data for run 'c'" },
+    },
+  });
+  const answers = await fetchSeries(["a", "b", "c"], ["0:Dense"], { fetchImpl: impl });
+  assert.match(impl.calls[0].url, /^\.\/series\?run=a&run=b&run=c&layer=0%3ADense&packed=1$/);
+  assert.deepEqual(answers.a.layers["0:Dense"], { measured: [[0, 0.5], [10, 0.5], [20, 0.5]], expected: null, target: [[0, 0.5]] });
+  assert.match(answers.b.error, /run b\): a packed series of 1 steps and 0 values/);
+  assert.equal(answers.c.error, "no sparsity data for run 'c'");
 });

@@ -16,8 +16,9 @@ function fakeApi(runs, { delays = {}, broken = [], full = false } = {}) {
   const layersOf = (run) => ["0:A", "1:B", "2:C"].map((key) => ({ key, name: key, measured: [[0, 0], [runs[run], 0.5]], expected: null }));
   const api = {
     calls,
-    async fetchRuns() {
+    async fetchRuns(options = {}) {
       calls.runs += 1;
+      calls.runsOptions = (calls.runsOptions || []).concat([options]);
       return Object.entries(runs).map(([run, last_step]) => ({ run, last_step }));
     },
     async fetchRun(run, { series = "all" } = {}) {
@@ -96,6 +97,17 @@ test("refresh loads the run list and each wanted document once, with one load st
   // Asked again (a render, a re-selection): nothing is fetched twice.
   await store.loadDocs(["a", "b", "bad"]);
   assert.equal(api.calls.run.length, 3);
+});
+
+test("the first refresh takes the run list index.js asked for early; later ones ask again", async () => {
+  const api = fakeApi({ a: 1 });
+  const early = Promise.resolve("the early response");
+  const store = new Store({ api, earlyRuns: early });
+  await store.refresh();
+  await store.refresh();
+  assert.equal(api.calls.runs, 2);
+  assert.equal(await api.calls.runsOptions[0].fetchImpl("./runs"), "the early response");
+  assert.deepEqual(api.calls.runsOptions[1], {});
 });
 
 test("summaries go out in at most 4 batches at a time; a failed batch or entry fails only its runs", async () => {
