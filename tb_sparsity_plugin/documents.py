@@ -104,8 +104,9 @@ def _runs(array):
 def packed_series(steps, values):
     """A series as `series?packed=1` answers it (http_api.md): `{"steps": [...], "values":
     [...]}`, steps as `[first, stride, count]` runs (a lone step as itself), values as
-    `[value, count]` runs (a lone value as itself). A measured series, logged every few
-    steps and changing only on pruning steps, is ~1/30 of its pairs' JSON."""
+    `[value, count]` runs (a lone value as itself). A measured series changes only on
+    pruning steps: packed, it is 1/100 of its pairs' JSON when logged at a regular stride,
+    1/7 with the large benchmark logdir's irregular logging."""
     values_out = []
     starts, counts = _runs(values)
     for value, count in zip(values[starts].tolist(), counts.tolist()):
@@ -131,8 +132,9 @@ def packed_series(steps, values):
 class _Fragment:
     """One layer's step series, compressed: pairs as their arrays (steps as differences, so a
     regular stride is one repeated number; a measured series repeats its value between
-    pruning steps), anything else as JSON. A third of the size of the compressed JSON on
-    the large benchmark logdir, whose fragments filled the 64 MB cache; the same JSON back."""
+    pruning steps), anything else as JSON; the same JSON back. A fifth of the size of the
+    compressed JSON on the medium benchmark logdir: as compressed JSON, the large one's
+    fragments filled the 64 MB cache, and its runs evicted each other."""
 
     __slots__ = ("layout", "blob")
 
