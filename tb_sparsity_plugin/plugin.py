@@ -19,6 +19,7 @@ from tensorboard.context import RequestContext
 from tensorboard.plugins import base_plugin
 
 from tb_sparsity_plugin import analysis
+from tb_sparsity_plugin import cache
 from tb_sparsity_plugin import documents
 from tb_sparsity_plugin import exports
 from tb_sparsity_plugin import logdir_files
@@ -66,6 +67,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
     plugin_name = metadata.PLUGIN_NAME
 
     def __init__(self, context):
+        cache.keep_little_free_memory()
         self._provider = context.data_provider
         self._reader = (
             reader_lib.Reader(self._provider, logdir=getattr(context, "logdir", None),

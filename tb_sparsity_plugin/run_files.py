@@ -15,14 +15,16 @@ import json
 import os
 
 from tb_sparsity_plugin import cache
+from tb_sparsity_plugin import keras_config
 from tb_sparsity_plugin import recovery
 
 KERAS_MODEL_TAG = "keras"
 # A model config is written when `fit` starts: within the first records of its file.
 CONFIG_BYTES = 4 << 20
 
-# (path, tags) -> result, fingerprinted by the file's (size, mtime); model configs are big
-# (tens of KB as Python objects), so within a quarter of the plugin's cache bound.
+# (path, tags) -> result, fingerprinted by the file's (size, mtime), within a quarter of the
+# plugin's cache bound. Only a config's wrappers are kept: a parsed model config is ~10x
+# bigger, and the large benchmark's 300-layer ones filled the bound.
 _cache = cache.BoundedCache(max_bytes=cache.cache_bytes() // 4)
 
 
@@ -43,16 +45,17 @@ def _cached(path, key, compute):
     return result
 
 
-def keras_configs(paths):
-    """[(wall_time, model config dict)] of every Keras model config in the files, in time
-    order; configs that are not a JSON object are skipped."""
+def keras_model_wrappers(paths):
+    """[(wall_time, {wrapper name: info})] of every Keras model config in the files
+    (keras_config.wrappers_in_model_config), in time order; configs that are not a JSON
+    object are skipped."""
     out = []
     for path in paths:
-        out.extend(_cached(path, KERAS_MODEL_TAG, lambda p=path: _configs_of(p)))
+        out.extend(_cached(path, KERAS_MODEL_TAG, lambda p=path: _wrappers_of(p)))
     return sorted(out, key=lambda c: c[0])
 
 
-def _configs_of(path):
+def _wrappers_of(path):
     found = []
     for event in recovery.events_with_tags(path, [KERAS_MODEL_TAG], CONFIG_BYTES):
         for value in event.summary.value:
@@ -63,7 +66,7 @@ def _configs_of(path):
             except (ValueError, UnicodeDecodeError):
                 continue
             if isinstance(model, dict):
-                found.append((event.wall_time, model))
+                found.append((event.wall_time, keras_config.wrappers_in_model_config(model)))
     return found
 
 

@@ -105,8 +105,7 @@ class TfmotReading:
             return []
         out = []
         for candidate in tfmot.model_config_runs(models, run):
-            for wall, model in run_files.keras_configs(self._damage.files(candidate)):
-                out.append((wall, keras_config.wrappers_in_model_config(model)))
+            out += run_files.keras_model_wrappers(self._damage.files(candidate))
         return sorted(out, key=lambda c: c[0])
 
     def _training_last_step(self, ctx, experiment_id, group, scalars, found, index):
