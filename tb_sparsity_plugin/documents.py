@@ -112,9 +112,9 @@ def packed_series(steps, values):
     for value, count in zip(values[starts].tolist(), counts.tolist()):
         values_out.append(value if count == 1 else [value, count])
     steps_out = []
+    gaps = np.diff(steps)
     steps = steps.tolist()
     if len(steps) > 1:
-        gaps = np.diff(np.asarray(steps, dtype=np.int64))
         i, n = 0, len(steps)  # steps before i are out
         gap_starts, gap_counts = _runs(gaps)
         for start, count in zip(gap_starts.tolist(), gap_counts.tolist()):

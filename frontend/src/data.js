@@ -134,11 +134,15 @@ export async function fetchSummaries(runs, options = {}) {
   const query = new URLSearchParams();
   for (const run of runs) query.append("run", run);
   const url = `./summaries?${query.toString()}`;
-  const answers = await fetchRunsObject(url, options);
+  return eachRunChecked(await fetchRunsObject(url, options), (run, answer) => checkedRunDocument(answer, `${url} (run ${run})`));
+}
+
+/** Applies `check(run, answer)` to every answer without an error; one that throws becomes that run's error. */
+function eachRunChecked(answers, check) {
   for (const [run, answer] of Object.entries(answers)) {
     if (answer && typeof answer.error === "string") continue;
     try {
-      checkedRunDocument(answer, `${url} (run ${run})`);
+      check(run, answer);
     } catch (error) {
       answers[run] = { error: error.message };
     }
@@ -149,8 +153,8 @@ export async function fetchSummaries(runs, options = {}) {
 /**
  * `GET series?run=A&run=B&layer=K1&layer=K2&packed=1` → the step series of those layers of
  * those runs, as [step, value] pairs: `{A: {last_step, layers: {K1: {measured, expected,
- * target, threshold}}} | {error}}`. They travel packed (runs of equal values and strides, a
- * thirtieth of the pairs' JSON for a measured series) and are unpacked here; a run whose
+ * target, threshold}}} | {error}}`. They travel packed (runs of equal values and strides: a
+ * measured series is 1/7 to 1/100 of its pairs' JSON) and are unpacked here; a run whose
  * series do not unpack gets an error in its place.
  */
 export async function fetchSeries(runs, layers, options = {}) {
@@ -159,20 +163,17 @@ export async function fetchSeries(runs, layers, options = {}) {
   for (const layer of layers) query.append("layer", layer);
   query.append("packed", "1");
   const url = `./series?${query.toString()}`;
-  const answers = await fetchRunsObject(url, options);
-  for (const [run, answer] of Object.entries(answers)) {
-    if (!answer || typeof answer.error === "string" || !answer.layers) continue;
+  return eachRunChecked(await fetchRunsObject(url, options), (run, answer) => {
     try {
-      for (const series of Object.values(answer.layers)) {
+      for (const series of Object.values((answer && answer.layers) || {})) {
         for (const [name, value] of Object.entries(series || {})) {
           if (value && !Array.isArray(value)) series[name] = unpackSeries(value);
         }
       }
     } catch (error) {
-      answers[run] = { error: `${url} (run ${run}): ${error.message}` };
+      throw new Error(`${url} (run ${run}): ${error.message}`);
     }
-  }
-  return answers;
+  });
 }
 
 // The most points one packed series may unpack to (a damaged answer must not fill memory).
