@@ -39,8 +39,7 @@ function filterBox(placeholder, label, onInput) {
 }
 
 export class Dashboard {
-  /** @param {{earlyRuns?: Promise<Response>}} options earlyRuns: `GET runs`, asked for by index.js */
-  constructor(root, { refreshSeconds = REFRESH_SECONDS, earlyRuns = null, store = new Store({ earlyRuns }) } = {}) {
+  constructor(root, { refreshSeconds = REFRESH_SECONDS, store = new Store() } = {}) {
     this.root = root;
     this.refreshSeconds = refreshSeconds;
     this.store = store;

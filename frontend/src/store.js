@@ -74,14 +74,9 @@ function batchError(answer, failure, run, what) {
 }
 
 export class Store {
-  /**
-   * @param {{api?: object, maxSeries?: number, batchMs?: number, earlyRuns?: Promise<Response>}} options
-   *   api: data.js's functions (tests pass fakes); earlyRuns: the response of a `GET runs` already
-   *   on its way (index.js asks while the code loads), taken by the first refresh
-   */
-  constructor({ api = {}, maxSeries = MAX_SERIES, maxFullRuns = MAX_FULL_RUNS, batchMs = SERIES_BATCH_MS, earlyRuns = null } = {}) {
+  /** @param {{api?: object, maxSeries?: number, batchMs?: number}} options api: data.js's functions (tests pass fakes) */
+  constructor({ api = {}, maxSeries = MAX_SERIES, maxFullRuns = MAX_FULL_RUNS, batchMs = SERIES_BATCH_MS } = {}) {
     this.api = { ...data, ...api };
-    this.earlyRuns = earlyRuns;
     this.listeners = new Set();
     this.runList = null; // {state, value: [{run, group, last_step, ...}], error}
     this.docs = new Map(); // run -> resource of its `run?series=none` document
@@ -122,10 +117,8 @@ export class Store {
     this.requests += 1;
     const previous = this.runList;
     if (!previous) this.runList = { state: LOADING, value: null, error: null };
-    const early = this.earlyRuns;
-    this.earlyRuns = null;
     try {
-      const runs = await this.api.fetchRuns(early ? { fetchImpl: () => early } : {});
+      const runs = await this.api.fetchRuns();
       this.runList = { state: LOADED, value: runs, error: null };
     } catch (error) {
       // A failed refresh keeps the list read before (what is drawn stays).
