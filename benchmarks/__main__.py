@@ -64,6 +64,8 @@ TARGETS = {"data": 0.05, "first": 0.3, "browser": 0.7, "browser_large": 0.6, "me
            "cli": 0.5}
 # Layer cards in the first screen: Time Series shows 6 cards in a 1400 x 900 view.
 FIRST_SCREEN_CARDS = 6
+# The layers whose series come with a run's first summary (frontend/src/store.js FIRST_SCREEN_LAYERS).
+DASHBOARD_FIRST_LAYERS = 12
 EID = "defaultExperimentId"
 
 
@@ -241,31 +243,27 @@ def sparsity_tags(size):
     return sorted("prune_low_magnitude_%s/mask:0/sparsity" % n for n in names)
 
 
-def fetch_plugin(tb, cards=FIRST_SCREEN_CARDS):
-    """What the Sparsity dashboard fetches for its first screen: `runs`, every run's summary
-    (`summaries`, in 4 batches as the dashboard's store asks for them; it sends them at
-    once, this one after the other), then the series of the first `cards` layer cards for
-    every run (one `series?packed=1` request per 100 runs). Returns (seconds, bytes, runs body)."""
+def fetch_plugin(tb, first_layers=DASHBOARD_FIRST_LAYERS):
+    """What the Sparsity dashboard fetches for its first screen: `runs`, then every run's
+    summary with the series of its first `first_layers` cards (`summaries?first_layers=N`, in
+    4 batches as the dashboard's store asks for them; it sends them at once, this one after
+    the other). Returns (seconds, bytes, runs body)."""
     t = time.perf_counter()
     runs = _plugin_get(tb, "runs")
     total = runs.pop("_bytes")
     names = [r["run"] for r in runs["runs"]]
-    keys = {}  # layer keys in first-seen order
     size = min(100, -(-len(names) // 4)) or 1  # frontend/src/store.js loadDocs
     for i in range(0, len(names), size):
-        batch = _plugin_get(tb, "summaries", [("run", n) for n in names[i:i + size]])
+        batch = _plugin_get(tb, "summaries", [("run", n) for n in names[i:i + size]]
+                            + [("first_layers", str(first_layers))])
         total += batch["_bytes"]
-        for name, doc in batch["runs"].items():
-            if "error" in doc:
-                raise RuntimeError("sparsity/summaries: %s" % doc["error"])
-            keys.update(dict.fromkeys(layer["key"] for layer in doc["layers"]))
-    for i in range(0, len(names), 100):
-        batch = _plugin_get(tb, "series", [("run", n) for n in names[i:i + 100]]
-                            + [("layer", k) for k in list(keys)[:cards]] + [("packed", "1")])
-        total += batch["_bytes"]
-        failed = [n for n, v in batch["runs"].items() if "error" in v]
-        if failed:
-            raise RuntimeError("sparsity/series: %s" % batch["runs"][failed[0]]["error"])
+        for part in ("runs", "series"):
+            failed = [v["error"] for v in batch[part].values() if "error" in v]
+            if failed:
+                raise RuntimeError("sparsity/summaries (%s): %s" % (part, failed[0]))
+            if part == "series" and not all(len(v["layers"]) == min(first_layers, len(
+                    batch["runs"][r]["layers"])) for r, v in batch[part].items()):
+                raise RuntimeError("sparsity/summaries: the first layers' series are missing")
     return time.perf_counter() - t, total, runs
 
 

@@ -244,8 +244,10 @@ class SparsityPlugin(base_plugin.TBPlugin):
         def impl(ctx, eid):
             runs = request_params.several(request, "run", MAX_SERIES_RUNS)
             thresholds = request_params.choice(request, "threshold", ("0", "1"), "0") == "1"
+            first_layers = request_params.integer(
+                request, "first_layers", 0, MAX_SERIES_LAYERS, required=False) or 0
             self._require_reader()
-            return _JsonText(self._documents.summaries_json(ctx, eid, runs, thresholds))
+            return self._documents.summaries(ctx, eid, runs, thresholds, first_layers)
 
         return self._json(request, impl)
 
@@ -257,8 +259,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
             thresholds = request_params.choice(request, "threshold", ("0", "1"), "0") == "1"
             packed = request_params.choice(request, "packed", ("0", "1"), "0") == "1"
             self._require_reader()
-            return _JsonText(
-                self._documents.series_json(ctx, eid, runs, layers, thresholds, packed))
+            return self._documents.series(ctx, eid, runs, layers, thresholds, packed)
 
         return self._json(request, impl)
 
@@ -353,8 +354,6 @@ class SparsityPlugin(base_plugin.TBPlugin):
             ctx = plugin_util.context(request.environ)
             eid = plugin_util.experiment_id(request.environ)
             body = impl(ctx, eid)
-            if isinstance(body, _JsonText):
-                return http_util.Respond(request, body.text, "application/json")
             if isinstance(body, documents.EncodedJson):
                 return http_util.Respond(
                     request, body.gzipped, "application/json", content_encoding="gzip")
@@ -413,13 +412,6 @@ class SparsityPlugin(base_plugin.TBPlugin):
 
 
 DIRECTIONS = {"higher": quality.HIGHER, "lower": quality.LOWER}
-
-
-class _JsonText:
-    """A JSON answer already encoded as text."""
-
-    def __init__(self, text):
-        self.text = text
 
 
 class _Download:

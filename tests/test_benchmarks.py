@@ -75,3 +75,13 @@ def test_synthetic_sweep_is_targets_by_seeds_without_a_model_config(tmp_path):
     tags = {v.tag for e in event_file_loader.EventFileLoader(str(path)).Load()
             for v in e.summary.value}
     assert tags == {"epoch_loss", "epoch_accuracy"}
+
+
+def test_benchmark_fetches_the_first_layers_the_dashboard_asks_for():
+    """fetch_plugin mirrors the dashboard's store: the same number of first cards' series."""
+    from benchmarks.__main__ import DASHBOARD_FIRST_LAYERS
+
+    store_js = os.path.join(os.path.dirname(__file__), "..", "frontend", "src", "store.js")
+    with open(store_js) as f:
+        found = re.search(r"export const FIRST_SCREEN_LAYERS = (\d+);", f.read())
+    assert found and int(found.group(1)) == DASHBOARD_FIRST_LAYERS

@@ -95,6 +95,30 @@ def test_summaries_batch_equals_each_runs_summary(lazy_client):
     assert with_threshold["runs"][runs[0]] == lean
 
 
+
+def test_summaries_with_first_layers_bring_the_first_cards_series(lazy_client):
+    """`first_layers=N`: the same summaries, plus what `series?packed=1` answers for each
+    run's first N layers in the dashboard's order (position, then name)."""
+    runs = all_runs(lazy_client)
+    params = [("run", r) for r in runs] + [("run", "no/such/run")]
+    _, plain = get(lazy_client, "summaries", params)
+    status, body = get(lazy_client, "summaries", params + [("first_layers", "2")])
+    assert status == 200
+    assert body["runs"] == plain["runs"]
+    assert body["series"]["no/such/run"] == {"error": "no sparsity data for run 'no/such/run'"}
+    for run in runs:
+        layers = sorted(plain["runs"][run]["layers"], key=lambda l: (l["position"], l["name"]))
+        first = [layer["key"] for layer in layers[:2]]
+        assert len(first) == 2
+        _, series = get(lazy_client, "series", [("run", run), ("packed", "1")]
+                        + [("layer", k) for k in first])
+        assert body["series"][run] == series["runs"][run]
+        assert list(body["series"][run]["layers"]) == first
+    status, body = get(lazy_client, "summaries", [("run", runs[0]), ("first_layers", "301")])
+    assert status == 400 and "first_layers" in body["error"]
+    _, zero = get(lazy_client, "summaries", [("run", runs[0]), ("first_layers", "0")])
+    assert "series" not in zero
+
 def unpack(packed):
     """http_api.md's `packed=1` series, back to pairs."""
     steps = [s for item in packed["steps"] for s in (
@@ -250,9 +274,9 @@ def test_a_summary_and_a_series_batch_asked_together_share_one_analysis(tfmot_lo
     def ask(kind):
         start.wait()
         if kind == "summary":
-            answers.append(docs.document(ctx, "", run, series=documents.SERIES_NONE))
+            answers.append((kind, docs.document(ctx, "", run, series=documents.SERIES_NONE)))
         else:
-            answers.append(docs.series_json(ctx, "", [run], keys))
+            answers.append((kind, docs.series(ctx, "", [run], keys)))
 
     threads = [threading.Thread(target=ask, args=(kind,))
                for kind in ("summary", "series", "summary", "series")]
@@ -262,11 +286,11 @@ def test_a_summary_and_a_series_batch_asked_together_share_one_analysis(tfmot_lo
         t.join(60)
     assert len(answers) == 4
     assert len(reads) == 2, "the lazy shape was analysed %d times" % (len(reads) - 1)
-    summaries = [a for a in answers if isinstance(a, documents.EncodedJson)]
+    summaries = [a for kind, a in answers if kind == "summary"]
     assert len(summaries) == 2 and summaries[0] is summaries[1]
-    for a in answers:
-        if isinstance(a, str):
-            assert set(json.loads(a)["runs"][run]["layers"]) == set(keys)
+    for kind, a in answers:
+        if kind == "series":
+            assert set(json.loads(gzip.decompress(a.gzipped))["runs"][run]["layers"]) == set(keys)
 
 
 def test_a_kept_fragment_gives_back_the_exact_json_of_its_series():
@@ -293,3 +317,51 @@ def test_a_kept_fragment_gives_back_the_exact_json_of_its_series():
     assert json.loads(fragment.json())["measured"][1999] == [19990, values[-1]]
     as_json = len(__import__("zlib").compress(documents.encode_json(layer["measured"]), 1))
     assert len(fragment.blob) < as_json / 3
+
+
+def test_a_batch_answer_is_kept_until_one_of_its_runs_changes(tmp_path):
+    """`summaries` and `series` answers are kept gzipped (a page load asks for the same
+    batches again) and answered anew as soon as a run of the batch has new data; answers
+    holding an error are not kept."""
+    import gzip
+    import time
+
+    import hostile_util as hu
+    from tensorboard.backend.event_processing import data_provider
+    from tensorboard.backend.event_processing import plugin_event_multiplexer
+    from tensorboard.context import RequestContext
+
+    from tb_sparsity_plugin import reader as reader_lib
+
+    root = str(tmp_path)
+    metrics = hu.experiment(root, "exp", [("dense", hu.poly(0, 100))], [(0, 0.0), (50, 0.4)])
+    hu.experiment(root, "other", [("dense", hu.poly(0, 100))], [(0, 0.0)])
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(root)
+    multiplexer.Reload()
+    reader = reader_lib.Reader(data_provider.MultiplexerDataProvider(multiplexer, root))
+    docs = documents.RunDocuments(reader)
+    ctx = RequestContext()
+    runs = ["exp/metrics", "other/metrics"]
+    first = docs.summaries(ctx, "", runs, first_layers=1)
+    assert docs.summaries(ctx, "", runs, first_layers=1) is first
+    assert docs.summaries(ctx, "", runs) is not first  # another question, another answer
+    body = json.loads(gzip.decompress(first.gzipped))
+    assert body["runs"]["exp/metrics"]["last_step"] == 50
+    series = docs.series(ctx, "", runs, ["0:Dense"], packed=True)
+    assert docs.series(ctx, "", runs, ["0:Dense"], packed=True) is series
+    assert json.loads(gzip.decompress(series.gzipped))["runs"]["exp/metrics"] == body["series"]["exp/metrics"]
+
+    hu.write_series(metrics, hu.layer_series("dense", [(100, 0.8)]), suffix=".more")  # the run grows
+    multiplexer.Reload()
+    time.sleep(reader_lib.Reader.LISTING_TTL_SECONDS + 0.1)
+    again = docs.summaries(ctx, "", runs, first_layers=1)
+    assert again is not first
+    assert json.loads(gzip.decompress(again.gzipped))["runs"]["exp/metrics"]["last_step"] == 100
+    assert json.loads(gzip.decompress(docs.series(ctx, "", runs, ["0:Dense"], packed=True).gzipped))[
+        "runs"]["exp/metrics"]["last_step"] == 100
+
+    missing = ["exp/metrics", "no/such/run"]
+    answer = docs.summaries(ctx, "", missing)
+    assert "error" in json.loads(gzip.decompress(answer.gzipped))["runs"]["no/such/run"]
+    assert docs.summaries(ctx, "", missing) is not answer

@@ -117,24 +117,29 @@ function checkedRunDocument(body, url) {
 export const SERIES_MAX_RUNS = 100;
 export const SERIES_MAX_LAYERS = 300;
 
-/** A batch answer's `runs` object (`{name: answer | {error}}`), or a format error. */
-async function fetchRunsObject(url, options) {
-  const body = await fetchJson(url, options);
-  if (!body || typeof body.runs !== "object" || body.runs === null || Array.isArray(body.runs)) {
-    throw new BackendError(`${url}: the answer has no "runs" object`, { url, kind: "format" });
+/** A batch answer's object `key` (`{name: answer | {error}}`; `runs` of every batch route), or a format error. */
+function batchObject(body, url, key = "runs") {
+  const got = body ? body[key] : undefined;
+  if (typeof got !== "object" || got === null || Array.isArray(got)) {
+    throw new BackendError(`${url}: the answer has no "${key}" object`, { url, kind: "format" });
   }
-  return body.runs;
+  return got;
 }
 
 /**
- * `GET summaries?run=A&run=B` → the `run?series=none` documents of several runs:
- * `{A: document | {error}}` (one request for a batch of runs instead of one each).
+ * `GET summaries?run=A&run=B[&first_layers=N]` → `{runs, series}`: `runs` the `run?series=none`
+ * documents of several runs (`{A: document | {error}}`, one request for a batch of runs
+ * instead of one each); with `firstLayers`, `series` the step series of each run's first N
+ * cards as `fetchSeries` gives them (else `{}`), so the first screen needs no second request.
  */
-export async function fetchSummaries(runs, options = {}) {
+export async function fetchSummaries(runs, { firstLayers = 0, ...options } = {}) {
   const query = new URLSearchParams();
   for (const run of runs) query.append("run", run);
+  if (firstLayers > 0) query.append("first_layers", String(firstLayers));
   const url = `./summaries?${query.toString()}`;
-  return eachRunChecked(await fetchRunsObject(url, options), (run, answer) => checkedRunDocument(answer, `${url} (run ${run})`));
+  const body = await fetchJson(url, options);
+  const docs = eachRunChecked(batchObject(body, url), (run, answer) => checkedRunDocument(answer, `${url} (run ${run})`));
+  return { runs: docs, series: firstLayers > 0 ? unpackedSeries(batchObject(body, url, "series"), url) : {} };
 }
 
 /** Applies `check(run, answer)` to every answer without an error; one that throws becomes that run's error. */
@@ -163,7 +168,12 @@ export async function fetchSeries(runs, layers, options = {}) {
   for (const layer of layers) query.append("layer", layer);
   query.append("packed", "1");
   const url = `./series?${query.toString()}`;
-  return eachRunChecked(await fetchRunsObject(url, options), (run, answer) => {
+  return unpackedSeries(batchObject(await fetchJson(url, options), url), url);
+}
+
+/** A `series` batch answer with every packed series unpacked (a run that does not unpack: its error). */
+function unpackedSeries(answers, url) {
+  return eachRunChecked(answers, (run, answer) => {
     try {
       for (const series of Object.values((answer && answer.layers) || {})) {
         for (const [name, value] of Object.entries(series || {})) {

@@ -19,6 +19,9 @@ export const FAILED = "failed";
 export const MAX_SERIES = 6000;
 export const MAX_FULL_RUNS = 3;
 export const MAX_OTHER = 300;
+// The cards of the first screen (a 1400 x 900 page shows 9-12): a run's first summary brings
+// their series, and the layers view asks for these before it builds any card.
+export const FIRST_SCREEN_LAYERS = 12;
 // Series asked for within this window go out as one request (cards entering together).
 export const SERIES_BATCH_MS = 25;
 const DOC_CONCURRENCY = 4;
@@ -75,7 +78,7 @@ function batchError(answer, failure, run, what) {
 
 export class Store {
   /** @param {{api?: object, maxSeries?: number, batchMs?: number}} options api: data.js's functions (tests pass fakes) */
-  constructor({ api = {}, maxSeries = MAX_SERIES, maxFullRuns = MAX_FULL_RUNS, batchMs = SERIES_BATCH_MS } = {}) {
+  constructor({ api = {}, maxSeries = MAX_SERIES, maxFullRuns = MAX_FULL_RUNS, batchMs = SERIES_BATCH_MS, firstLayers = FIRST_SCREEN_LAYERS } = {}) {
     this.api = { ...data, ...api };
     this.listeners = new Set();
     this.runList = null; // {state, value: [{run, group, last_step, ...}], error}
@@ -84,6 +87,7 @@ export class Store {
     this.full = new LruMap(maxFullRuns); // run -> resource of its full document
     this.other = new LruMap(MAX_OTHER); // kind\0params -> resource (table, metrics, quality)
     this.batchMs = batchMs;
+    this.firstLayers = firstLayers; // series of a run's first cards asked with its first summary
     this.queue = new Map(); // run -> Set of layer keys to fetch in the next batch
     this.queueTimer = null;
     this.requests = 0; // HTTP requests made (tests and the benchmark read it)
@@ -148,34 +152,41 @@ export class Store {
       if (got.state === LOADING) return false;
       return force || got.lastStep !== this.lastStepOf(run);
     });
-    for (const run of todo) {
-      const got = this.docs.get(run);
-      // Keep the value read before while the new one loads: the charts stay drawn.
-      this.docs.set(run, { state: LOADING, value: got ? got.value : null, error: null, lastStep: got ? got.lastStep : null });
-    }
+    // Runs seen for the first time also bring the series of their first cards (the summaries'
+    // `first_layers`): the first screen's charts need no second round trip.
+    const fresh = new Set(todo.filter((run) => !this.docs.get(run)?.value));
     // In a few `summaries` requests (4 at a time) rather than one per run: a warm request costs
     // TensorBoard's HTTP server ~3 ms, which was most of a 100-run sweep's repeat fetch. Each
     // batch is drawn as it arrives.
     const size = Math.min(data.SERIES_MAX_RUNS, Math.ceil(todo.length / DOC_CONCURRENCY));
     const batches = [];
-    for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
+    for (let i = 0; i < todo.length; i += size) {
+      const runs = todo.slice(i, i + size);
+      const firstLayers = this.firstLayers > 0 && runs.every((run) => fresh.has(run)) ? this.firstLayers : 0;
+      batches.push({ runs, firstLayers });
+      for (const run of runs) {
+        const got = this.docs.get(run);
+        // Keep the value read before while the new one loads: the charts stay drawn.
+        this.docs.set(run, { state: LOADING, value: got ? got.value : null, error: null, lastStep: got ? got.lastStep : null, seriesComing: firstLayers > 0 });
+      }
+    }
     let next = 0;
     const worker = async () => {
       while (next < batches.length) {
-        const batch = batches[next++];
+        const { runs: batch, firstLayers } = batches[next++];
         const steps = new Map(batch.map((run) => [run, this.lastStepOf(run)]));
         this.requests += 1;
         let answer = null;
         let failure = null;
         try {
-          answer = await this.api.fetchSummaries(batch);
+          answer = await this.api.fetchSummaries(batch, { firstLayers });
         } catch (error) {
           failure = error;
         }
         for (const run of batch) {
-          const doc = answer ? answer[run] : null;
+          const doc = answer ? answer.runs[run] : null;
           const lastStep = steps.get(run);
-          const error = batchError(answer, failure, run, "summary");
+          const error = batchError(answer && answer.runs, failure, run, "summary");
           if (error) {
             const got = this.docs.get(run);
             this.docs.set(run, { state: FAILED, value: got ? got.value : null, error, lastStep });
@@ -184,6 +195,8 @@ export class Store {
           this.docs.set(run, { state: LOADED, value: doc, error: null, lastStep });
           // A backend without `series=none` answers the full document: its series are kept.
           if (doc.series !== "none") this.keepSeriesOf(doc, lastStep);
+          const series = answer.series[run];
+          if (series && !series.error) this.keepSeries(run, series.layers, Object.keys(series.layers || {}), lastStep);
         }
         this.changed();
       }
@@ -224,7 +237,9 @@ export class Store {
     for (const run of runs) {
       // Also for a run whose first document is on its way (the first screen asks for its
       // cards' series of every selected run at once); full documents carry them.
-      if (this.docs.get(run)?.value?.series !== "none" && !this.firstDocOnItsWay(run)) continue;
+      const doc = this.docs.get(run);
+      if (doc?.value?.series !== "none" && !this.firstDocOnItsWay(run)) continue;
+      if (doc?.state === LOADING && doc.seriesComing) continue; // its first cards' series come with it
       for (const layer of layers) {
         if (!this.needsSeries(run, layer)) continue;
         if (!this.queue.has(run)) this.queue.set(run, new Set());
@@ -271,6 +286,14 @@ export class Store {
     return Promise.all(jobs);
   }
 
+  /** Stores the series of `layers` of `run` from a `series` answer's `layers` object; a layer it lacks is loaded with nothing to draw. */
+  keepSeries(run, answered, layers, lastStep) {
+    for (const layer of layers) {
+      const value = answered && answered[layer];
+      this.series.set(seriesKey(run, layer), { state: LOADED, value: value || null, error: null, lastStep });
+    }
+  }
+
   async fetchSeriesBatch(runs, layers) {
     const steps = new Map(runs.map((run) => [run, this.docs.get(run)?.lastStep ?? this.lastStepOf(run)]));
     this.requests += 1;
@@ -282,21 +305,17 @@ export class Store {
       failure = error;
     }
     for (const run of runs) {
-      const got = answer ? answer[run] : null;
       const error = batchError(answer, failure, run, "series");
-      // Versions are the run list's last step throughout (what a refresh compares against).
-      const lastStep = steps.get(run);
-      for (const layer of layers) {
-        const k = seriesKey(run, layer);
-        if (error) {
+      if (error) {
+        for (const layer of layers) {
+          const k = seriesKey(run, layer);
           const old = this.series.get(k);
           this.series.set(k, { state: FAILED, value: old ? old.value : null, error, lastStep: old ? old.lastStep : null });
-          continue;
         }
-        const value = got.layers && got.layers[layer];
-        // A layer the run does not have: loaded, with nothing to draw.
-        this.series.set(k, { state: LOADED, value: value || null, error: null, lastStep });
+        continue;
       }
+      // Versions are the run list's last step throughout (what a refresh compares against).
+      this.keepSeries(run, answer[run].layers, layers, steps.get(run));
     }
     this.changed({ series: layers });
   }

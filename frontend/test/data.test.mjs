@@ -39,12 +39,27 @@ test("fetchRun asks for the run and fills in missing diagnostics", async () => {
 
 test("fetchSummaries asks for several runs at once; a malformed entry becomes that run's error", async () => {
   const impl = fakeFetch(200, { runs: { "a/metrics": { run: "a/metrics", layers: [] }, b: { run: "b" }, c: { error: "no sparsity data for run 'c'" } } });
-  const answers = await fetchSummaries(["a/metrics", "b", "c"], { fetchImpl: impl });
+  const { runs: answers, series } = await fetchSummaries(["a/metrics", "b", "c"], { fetchImpl: impl });
   assert.equal(impl.calls[0].url, "./summaries?run=a%2Fmetrics&run=b&run=c");
   assert.deepEqual(answers["a/metrics"].diagnostics, []);
   assert.match(answers.b.error, /run b\): the answer has no "layers" list/);
   assert.equal(answers.c.error, "no sparsity data for run 'c'");
+  assert.deepEqual(series, {});
   await assert.rejects(fetchSummaries(["a"], { fetchImpl: fakeFetch(200, { runs: [] }) }), (err) => err.kind === "format");
+});
+
+test("fetchSummaries with firstLayers: the first cards' series come unpacked; a missing series object is a format error", async () => {
+  const packed = { measured: { steps: [[0, 10, 3]], values: [0, [0.5, 2]] }, expected: null };
+  const impl = fakeFetch(200, {
+    runs: { a: { run: "a", layers: [] }, b: { error: "no sparsity data for run 'b'" } },
+    series: { a: { last_step: 20, layers: { "0:Dense": packed } }, b: { error: "no sparsity data for run 'b'" } },
+  });
+  const { runs, series } = await fetchSummaries(["a", "b"], { firstLayers: 12, fetchImpl: impl });
+  assert.equal(impl.calls[0].url, "./summaries?run=a&run=b&first_layers=12");
+  assert.deepEqual(series.a.layers["0:Dense"].measured, [[0, 0], [10, 0.5], [20, 0.5]]);
+  assert.equal(series.b.error, "no sparsity data for run 'b'");
+  assert.equal(runs.b.error, "no sparsity data for run 'b'");
+  await assert.rejects(fetchSummaries(["a"], { firstLayers: 3, fetchImpl: fakeFetch(200, { runs: {} }) }), (err) => err.kind === "format" && /"series"/.test(err.message));
 });
 
 test("backend errors carry the backend's message and status", async () => {

@@ -14,6 +14,14 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function fakeApi(runs, { delays = {}, broken = [], full = false } = {}) {
   const calls = { runs: 0, run: [], summaries: [], series: [], table: [], metrics: [] };
   const layersOf = (run) => ["0:A", "1:B", "2:C"].map((key) => ({ key, name: key, measured: [[0, 0], [runs[run], 0.5]], expected: null }));
+  const answerSeries = async (runNames, layers) => {
+    const out = {};
+    for (const run of runNames) {
+      if (broken.includes(run)) out[run] = { error: `no sparsity data for run '${run}'` };
+      else out[run] = { last_step: runs[run], layers: Object.fromEntries(layersOf(run).filter((l) => layers.includes(l.key)).map((l) => [l.key, { measured: l.measured, expected: null }])) };
+    }
+    return out;
+  };
   const api = {
     calls,
     async fetchRuns(options = {}) {
@@ -34,9 +42,11 @@ function fakeApi(runs, { delays = {}, broken = [], full = false } = {}) {
         model: { measured: [[0, 0]] },
       };
     },
-    // Answers each run as `run?series=none` would (recorded in `calls.run` too).
-    async fetchSummaries(runNames) {
+    // Answers each run as `run?series=none` would (recorded in `calls.run` too), and with
+    // `firstLayers` the series of its first layers as `fetchSeries` would.
+    async fetchSummaries(runNames, { firstLayers = 0 } = {}) {
       calls.summaries.push(runNames.slice());
+      calls.firstLayers = (calls.firstLayers || []).concat([firstLayers]);
       const out = {};
       await Promise.all(runNames.map(async (run) => {
         try {
@@ -45,16 +55,12 @@ function fakeApi(runs, { delays = {}, broken = [], full = false } = {}) {
           out[run] = { error: error.message };
         }
       }));
-      return out;
+      const series = firstLayers ? await answerSeries(runNames, layersOf(runNames[0]).slice(0, firstLayers).map((l) => l.key)) : {};
+      return { runs: out, series };
     },
     async fetchSeries(runNames, layers) {
       calls.series.push([runNames.slice(), layers.slice()]);
-      const out = {};
-      for (const run of runNames) {
-        if (broken.includes(run)) out[run] = { error: `no sparsity data for run '${run}'` };
-        else out[run] = { last_step: runs[run], layers: Object.fromEntries(layersOf(run).filter((l) => layers.includes(l.key)).map((l) => [l.key, { measured: l.measured, expected: null }])) };
-      }
-      return out;
+      return answerSeries(runNames, layers);
     },
     async fetchTable(run, step) {
       calls.table.push([run, step]);
@@ -119,7 +125,7 @@ test("summaries go out in at most 4 batches at a time; a failed batch or entry f
   assert.match(store.doc("r1").error.message, /went away/);
   assert.ok(store.doc("r0").value, "the document read before stays drawn");
   // An answer without a run it was asked for: that run says so.
-  store.api.fetchSummaries = async () => ({ r0: await api.fetchRun("r0", { series: "none" }) });
+  store.api.fetchSummaries = async () => ({ runs: { r0: await api.fetchRun("r0", { series: "none" }) }, series: {} });
   await store.refresh({ force: true, wanted: () => ["r0", "r1"] });
   assert.equal(store.doc("r0").state, LOADED);
   assert.match(store.doc("r1").error.message, /summary of run r1 is missing/);
@@ -128,7 +134,7 @@ test("summaries go out in at most 4 batches at a time; a failed batch or entry f
 test("a live refresh re-fetches only the documents and series of runs whose last step moved", async () => {
   const steps = { a: 10, b: 10 };
   const api = fakeApi(steps);
-  const store = new Store({ api, batchMs: 1 });
+  const store = new Store({ api, batchMs: 1, firstLayers: 0 });
   await store.refresh({ wanted: () => ["a", "b"] });
   store.wantSeries(["a", "b"], ["0:A", "1:B"]);
   await sleep(20);
@@ -156,7 +162,7 @@ test("a live refresh re-fetches only the documents and series of runs whose last
 
 test("series of a run whose document is on its way are asked for at once, and once", async () => {
   const api = fakeApi({ a: 10, slow: 10, later: 10 }, { delays: { slow: 40, later: 40 } });
-  const store = new Store({ api, batchMs: 1 });
+  const store = new Store({ api, batchMs: 1, firstLayers: 0 });
   const refreshed = store.refresh({ wanted: () => ["a", "slow", "later"] });
   await sleep(15); // "a" has arrived, "slow" has not
   assert.equal(store.doc("slow").state, LOADING);
@@ -177,10 +183,35 @@ test("series of a run whose document is on its way are asked for at once, and on
   assert.equal(api.calls.series.length, 2);
 });
 
+test("a run's first summary brings its first cards' series: no series request for them, none asked twice", async () => {
+  const api = fakeApi({ a: 10, b: 10, slow: 10 }, { delays: { slow: 40 } });
+  const store = new Store({ api, batchMs: 1, firstLayers: 2 });
+  const refreshed = store.refresh({ wanted: () => ["a", "b", "slow"] });
+  await sleep(15); // "a" and "b" arrived; "slow" (its own batch) has not
+  assert.deepEqual(api.calls.firstLayers, [2, 2, 2]);
+  assert.equal(store.seriesOf("a", "1:B").state, LOADED);
+  assert.deepEqual(store.seriesOf("a", "0:A").value.measured, [[0, 0], [10, 0.5]]);
+  // The first screen asks for its cards: only the layer no summary brought goes out, and not
+  // for "slow", whose series come with its summary.
+  store.wantSeries(["a", "b", "slow"], ["0:A", "1:B", "2:C"]);
+  await sleep(10);
+  assert.deepEqual(api.calls.series, [[["a", "b"], ["2:C"]]]);
+  await refreshed;
+  assert.equal(store.seriesOf("slow", "1:B").state, LOADED);
+  store.wantSeries(["a", "b", "slow"], ["0:A", "1:B"]);
+  await sleep(10);
+  assert.equal(api.calls.series.length, 1, "nothing fetched twice");
+  assert.equal(store.needsSeries("slow", "0:A"), false, "versioned as its document");
+  // A refresh of a run that moved on asks for its summary alone: its cards ask for their series.
+  api.calls.firstLayers = [];
+  await store.refresh({ force: true, wanted: () => ["a"] });
+  assert.deepEqual(api.calls.firstLayers, [0]);
+});
+
 test("series asks within one window are one request, split at the route's limits", async () => {
   const runs = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`r${i}`, 5]));
   const api = fakeApi(runs);
-  const store = new Store({ api, batchMs: 5 });
+  const store = new Store({ api, batchMs: 5, firstLayers: 0 });
   await store.refresh({ wanted: () => Object.keys(runs) });
   for (const key of ["0:A", "1:B", "2:C"]) store.wantSeries(Object.keys(runs), [key]);
   await sleep(40);
@@ -191,7 +222,7 @@ test("series asks within one window are one request, split at the route's limits
 
 test("a run the series route cannot read fails alone", async () => {
   const api = fakeApi({ a: 3, bad: 3 });
-  const store = new Store({ api, batchMs: 1 });
+  const store = new Store({ api, batchMs: 1, firstLayers: 0 });
   await store.refresh({ wanted: () => ["a", "bad"] });
   store.api.fetchSeries = fakeApi({ a: 3, bad: 3 }, { broken: ["bad"] }).fetchSeries;
   store.wantSeries(["a", "bad"], ["0:A"]);

@@ -14,7 +14,7 @@ import {
   scheduleLine,
   sortLayerRows,
 } from "../model.js";
-import { LOADING } from "../store.js";
+import { FIRST_SCREEN_LAYERS, LOADING } from "../store.js";
 import { countTexts, meanBand, runCount } from "../sweeps.js";
 import { badge, ChartCard } from "./cards.js";
 import { el, replaceChildren, swatch } from "./dom.js";
@@ -26,9 +26,6 @@ const DEFAULT_WIDTH = "medium";
 // Distinct schedule texts a card's footer lists before it says "and N more".
 const FOOTER_LINES = 3;
 const MODEL = "\u0000model";
-// Cards whose series are asked for before the first cards are seen (a 1400 x 900 view shows
-// 6 to 12 of them).
-const FIRST_SCREEN_CARDS = 12;
 
 function weightingLabel(model) {
   // The run document's words (words.py), the same as the CLI's and the CSV's.
@@ -213,7 +210,7 @@ export class LayersView {
     // Until the first cards are seen, the series of the first screen's cards are asked for
     // before the cards are built: building a hundred cards takes longer than the request.
     if (![...this.cards.values()].some((card) => card.near)) {
-      this.store.wantSeries(this.wantedRuns(), rows.slice(0, FIRST_SCREEN_CARDS).map((r) => r.key));
+      this.store.wantSeries(this.wantedRuns(), rows.slice(0, FIRST_SCREEN_LAYERS).map((r) => r.key));
       this.store.flushSeries();
     }
     rows.forEach((row, index) => {
