@@ -200,10 +200,7 @@ class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
             return None
         # Kept per run by every cache: a digest, not the tuple (~100 KB for 300 layers).
         return hashlib.blake2b(repr((
-            sorted((t, m.max_step, m.max_wall_time) for t, m in tags.items()),
-            sorted((t, m.max_step, m.max_wall_time) for t, m in own_tags.items()),
-            listing.siblings(run_group(run)),
-            self._damage.fingerprint(run),
+            listing.digest(run), self._damage.fingerprint(run),
         )).encode("utf-8"), digest_size=16).digest()
 
     def has_sparsity_data(self, ctx, experiment_id):

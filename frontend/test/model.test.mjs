@@ -324,3 +324,19 @@ test("scheduleLine shows the document's schedule text and N:M compliance when lo
   assert.equal(scheduleLine(keras), keras.schedule_text);
   assert.equal(scheduleLine({ schedule: null }), ""); // no text from the backend: nothing made up
 });
+
+test("alignSeries gives the same answer for steps gathered by index and by sorting", () => {
+  // Dense integer steps take the indexed path; far-apart or fractional ones the sorted one.
+  const dense = [[[3, 0.1], [1, 0.2], [2, 0.3]], [[2, 0.5], [4, 0.6]]];
+  const sparse = dense.map((series) => series.map(([s, v]) => [s * 1e9, v]));
+  const fractional = dense.map((series) => series.map(([s, v]) => [s + 0.5, v]));
+  const [xs, ...columns] = alignSeries(dense, ["none", "hold"]);
+  assert.deepEqual(xs, [1, 2, 3, 4]);
+  assert.deepEqual(columns, [[0.2, 0.3, 0.1, null], [null, 0.5, 0.5, 0.6]]);
+  const [xs2, ...columns2] = alignSeries(sparse, ["none", "hold"]);
+  assert.deepEqual(xs2, [1e9, 2e9, 3e9, 4e9]);
+  assert.deepEqual(columns2, columns);
+  const [xs3, ...columns3] = alignSeries(fractional, ["none", "hold"]);
+  assert.deepEqual(xs3, [1.5, 2.5, 3.5, 4.5]);
+  assert.deepEqual(columns3, columns);
+});
