@@ -615,9 +615,10 @@ without `SparsityPlugin`; N never imports the plugin). It waits until both serve
 record of every run, then measures side by side, the order alternating every repetition:
 
 - **data**: the plugin's side is what the dashboard fetches for its first screen (the lazy
-  flow of issue 14): `GET runs`, `GET run?run=R&series=none` for every run, then `GET
-  series` with every run (100 per request) and the first 6 layer keys (the cards of the
-  first screen). TensorBoard's side is what its Time Series tab fetches for
+  flow of issue 14): `GET runs`, then `GET summaries?run=…&first_layers=12` in 4 batches of
+  runs, as the dashboard's store asks (every run's summary with the series of its first 12
+  layer cards; the cards further down fetch theirs with `series` as they come near the
+  view). TensorBoard's side is what its Time Series tab fetches for
   the same `…/mask:0/sparsity` tags (checked in Chromium's network log): `GET
   timeseries/tags`, then one `POST timeseries/timeSeries` per card with
   `requests=[{"plugin": "scalars", "tag": T}]` (all runs in one answer). Both sides send

@@ -10,6 +10,7 @@ TensorBoard finds it through its `tensorboard_plugins` entry point as a user's w
 """
 
 import json
+import re
 import os
 import shutil
 import urllib.parse
@@ -156,6 +157,25 @@ def test_tab_appears_and_every_layer_has_a_chart(tb, page):
     assert "%.1f%%" % (layer["final_sparsity"] * 100) in trap_row
     badges = card(frame, layer["key"]).inner_text()
     assert "frequency trap" in badges
+    assert_clean(page)
+
+
+def test_the_first_screen_needs_no_series_request(tb, page):
+    # Each run's summary brings its first cards' series (summaries?first_layers=12): the
+    # first screen's charts are drawn without a `series` request.
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    frame = open_dashboard(page, tb.url)
+    keys = layer_keys(tb, [r["run"] for r in tb.runs])
+    assert len(keys) <= 12, "every card of this logdir is a first card"
+    frame.wait_for_function(
+        "(n) => { const cs = [...document.querySelectorAll('.layer-card')];"
+        "  return cs.length === n && cs.filter(c => c.getBoundingClientRect().top < innerHeight)"
+        "    .every(c => c.querySelector('canvas') && c.dataset.waiting === 'false'); }",
+        arg=len(keys), timeout=TIMEOUT_MS)
+    summaries = [u for u in asked if "/data/plugin/sparsity/summaries?" in u]
+    assert summaries and all("first_layers=12" in u for u in summaries), summaries
+    assert not [u for u in asked if "/data/plugin/sparsity/series?" in u]
     assert_clean(page)
 
 
@@ -412,8 +432,12 @@ def test_run_without_schedule_says_how_to_get_the_expected_curve(tb, page):
 def test_a_card_says_loading_while_its_series_are_on_their_way(tb, page):
     # The series requests are held: the cards in view say "loading…" over their charts (an
     # empty chart read as a run without data), and stop saying it once the series arrive.
+    # (The summaries are asked without their first cards' series, which would otherwise
+    # arrive with them: as after a refresh, the cards ask `series` for their own.)
     held = []
     page.route("**/data/plugin/sparsity/series?*", lambda route: held.append(route))
+    page.route("**/data/plugin/sparsity/summaries?*", lambda route: route.continue_(
+        url=re.sub(r"&first_layers=\d+", "", route.request.url)))
     page.goto(tb.url + "/#sparsity")
     frame = page.wait_for_selector('iframe[src*="plugin_entry.html?name=sparsity"]',
                                    timeout=TIMEOUT_MS).content_frame()
@@ -428,6 +452,7 @@ def test_a_card_says_loading_while_its_series_are_on_their_way(tb, page):
     for route in list(held):
         route.continue_()
     page.unroute("**/data/plugin/sparsity/series?*")  # lets through any asked since
+    page.unroute("**/data/plugin/sparsity/summaries?*")
     frame.wait_for_function(
         "() => { const inView = [...document.querySelectorAll('.layer-card')]"
         "  .filter(c => c.getBoundingClientRect().top < innerHeight);"

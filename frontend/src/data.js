@@ -130,7 +130,8 @@ function batchObject(body, url, key = "runs") {
  * `GET summaries?run=A&run=B[&first_layers=N]` → `{runs, series}`: `runs` the `run?series=none`
  * documents of several runs (`{A: document | {error}}`, one request for a batch of runs
  * instead of one each); with `firstLayers`, `series` the step series of each run's first N
- * cards as `fetchSeries` gives them (else `{}`), so the first screen needs no second request.
+ * cards as `fetchSeries` gives them (`{}` when the answer has none), so the first screen
+ * needs no second request.
  */
 export async function fetchSummaries(runs, { firstLayers = 0, ...options } = {}) {
   const query = new URLSearchParams();
@@ -139,7 +140,8 @@ export async function fetchSummaries(runs, { firstLayers = 0, ...options } = {})
   const url = `./summaries?${query.toString()}`;
   const body = await fetchJson(url, options);
   const docs = eachRunChecked(batchObject(body, url), (run, answer) => checkedRunDocument(answer, `${url} (run ${run})`));
-  return { runs: docs, series: firstLayers > 0 ? unpackedSeries(batchObject(body, url, "series"), url) : {} };
+  // Without `series` (a backend that ignores first_layers) the cards ask for their own.
+  return { runs: docs, series: body.series === undefined ? {} : unpackedSeries(batchObject(body, url, "series"), url) };
 }
 
 /** Applies `check(run, answer)` to every answer without an error; one that throws becomes that run's error. */

@@ -68,6 +68,12 @@ export class LruMap {
 
 const seriesKey = (run, layer) => `${run}\u0000${layer}`;
 
+const layerKeySets = new WeakMap(); // run document -> Set of its layer keys
+function layerKeysOf(doc) {
+  if (!layerKeySets.has(doc)) layerKeySets.set(doc, new Set((Array.isArray(doc.layers) ? doc.layers : []).map((l) => l && l.key)));
+  return layerKeySets.get(doc);
+}
+
 /** The error of `run`'s entry in a batch answer (`{run: value | {error}}`), or null. */
 function batchError(answer, failure, run, what) {
   if (failure) return failure;
@@ -240,7 +246,9 @@ export class Store {
       const doc = this.docs.get(run);
       if (doc?.value?.series !== "none" && !this.firstDocOnItsWay(run)) continue;
       if (doc?.state === LOADING && doc.seriesComing) continue; // its first cards' series come with it
+      const has = doc?.value ? layerKeysOf(doc.value) : null;
       for (const layer of layers) {
+        if (has && !has.has(layer)) continue; // a layer of other runs only: nothing to draw
         if (!this.needsSeries(run, layer)) continue;
         if (!this.queue.has(run)) this.queue.set(run, new Set());
         this.queue.get(run).add(layer);

@@ -48,7 +48,7 @@ test("fetchSummaries asks for several runs at once; a malformed entry becomes th
   await assert.rejects(fetchSummaries(["a"], { fetchImpl: fakeFetch(200, { runs: [] }) }), (err) => err.kind === "format");
 });
 
-test("fetchSummaries with firstLayers: the first cards' series come unpacked; a missing series object is a format error", async () => {
+test("fetchSummaries with firstLayers: the first cards' series come unpacked; none is no error, a malformed one is", async () => {
   const packed = { measured: { steps: [[0, 10, 3]], values: [0, [0.5, 2]] }, expected: null };
   const impl = fakeFetch(200, {
     runs: { a: { run: "a", layers: [] }, b: { error: "no sparsity data for run 'b'" } },
@@ -59,7 +59,9 @@ test("fetchSummaries with firstLayers: the first cards' series come unpacked; a 
   assert.deepEqual(series.a.layers["0:Dense"].measured, [[0, 0], [10, 0.5], [20, 0.5]]);
   assert.equal(series.b.error, "no sparsity data for run 'b'");
   assert.equal(runs.b.error, "no sparsity data for run 'b'");
-  await assert.rejects(fetchSummaries(["a"], { firstLayers: 3, fetchImpl: fakeFetch(200, { runs: {} }) }), (err) => err.kind === "format" && /"series"/.test(err.message));
+  // An answer without them: the cards ask for their own; a malformed one is a format error.
+  assert.deepEqual((await fetchSummaries(["a"], { firstLayers: 3, fetchImpl: fakeFetch(200, { runs: {} }) })).series, {});
+  await assert.rejects(fetchSummaries(["a"], { firstLayers: 3, fetchImpl: fakeFetch(200, { runs: {}, series: [] }) }), (err) => err.kind === "format" && /"series"/.test(err.message));
 });
 
 test("backend errors carry the backend's message and status", async () => {

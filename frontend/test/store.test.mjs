@@ -202,6 +202,10 @@ test("a run's first summary brings its first cards' series: no series request fo
   await sleep(10);
   assert.equal(api.calls.series.length, 1, "nothing fetched twice");
   assert.equal(store.needsSeries("slow", "0:A"), false, "versioned as its document");
+  // A layer only other runs have: nothing to fetch for these.
+  store.wantSeries(["a", "b", "slow"], ["9:Z"]);
+  await sleep(10);
+  assert.equal(api.calls.series.length, 1, "no request for a layer the runs do not have");
   // A refresh of a run that moved on asks for its summary alone: its cards ask for their series.
   api.calls.firstLayers = [];
   await store.refresh({ force: true, wanted: () => ["a"] });
