@@ -37,7 +37,7 @@ SERIES_NONE = "none"
 
 logger = logging.getLogger(__name__)
 
-# The batch answers' cache is this fraction of the plugin's cache bound (cache.cache_bytes).
+# The batch answers' cache gets 1/ANSWER_SHARE of the plugin's cache bound (cache.cache_bytes).
 ANSWER_SHARE = 8
 
 
@@ -210,14 +210,15 @@ class RunDocuments:
 
     def __init__(self, reader, max_bytes=None):
         self._reader = reader
-        self._cache = cache.BoundedCache(
-            max_bytes=cache.cache_bytes() if max_bytes is None else max_bytes)
+        bound = cache.cache_bytes() if max_bytes is None else max_bytes
+        # Each run's analysis (its answers and series fragments), and whole batch answers
+        # (`summaries`, `series`, gzipped), within one bound: the batches get an eighth.
+        self._cache = cache.BoundedCache(max_bytes=bound - bound // ANSWER_SHARE)
+        self._answers = cache.BoundedCache(max_bytes=bound // ANSWER_SHARE)
         # key -> [lock, users]: one analysis of a run at a time. The dashboard asks for a
         # run's summary and its first cards' series together; both wait for one analysis.
         self._building = {}
         self._building_lock = threading.Lock()
-        # Whole batch answers (`summaries`, `series`), gzipped: an eighth of the bound.
-        self._answers = cache.BoundedCache(max_bytes=self._cache.max_bytes // ANSWER_SHARE)
 
     def document(self, ctx, experiment_id, run, thresholds=False, series=SERIES_ALL):
         """The `run` document (EncodedJson); NotFoundError without sparsity data."""

@@ -164,7 +164,13 @@ def test_documents_cache_stays_within_its_bytes(tfmot_logdir):
     docs = documents.RunDocuments(reader, max_bytes=bound)
     for run in runs * 2:
         docs.document(ctx, "", run)
-        assert docs._cache.bytes <= bound
+        assert docs._cache.bytes + docs._answers.bytes <= bound
     assert 1 <= len(docs._cache) < len(runs)
+    # Batch answers share the bound.
+    for i in range(len(runs)):
+        docs.summaries(ctx, "", runs[i:] + runs[:i], first_layers=2)
+        docs.series(ctx, "", runs[:i + 1], ["0:Dense"])
+        assert docs._cache.bytes + docs._answers.bytes <= bound
+    assert len(docs._answers) >= 1
     # The most recent run is answered from the cache: the same object again.
     assert docs.document(ctx, "", runs[-1]) is docs.document(ctx, "", runs[-1])
