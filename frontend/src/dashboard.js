@@ -2,7 +2,7 @@
 // The store (store.js) fetches and holds every resource; the views draw; model.js and
 // sweeps.js shape.
 import { collectDiagnostics, compileFilter, runLabels, SORT_MODES } from "./model.js";
-import { FAILED, LOADED, Store } from "./store.js";
+import { FAILED, LOADED, LOADING, Store } from "./store.js";
 import { familyColors, groupRunsBy } from "./sweeps.js";
 import { diagnosticId, renderDiagnostics } from "./views/diagnostics.js";
 import { el, replaceChildren } from "./views/dom.js";
@@ -39,7 +39,8 @@ function filterBox(placeholder, label, onInput) {
 }
 
 export class Dashboard {
-  constructor(root, { refreshSeconds = REFRESH_SECONDS, store = new Store() } = {}) {
+  /** @param {{earlyRuns?: Promise<Response>}} options earlyRuns: `GET runs`, asked for by index.js */
+  constructor(root, { refreshSeconds = REFRESH_SECONDS, earlyRuns = null, store = new Store({ earlyRuns }) } = {}) {
     this.root = root;
     this.refreshSeconds = refreshSeconds;
     this.store = store;
@@ -350,13 +351,20 @@ export class Dashboard {
     const runs = this.runs();
     const list = this.store.runList;
     if (!runs) {
-      replaceChildren(this.stateBox, list && list.state === FAILED ? errorMessage(list.error, () => this.refresh({ force: true })) : loadingMessage());
+      // Drawn again only when it changes: a re-inserted alert is read out again by screen
+      // readers (and a test holding it would hold a detached copy).
+      const shows = list && list.state === FAILED ? list.error : LOADING;
+      if (this.stateShows !== shows) {
+        replaceChildren(this.stateBox, shows === LOADING ? loadingMessage() : errorMessage(list.error, () => this.refresh({ force: true })));
+        this.stateShows = shows;
+      }
       replaceChildren(this.runList);
       this.showSections(false);
       return;
     }
     if (runs.length === 0) {
       replaceChildren(this.stateBox, emptyMessage());
+      this.stateShows = null;
       replaceChildren(this.runList, el("p", { class: "muted small", text: "No runs with pruning data." }));
       replaceChildren(this.banners, this.refreshError ? banner("error", "Refreshing failed:", this.refreshError.message) : null);
       this.bannersText = null;
@@ -414,6 +422,7 @@ export class Dashboard {
     if (text !== this.bannersText) replaceChildren(this.banners, banners);
     this.bannersText = text;
     // Nothing to draw yet, runs on their way: the spinner (kept, so it does not restart).
+    this.stateShows = null;
     if (runDatas.length > 0 || loading.length === 0) replaceChildren(this.stateBox);
     else if (!this.stateBox.querySelector(".state-loading")) replaceChildren(this.stateBox, loadingMessage());
 

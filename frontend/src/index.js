@@ -47,6 +47,10 @@ function say(text) {
 
 export async function render() {
   document.body.classList.add("sparsity-dashboard");
+  // The run list is asked for now, while the dashboard's code loads: the store's first `runs`
+  // request takes this answer (its failure is the store's to show).
+  const earlyRuns = fetch("./runs", { cache: "no-store", credentials: "same-origin" });
+  earlyRuns.catch(() => {});
   preloadModules();
   say("Loading the Sparsity dashboard\u2026");
   let dashboard;
@@ -62,5 +66,5 @@ export async function render() {
     say(`The Sparsity dashboard could not load its code: ${err && err.message ? err.message : err}. Reinstall tb-sparsity-plugin and reload.`).setAttribute("role", "alert");
     throw err;
   }
-  return dashboard.renderDashboard(document.body);
+  return dashboard.renderDashboard(document.body, { earlyRuns });
 }

@@ -83,9 +83,15 @@ function batchError(answer, failure, run, what) {
 }
 
 export class Store {
-  /** @param {{api?: object, maxSeries?: number, batchMs?: number}} options api: data.js's functions (tests pass fakes) */
-  constructor({ api = {}, maxSeries = MAX_SERIES, maxFullRuns = MAX_FULL_RUNS, batchMs = SERIES_BATCH_MS, firstLayers = FIRST_SCREEN_LAYERS } = {}) {
+  /**
+   * @param {{api?: object, maxSeries?: number, maxFullRuns?: number, batchMs?: number, firstLayers?: number,
+   *          earlyRuns?: Promise<Response>}} options api: data.js's functions (tests pass fakes); firstLayers:
+   *   the cards whose series a run's first summary brings; earlyRuns: the response of a `GET runs`
+   *   already on its way (index.js asks while the code loads), taken by the first refresh
+   */
+  constructor({ api = {}, maxSeries = MAX_SERIES, maxFullRuns = MAX_FULL_RUNS, batchMs = SERIES_BATCH_MS, firstLayers = FIRST_SCREEN_LAYERS, earlyRuns = null } = {}) {
     this.api = { ...data, ...api };
+    this.earlyRuns = earlyRuns; // the response of a `GET runs` already on its way (index.js), for the first refresh
     this.listeners = new Set();
     this.runList = null; // {state, value: [{run, group, last_step, ...}], error}
     this.docs = new Map(); // run -> resource of its `run?series=none` document
@@ -127,8 +133,10 @@ export class Store {
     this.requests += 1;
     const previous = this.runList;
     if (!previous) this.runList = { state: LOADING, value: null, error: null };
+    const early = this.earlyRuns;
+    this.earlyRuns = null;
     try {
-      const runs = await this.api.fetchRuns();
+      const runs = await this.api.fetchRuns(early ? { fetchImpl: () => early } : {});
       this.runList = { state: LOADED, value: runs, error: null };
     } catch (error) {
       // A failed refresh keeps the list read before (what is drawn stays).

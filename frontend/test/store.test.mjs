@@ -105,6 +105,17 @@ test("refresh loads the run list and each wanted document once, with one load st
   assert.equal(api.calls.run.length, 3);
 });
 
+test("the first refresh takes the run list index.js asked for early; later ones ask again", async () => {
+  const api = fakeApi({ a: 1 });
+  const early = Promise.resolve("the early response");
+  const store = new Store({ api, earlyRuns: early });
+  await store.refresh();
+  await store.refresh();
+  assert.equal(api.calls.runs, 2);
+  assert.equal(await api.calls.runsOptions[0].fetchImpl("./runs"), "the early response");
+  assert.deepEqual(api.calls.runsOptions[1], {});
+});
+
 test("summaries go out in at most 4 batches at a time; a failed batch or entry fails only its runs", async () => {
   const names = Array.from({ length: 10 }, (_, i) => `r${i}`);
   const api = fakeApi(Object.fromEntries(names.map((n) => [n, 5])), { broken: ["r4"] });
