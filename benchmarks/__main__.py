@@ -510,8 +510,9 @@ def bench_one(size, loader, logdir, args):
         # browser loads from a TensorBoard compiles TensorBoard's own code (1-2 s more,
         # measured), which would fall on whichever page happened to come first.
         if browser:
-            browser.time_page(sparsity_url(w.port), SPARSITY_DONE_JS, len(tags), args.browser_timeout)
-            browser.time_page(timeseries_url(w.port), TIMESERIES_DONE_JS, len(tags), args.browser_timeout)
+            for url, js in ((sparsity_url(w.port), SPARSITY_DONE_JS),
+                            (timeseries_url(w.port), TIMESERIES_DONE_JS)):
+                browser.time_page(url, js, len(tags), args.browser_timeout)
             sp, ts = [], []
             for rep in range(args.repeat):
                 pair = [("sp", sparsity_url(w.port), SPARSITY_DONE_JS),

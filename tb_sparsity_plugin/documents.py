@@ -10,7 +10,8 @@ A run's analysis is kept in one of two shapes, each made from one `analysis.anal
   those of the summary's `last_step`.
 
 Entries are keyed by the run's fingerprint (reader.Reader.fingerprint): a run whose data
-changed is analysed again on its next request.
+changed is analysed again on its next request. The `summaries` and `series` answers of a
+batch are kept too, gzipped, keyed by the fingerprints of all its runs.
 """
 
 import gzip
@@ -180,11 +181,12 @@ class _Fragment:
 def _model_order(layer):
     """The dashboard's default order of layer cards (frontend/src/model.js sortLayerRows):
     by position, then name, then key; layers without a position last."""
-    position = layer.get("position")
-    name = layer.get("name") if isinstance(layer.get("name"), str) and layer.get("name") else layer["key"]
-    if isinstance(position, (int, float)) and not isinstance(position, bool) and np.isfinite(position):
-        return (0, position, name, layer["key"])
-    return (1, 0, name, layer["key"])
+    position, name, key = layer.get("position"), layer.get("name"), layer["key"]
+    name = name if isinstance(name, str) and name else key
+    if (isinstance(position, (int, float)) and not isinstance(position, bool)
+            and np.isfinite(position)):
+        return (0, position, name, key)
+    return (1, 0, name, key)
 
 
 class _LazyRun:
@@ -194,7 +196,8 @@ class _LazyRun:
         self.last_step = doc["last_step"]
         self.summary = EncodedJson(without_series(doc))
         self.fragments = {layer["key"]: _Fragment(layer) for layer in doc["layers"]}
-        self.keys_in_model_order = [layer["key"] for layer in sorted(doc["layers"], key=_model_order)]
+        self.keys_in_model_order = [
+            layer["key"] for layer in sorted(doc["layers"], key=_model_order)]
         self.size = self.summary.size + sum(len(f.blob) + 64 for f in self.fragments.values())
 
     def series_json(self, keys, packed=False):
@@ -264,8 +267,9 @@ class RunDocuments:
         failed = []
 
         def batch(body_of):
-            text, errors_ = self._batch_json(ctx, experiment_id, runs, thresholds, fingerprints, body_of)
-            failed.extend(errors_)
+            text, failed_runs = self._batch_json(
+                ctx, experiment_id, runs, thresholds, fingerprints, body_of)
+            failed.extend(failed_runs)
             return text
 
         answer = EncodedJson(make_text(batch), encoded=True)

@@ -209,7 +209,7 @@ export class Store {
           this.docs.set(run, { state: LOADED, value: doc, error: null, lastStep });
           // A backend without `series=none` answers the full document: its series are kept.
           if (doc.series !== "none") this.keepSeriesOf(doc, lastStep);
-          const series = answer.series[run];
+          const series = answer.series && answer.series[run];
           if (series && !series.error) this.keepSeries(run, series.layers, Object.keys(series.layers || {}), lastStep);
         }
         this.changed();
