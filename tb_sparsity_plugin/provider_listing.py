@@ -6,7 +6,6 @@ its group's. I/O and caching only.
 """
 
 import collections
-import concurrent.futures
 import hashlib
 import time
 
@@ -72,8 +71,7 @@ class Listing(collections.namedtuple("Listing", "scalars own models")):
 
 class ProviderListing:
     """reader.Reader's listings (a mixin: it uses the reader's provider and its bounded
-    `_listings` cache, `_listing_seconds` and `_remote_calls`: whether the provider is the
-    Rust data server, whose calls are round trips)."""
+    `_listings` cache and `_listing_seconds`)."""
 
     # How long one listing of the provider serves. The Python loader's listing walks every
     # point (it computes each series' max step), so a dashboard's burst of requests shares
@@ -118,34 +116,23 @@ class ProviderListing:
             names = [r.run_name for r in self._provider.list_runs(ctx, experiment_id=experiment_id)]
             run_filter = provider.RunTagFilter(runs=[r for r in names if run_group(r) == group])
 
-        def list_scalars():
-            return self._provider.list_scalars(
-                ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN,
+        scalars = self._provider.list_scalars(
+            ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN,
+            run_tag_filter=run_filter,
+        )
+        own = self._provider.list_tensors(
+            ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME,
+            run_tag_filter=run_filter,
+        )
+        # Listed here, not per run: each call to the Rust data server costs ~35 ms. (One
+        # after another: listing the three at once from a thread pool saved ~50 ms of the
+        # large benchmark logdir's `runs` route, but a clean-clone CI run then saw
+        # TensorBoard's peak RSS grow 19 MB over 500 runs in test_memory_bound.)
+        try:
+            models = self._provider.list_blob_sequences(
+                ctx, experiment_id=experiment_id, plugin_name=keras_config.PLUGIN,
                 run_tag_filter=run_filter,
-            )
-
-        def list_own():
-            return self._provider.list_tensors(
-                ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME,
-                run_tag_filter=run_filter,
-            )
-
-        def list_models():  # listed here, not per run: each call to the Rust data server costs ~35 ms
-            try:
-                return self._provider.list_blob_sequences(
-                    ctx, experiment_id=experiment_id, plugin_name=keras_config.PLUGIN,
-                    run_tag_filter=run_filter,
-                ) or {}
-            except Exception as e:
-                return "the Keras model config could not be listed (%s)" % e
-
-        if self._remote_calls:
-            # Three round trips to the data server, at once: the `runs` route of the large
-            # benchmark logdir (60 runs x 300 tags) spent ~70 ms waiting on the two small ones.
-            with concurrent.futures.ThreadPoolExecutor(2) as pool:
-                own_future, models_future = pool.submit(list_own), pool.submit(list_models)
-                scalars = list_scalars()
-                own, models = own_future.result(), models_future.result()
-        else:
-            scalars, own, models = list_scalars(), list_own(), list_models()
+            ) or {}
+        except Exception as e:
+            models = "the Keras model config could not be listed (%s)" % e
         return Listing(scalars or {}, own or {}, models)
