@@ -52,7 +52,6 @@ class Listing(collections.namedtuple("Listing", "scalars own models")):
                 for run, tags in self.of_group(group).scalars.items()))
         return made[group]
 
-
     def digest(self, run):
         """A digest of what the listing says of `run`: its tags' and own tensors' max steps
         and wall times, and its group's siblings (part of its fingerprint). Made once per
