@@ -365,3 +365,43 @@ def test_a_batch_answer_is_kept_until_one_of_its_runs_changes(tmp_path):
     answer = docs.summaries(ctx, "", missing)
     assert "error" in json.loads(gzip.decompress(answer.gzipped))["runs"]["no/such/run"]
     assert docs.summaries(ctx, "", missing) is not answer
+
+
+def test_a_slow_listing_serves_the_requests_after_it(tmp_path):
+    """A listing serves 2 s from when it is ready, not from when it began: the Python
+    loader's listing of a big logdir takes longer than that, and each request of a page load
+    then listed the logdir again."""
+    import time
+
+    import hostile_util as hu
+    from tensorboard.backend.event_processing import data_provider
+    from tensorboard.backend.event_processing import plugin_event_multiplexer
+    from tensorboard.context import RequestContext
+
+    from tb_sparsity_plugin import reader as reader_lib
+
+    class SlowListing(data_provider.MultiplexerDataProvider):
+        """TensorBoard's own provider, whose scalar listing takes longer than a listing serves."""
+        listings = 0
+
+        def list_scalars(self, *args, **kwargs):
+            SlowListing.listings += 1
+            time.sleep(reader_lib.Reader.LISTING_TTL_SECONDS + 0.5)
+            return super().list_scalars(*args, **kwargs)
+
+    root = str(tmp_path)
+    for name in ("a", "b"):
+        hu.experiment(root, name, [("dense", hu.poly(0, 100))], [(0, 0.0), (50, 0.4)])
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(root)
+    multiplexer.Reload()
+    reader = reader_lib.Reader(SlowListing(multiplexer, root))
+    ctx = RequestContext()
+    runs = ["a/metrics", "b/metrics"]
+    first = reader.fingerprints(ctx, "", runs)
+    assert all(first.values()) and SlowListing.listings == 1
+    assert reader.fingerprints(ctx, "", runs) == first
+    assert SlowListing.listings == 1  # the listing just made served the second request
+    time.sleep(reader_lib.Reader.LISTING_TTL_SECONDS + 0.1)
+    assert reader.fingerprints(ctx, "", runs) == first
+    assert SlowListing.listings == 2  # and no longer than its 2 s
