@@ -33,6 +33,7 @@ from tb_sparsity_plugin import cache
 from tb_sparsity_plugin import keras_config
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import provider_listing
+from tb_sparsity_plugin import python_loader
 from tb_sparsity_plugin import recovery
 from tb_sparsity_plugin import scalar_points
 from tb_sparsity_plugin import sources
@@ -329,6 +330,9 @@ class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
     def _read_last_points(self, ctx, experiment_id, runs, tag_list):
         """{run: {tag: [[step, value]]}}: the last point of each tag of `runs` (None: all)."""
         try:
+            last = python_loader.read_last_points(self._provider, SCALARS_PLUGIN, runs, tag_list)
+            if last is not None:
+                return last
             result = self._provider.read_scalars(
                 ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN, downsample=1,
                 run_tag_filter=provider.RunTagFilter(runs=runs, tags=tag_list))

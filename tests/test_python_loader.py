@@ -127,9 +127,27 @@ def test_points_equal_the_providers(loaded, walls):
                                                      tags + ["missing"], 1_000_000, walls), want)
 
 
+def test_last_points_equal_the_providers(loaded):
+    """The last point of each series (tfmot's thresholds), as read_scalars(downsample=1)."""
+    listing = loaded.list_scalars(CTX, experiment_id="", plugin_name="scalars")
+    tags = sorted({t for of_run in listing.values() for t in of_run})
+    first = sorted(listing)[0]
+    for runs in (None, [first], [first, "no such run"]):
+        want = loaded.read_scalars(CTX, experiment_id="", plugin_name="scalars", downsample=1,
+                                   run_tag_filter=provider_api.RunTagFilter(runs=runs, tags=tags))
+        want = {run: {t: [(d.step, d.value) for d in data] for t, data in of_run.items()}
+                for run, of_run in want.items()}
+        got = python_loader.read_last_points(loaded, "scalars", runs, tags)
+        assert sorted(got) == sorted(want) and want
+        for run in want:
+            assert_same_points(got[run], want[run])
+            assert all(len(points) == 1 for points in got[run].values())
+
+
 def test_downsampling_and_other_providers_are_left_to_the_provider(written_logdir):
     loaded = make_provider(written_logdir)
     assert python_loader.read_scalar_points(loaded, "scalars", "torch_style", ["loss"], 3,
                                             False) is None
     assert python_loader.read_scalar_points(object(), "scalars", "torch_style", ["loss"],
                                             1_000_000, False) is None
+    assert python_loader.read_last_points(object(), "scalars", None, ["loss"]) is None
