@@ -49,6 +49,13 @@ class Writer:
 
     def __init__(self, run_dir, suffix=""):
         os.makedirs(run_dir, exist_ok=True)
+        # TensorBoard reads a run's event files in name order, and two files named in the
+        # same second are ordered by a per-process counter compared as text ("…9" after
+        # "…10"): a file added to a run waits for the next second, so it is read last.
+        seconds = [int(p.split(".")[3]) for p in map(os.path.basename, event_files(run_dir))
+                   if p.split(".")[3].isdigit()]
+        while seconds and time.time() < max(seconds) + 1:
+            time.sleep(0.05)
         self._w = EventFileWriter(run_dir, filename_suffix=suffix)
         self.path = self._w.get_logdir()
 
