@@ -101,9 +101,10 @@ class ProviderListing:
         listing = self._list_now(ctx, experiment_id, group)
         done = time.monotonic()
         self._listing_seconds[group is None] = done - now
-        # Its 2 s count from when it is ready: the Python loader's listing of the large
-        # benchmark logdir takes ~4 s, so counted from its start it was stale on arrival and
-        # each of the dashboard's first five requests listed again (20.6 s of a warm fetch).
+        # Its 2 s count from when it is ready: the Python loader's listing walks every point,
+        # and where that takes over 2 s a listing counted from its start was stale on arrival,
+        # so each request of a page load listed again (the large benchmark logdir's warm
+        # fetch: 20.6 s over five requests, benchmarks/NOTES.md).
         self._listings.put((experiment_id, group), (done, listing))
         return listing
 

@@ -52,8 +52,8 @@ class Writer:
         # TensorBoard reads a run's event files in name order, and two files named in the
         # same second are ordered by a per-process counter compared as text ("…9" after
         # "…10"): a file added to a run waits for the next second, so it is read last.
-        seconds = [int(p.split(".")[3]) for p in map(os.path.basename, event_files(run_dir))
-                   if p.split(".")[3].isdigit()]
+        named = [os.path.basename(p).split(".")[3] for p in event_files(run_dir)]
+        seconds = [int(n) for n in named if n.isdigit()]
         while seconds and time.time() < max(seconds) + 1:
             time.sleep(0.05)
         self._w = EventFileWriter(run_dir, filename_suffix=suffix)
