@@ -31,8 +31,9 @@ repetition), medians over `--repeat` repetitions:
              modules' outputs when present (benchmarks/cli_vs_tbparse.py,
              benchmarks/callback_overhead.py).
 
-Results of each size x loader are kept as JSON under WORKDIR/results, and the markdown
-table is written from all results of the requested sizes and loaders.
+Results of each size x loader are kept as JSON in benchmarks/results (committed, so the page
+can be rebuilt on another machine: the workdir holds only the regenerable logdirs), and the
+markdown table is written from all results of the requested sizes and loaders.
 """
 
 import argparse
@@ -56,6 +57,7 @@ from benchmarks.tb_launcher import TensorBoardProcess
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_WORKDIR = "/tmp/tb_sparsity_bench"
 DEFAULT_OUT = os.path.join(ROOT, "docs", "benchmarks.md")
+DEFAULT_RESULTS = os.path.join(ROOT, "benchmarks", "results")
 from scripts.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 TAG_FILTER = "mask:0/sparsity"
 # Issue 14's targets: first fetch of the first screen <= 0.3 x Time Series, repeat fetches
@@ -715,7 +717,8 @@ def raw_table(results):
         ing = r.get("ingest_seconds", {})
         lines.append("| %s | %s | %s | %s / %s | %.1f | %.1f | %s | %s | %s | %s |" % (
             r["size"], r["loader"] + (" (sequential)" if r.get("sequential") else ""),
-            r.get("when", "?"), _f(ing.get("with"), "%.0f"), _f(ing.get("without"), "%.0f"),
+            r.get("when", "?") + (" †" if r.get("recovered_from") else ""),
+            _f(ing.get("with"), "%.0f"), _f(ing.get("without"), "%.0f"),
             r.get("plugin_bytes", 0) / 1e6, r.get("timeseries_bytes", 0) / 1e6,
             ", ".join("%.2f" % v for v in r.get("plugin_s", [])),
             ", ".join("%.2f" % v for v in r.get("timeseries_s", [])),
@@ -738,7 +741,7 @@ def write_markdown(path, results, machine, command, others, notes_path=None):
         "```",
         "",
         "This page was written by `%s`; each size × loader result is kept as JSON in "
-        "`WORKDIR/results` (`--report-only` rebuilds the page from them)." % command,
+        "`benchmarks/results` (`--report-only` rebuilds the page from them)." % command,
         "",
         "Machine: %s, %s cores, %s GB RAM; %s; Python %s, TensorBoard %s; %s. Both sides are "
         "measured side by side, interleaved, on the same machine: read the ratios, not the "
@@ -777,6 +780,11 @@ def write_markdown(path, results, machine, command, others, notes_path=None):
               "1000 points per scalar series (`--samples_per_plugin` default), so the large size serves 1000 "
               "of its 2000 steps on both sides.", "",
               "## All repetitions", "", raw_table(results), ""]
+    if any(r.get("recovered_from") for r in results):
+        lines += ["† Recovered: the JSON of this result was lost with the machine that measured it "
+                  "(results were kept outside the repository then), so it was rebuilt from this page "
+                  "as it was printed; medians of its rounded values can differ from the printed ones "
+                  "in the last digit.", ""]
     if notes_path and os.path.exists(notes_path):
         lines += [open(notes_path, encoding="utf-8").read().rstrip(), ""]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -795,10 +803,12 @@ def parse_args(argv):
     p.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--out", default=DEFAULT_OUT)
     p.add_argument("--workdir", default=DEFAULT_WORKDIR)
+    p.add_argument("--results", default=DEFAULT_RESULTS,
+                   help="where each size x loader result is kept as JSON")
     p.add_argument("--reuse", action="store_true",
-                   help="reuse results already in WORKDIR/results instead of measuring again")
+                   help="reuse results already in --results instead of measuring again")
     p.add_argument("--report-only", action="store_true",
-                   help="measure nothing: write the page from the results in WORKDIR/results")
+                   help="measure nothing: write the page from the results in --results")
     p.add_argument("--notes", default=os.path.join(ROOT, "benchmarks", "NOTES.md"),
                    help="markdown appended to the page (profiles, findings)")
     p.add_argument("--sequential", action="store_true",
@@ -824,7 +834,7 @@ def parse_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    results_dir = os.path.join(args.workdir, "results")
+    results_dir = args.results
     os.makedirs(results_dir, exist_ok=True)
     machine = machine_description()
     log("machine: %(cpu)s, %(cores)s cores, %(ram_gb)s GB; TensorBoard %(tensorboard)s" % machine)
