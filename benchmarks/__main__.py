@@ -727,6 +727,24 @@ def raw_table(results):
     return "\n".join(lines)
 
 
+def _machine_md(m):
+    return "%s, %s cores, %s GB RAM; %s; Python %s, TensorBoard %s; %s" % (
+        m["cpu"], m["cores"], m["ram_gb"], m["os"], m["python"], m["tensorboard"],
+        m["chromium"] or "no Chromium")
+
+
+def machines_md(results, machine):
+    """The machine(s) the results were measured on (each result keeps its own)."""
+    by_machine = {}
+    for r in results:
+        by_machine.setdefault(_machine_md(r.get("machine") or machine), []).append(
+            "%s %s" % (r["size"], "Rust" if r["loader"] == "true" else "Python"))
+    if len(by_machine) <= 1:
+        return "Machine: %s." % (next(iter(by_machine)) if by_machine else _machine_md(machine))
+    return "Machines (one result is always measured on one): " + "; ".join(
+        "%s (%s)" % (m, ", ".join(which)) for m, which in by_machine.items()) + "."
+
+
 def write_markdown(path, results, machine, command, others, notes_path=None):
     lines = [
         "# Benchmarks",
@@ -743,11 +761,9 @@ def write_markdown(path, results, machine, command, others, notes_path=None):
         "This page was written by `%s`; each size × loader result is kept as JSON in "
         "`benchmarks/results` (`--report-only` rebuilds the page from them)." % command,
         "",
-        "Machine: %s, %s cores, %s GB RAM; %s; Python %s, TensorBoard %s; %s. Both sides are "
+        machines_md(results, machine) + " Both sides are "
         "measured side by side, interleaved, on the same machine: read the ratios, not the "
-        "absolute times (benchmarks/NOTES.md says what else ran)." % (
-            machine["cpu"], machine["cores"], machine["ram_gb"], machine["os"], machine["python"],
-            machine["tensorboard"], machine["chromium"] or "no Chromium"),
+        "absolute times (benchmarks/NOTES.md says what else ran).",
         "",
         "## Results",
         "",
