@@ -459,11 +459,15 @@ def bench_one(size, loader, logdir, args):
         n.stop()
 
     result["sequential"] = bool(args.sequential)
+    result["baseline"] = bool(args.baseline)
     w = n = browser = None
     try:
         if args.browser:
             browser = Browser()
-        if args.sequential:  # one TensorBoard at a time: N's baseline first, then W
+        if not args.baseline:  # W only: no memory baseline (its RSS ratio is left n/a)
+            w = start_with()
+            wait_ingested([w], size, args.ingest_timeout)
+        elif args.sequential:  # one TensorBoard at a time: N's baseline first, then W
             n = start_without()
             wait_ingested([n], size, args.ingest_timeout)
             memory_baseline(n)
@@ -472,8 +476,9 @@ def bench_one(size, loader, logdir, args):
         else:
             w, n = start_with(), start_without()
             wait_ingested([w, n], size, args.ingest_timeout)
-        result["ingest_seconds"] = {"with": w.ingest_seconds, "without": n.ingest_seconds}
-        log("  ingested (%.0f s with, %.0f s without)" % (w.ingest_seconds, n.ingest_seconds))
+        result["ingest_seconds"] = {"with": w.ingest_seconds, "without": n and n.ingest_seconds}
+        log("  ingested (%.0f s with, %s s without)" % (
+            w.ingest_seconds, "%.0f" % n.ingest_seconds if n else "no TensorBoard"))
 
         # (a) first plugin fetch after ingestion: nothing cached yet
         cold, cold_bytes, runs = fetch_plugin(w)
@@ -484,7 +489,7 @@ def bench_one(size, loader, logdir, args):
         result["plugin_bytes"] = cold_bytes
         log("  plugin cold fetch %.3f s (%.1f MB)" % (cold, cold_bytes / 1e6))
 
-        if not args.sequential:
+        if args.baseline and not args.sequential:
             memory_baseline(n)
 
         # (a) interleaved
@@ -528,8 +533,8 @@ def bench_one(size, loader, logdir, args):
             log("  browser: Sparsity %s ms, Time Series %s ms" % (median(sp), median(ts)))
 
         result["rss_with"] = w.rss_bytes()
-        log("  memory: with %.0f MB, without %.0f MB" % (
-            result["rss_with"] / 1e6, result["rss_without"] / 1e6))
+        log("  memory: with %.0f MB, without %s MB" % (
+            result["rss_with"] / 1e6, "%.0f" % (result["rss_without"] / 1e6) if n else "n/a"))
     finally:
         if browser:
             browser.close()
@@ -702,6 +707,8 @@ def markdown_table(results):
         loader = "Rust (`--load_fast=true`)" if r["loader"] == "true" else "Python (`--load_fast=false`)"
         if r.get("sequential"):
             loader += ", one TensorBoard at a time"
+        if r.get("baseline") is False:
+            loader += ", no TensorBoard without the plugin"
         for name, a, b, q, target, fmt in rows_for(r):
             lines.append("| %s | %s | %s | %s | %s | %s%s | %s |" % (
                 label, loader, name, _f(a, fmt), _f(b, fmt), _f(q, "%.2f"), _met(q, target),
@@ -716,7 +723,8 @@ def raw_table(results):
     for r in results:
         ing = r.get("ingest_seconds", {})
         lines.append("| %s | %s | %s | %s / %s | %.1f | %.1f | %s | %s | %s | %s |" % (
-            r["size"], r["loader"] + (" (sequential)" if r.get("sequential") else ""),
+            r["size"], r["loader"] + (" (sequential)" if r.get("sequential") else "")
+            + (" (no baseline)" if r.get("baseline") is False else ""),
             r.get("when", "?") + (" †" if r.get("recovered_from") else ""),
             _f(ing.get("with"), "%.0f"), _f(ing.get("without"), "%.0f"),
             r.get("plugin_bytes", 0) / 1e6, r.get("timeseries_bytes", 0) / 1e6,
@@ -830,6 +838,9 @@ def parse_args(argv):
     p.add_argument("--sequential", action="store_true",
                    help="run TensorBoard without the plugin first (memory baseline), then with "
                         "it, instead of both at once: for sizes where two don't fit in RAM")
+    p.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                   help="--no-baseline: no TensorBoard without the plugin (no memory ratio): "
+                        "for sizes whose two ingestions, one after the other, take too long")
     p.add_argument("--ingest-timeout", type=int, default=3600)
     p.add_argument("--browser-timeout", type=int, default=600)
     args = p.parse_args(argv)
@@ -865,7 +876,8 @@ def main(argv=None):
         logdir = synthetic.cached_logdir(args.workdir, size, processes=2, log=log)
         for loader in args.loaders:
             path = os.path.join(results_dir, "%s_%s%s.json" % (
-                size, loader, "_sequential" if args.sequential else ""))
+                size, loader, "_sequential" if args.sequential else
+                "_no_baseline" if not args.baseline else ""))
             if args.reuse and os.path.exists(path):
                 with open(path) as f:
                     results.append(json.load(f))
