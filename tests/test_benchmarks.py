@@ -37,6 +37,7 @@ def test_benchmark_small_produces_numeric_ratios(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join([ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     cmd = [sys.executable, "-m", "benchmarks", "--sizes", "small", "--loaders", "true",
            "--repeat", "2", "--no-browser", "--out", str(out), "--workdir", str(tmp_path / "work"),
+           "--results", str(tmp_path / "results"),
            "--notes", str(tmp_path / "no-notes.md"), "--ingest-timeout", "90"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=170)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -54,9 +55,33 @@ def test_benchmark_small_produces_numeric_ratios(tmp_path):
         cells = [c.strip() for c in line.split("|")]
         assert re.fullmatch(r"[0-9]+\.[0-9]+( [✅❌])?", cells[6]), line  # the ratio
         assert float(cells[6].split()[0]) > 0
-    result = json.loads((tmp_path / "work" / "results" / "small_true.json").read_text())
+    result = json.loads((tmp_path / "results" / "small_true.json").read_text())
     assert len(result["plugin_s"]) == 2 and result["rss_with"] > 0 and result["rss_without"] > 0
     assert "cores" in text and "TensorBoard 2." in text
+
+
+def test_the_page_says_which_machine_and_which_rows_have_no_baseline():
+    from benchmarks import __main__ as bench
+    from benchmarks import synthetic
+
+    def result(size, loader, cpu, **more):
+        machine = {"cpu": cpu, "cores": 2, "ram_gb": 23.5, "os": "Linux", "python": "3.11.7",
+                   "tensorboard": "2.21.0", "chromium": None}
+        return dict({"size": size, "loader": loader, "spec": synthetic.SIZES[size], "repeat": 2,
+                     "machine": machine, "plugin_s": [1.0], "timeseries_s": [4.0],
+                     "plugin_cold_s": 2.0, "rss_with": 2e9, "rss_without": 1e9}, **more)
+
+    one = [result("small", "true", "CPU A"), result("medium", "true", "CPU A")]
+    assert bench.machines_md(one, one[0]["machine"]).startswith("Machine: CPU A, 2 cores")
+    two = one + [result("many_runs", "false", "CPU B", baseline=False, rss_without=None)]
+    text = bench.machines_md(two, two[0]["machine"])
+    assert "CPU A" in text and "(small Rust, medium Rust)" in text and "CPU B" in text
+    assert "(many_runs Python)" in text
+    table = bench.markdown_table(two)
+    rss = [line for line in table.splitlines() if "many_runs" in line and "RSS" in line]
+    assert len(rss) == 1 and "no TensorBoard without the plugin" in rss[0] and "| n/a |" in rss[0]
+    first = [line for line in table.splitlines() if "many_runs" in line and "first fetch (s)" in line]
+    assert "0.50" in first[0]  # 2.0 s against 4.0 s
 
 
 def test_synthetic_sweep_is_targets_by_seeds_without_a_model_config(tmp_path):
