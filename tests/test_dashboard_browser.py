@@ -207,6 +207,24 @@ def test_toggling_runs_changes_the_overlay(tb, page):
     assert_clean(page)
 
 
+def test_readout_numbers_fit_their_columns(tb, page):
+    # The narrowest cards: "83.3% @160" and "none" fit their cells (they used to run into the
+    # next column: "@14" under "no schedule").
+    frame = open_dashboard(page, tb.url)
+    frame.wait_for_selector(".layer-card .readout td.measured", timeout=TIMEOUT_MS)
+    width = "() => document.querySelector('.layer-card').getBoundingClientRect().width"
+    medium = frame.evaluate(width)
+    frame.select_option("select[aria-label='card width']", "small")
+    frame.wait_for_function("(w) => (%s)() < w" % width, arg=medium, timeout=TIMEOUT_MS)
+    clipped = frame.evaluate(
+        "() => [...document.querySelectorAll('.layer-card .readout td.num')]"
+        ".filter(td => td.textContent && td.scrollWidth > td.clientWidth + 1)"
+        ".map(td => [td.className, td.textContent, td.scrollWidth, td.clientWidth])")
+    checked = frame.evaluate("() => document.querySelectorAll('.layer-card .readout td.num').length")
+    assert checked > 0 and clipped == [], clipped
+    assert_clean(page)
+
+
 def test_hover_shows_step_measured_expected_and_difference(tb, page):
     frame = open_dashboard(page, tb.url)
     key = backend_json(tb, "run", run="poly/metrics")["layers"][0]["key"]
@@ -420,8 +438,11 @@ def test_run_without_schedule_says_how_to_get_the_expected_curve(tb, page):
     frame.wait_for_selector(".no-schedule-note", timeout=TIMEOUT_MS)
     note = frame.inner_text(".no-schedule-note")
     assert "plain/metrics" in note and "SparsitySummaries" in note and "train" in note
-    # Measured only: the readout says so.
-    assert "no schedule" in frame.inner_text(".layer-card .readout")
+    # Measured only: the readout says so (its expected cells, and on hover why).
+    cells = frame.eval_on_selector_all(".layer-card .readout td.expected",
+                                       "tds => tds.map(t => [t.textContent, t.title])")
+    assert cells and all(text == "none" and "no schedule on record" in title
+                         for text, title in cells), cells
     # An invalid regex is reported, not fatal.
     frame.fill(".sidebar input.filter >> nth=0", "plain(")
     frame.wait_for_selector(".filter.invalid", timeout=TIMEOUT_MS)

@@ -168,11 +168,12 @@ export class ChartCard {
       "tr",
       {},
       el("th", { class: "col-run", text: atRest ? "last logged" : `step ${this.hoverStep}` }),
-      el("th", { text: "measured" }),
-      el("th", { text: "expected", attrs: { title: "what the schedule makes tfmot apply at this step" } }),
-      el("th", { text: "\u0394", attrs: { title: "measured minus expected, at the measured point's step" } }),
+      el("th", { class: "col-measured", text: "measured" }),
+      el("th", { class: "col-expected", text: "expected", attrs: { title: "what the schedule makes tfmot apply at this step" } }),
+      el("th", { class: "col-diff", text: "\u0394", attrs: { title: "measured minus expected, at the measured point's step" } }),
       anyTarget
         ? el("th", {
+            class: "col-target",
             text: "target",
             attrs: { title: atRest ? "the sparsity the schedule ends at" : "the schedule's continuous target at this step" },
           })
@@ -195,8 +196,10 @@ export class ChartCard {
         el("td", { class: "num measured" }, formatPercent(v.measured), el("span", { class: "step-note", text: stepNote })),
         el("td", {
           class: "num expected",
-          // (not "no schedule" while the series are on their way)
-          text: entry.expected ? (v.ended ? "ended" : formatPercent(v.expected)) : entry.loading ? "loading\u2026" : "no schedule",
+          // (not "none" while the series are on their way; "none", not "no schedule": a card
+          // a third of the row wide has room for the one word)
+          text: entry.expected ? (v.ended ? "ended" : formatPercent(v.expected)) : entry.loading ? "loading\u2026" : "none",
+          attrs: entry.expected || entry.loading ? {} : { title: "no schedule on record for this run: nothing to expect" },
         }),
         el("td", { class: `num diff${diffClass}`, text: entry.expected ? formatPoints(v.difference) : "" }),
         anyTarget ? el("td", { class: "num target", text: formatPercent(atRest ? entry.finalTarget : targetAt(entry, this.hoverStep)) }) : null,
