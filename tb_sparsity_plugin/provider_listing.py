@@ -70,12 +70,12 @@ class Listing(collections.namedtuple("Listing", "scalars own models")):
 
 
 class ProviderListing:
-    """reader.Reader's listings (a mixin: it uses the reader's provider and its bounded
-    `_listings` cache and `_listing_seconds`)."""
+    """reader.Reader's listings (a mixin: it uses the reader's provider, its bounded
+    `_listings` cache, `_listing_seconds` and `_scalar_listing`)."""
 
     # How long one listing of the provider serves. The Python loader's listing walks every
-    # point (it computes each series' max step), so a dashboard's burst of requests shares
-    # one; TensorBoard itself reloads the logdir only every 5 s by default.
+    # point of a series that changed (python_loader.ScalarListing), so a dashboard's burst of
+    # requests during training shares one; TensorBoard reloads the logdir every 5 s by default.
     LISTING_TTL_SECONDS = 2.0
 
     def _listing(self, ctx, experiment_id, group=None):
@@ -120,10 +120,12 @@ class ProviderListing:
             names = [r.run_name for r in self._provider.list_runs(ctx, experiment_id=experiment_id)]
             run_filter = provider.RunTagFilter(runs=[r for r in names if run_group(r) == group])
 
-        scalars = self._provider.list_scalars(
-            ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN,
-            run_tag_filter=run_filter,
-        )
+        scalars = self._scalar_listing.list_scalars(self._provider, SCALARS_PLUGIN, run_filter)
+        if scalars is None:  # not the Python loader (python_loader.py)
+            scalars = self._provider.list_scalars(
+                ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN,
+                run_tag_filter=run_filter,
+            )
         own = self._provider.list_tensors(
             ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME,
             run_tag_filter=run_filter,

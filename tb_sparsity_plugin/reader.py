@@ -108,6 +108,7 @@ class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
         # (experiment_id, group or None: all) -> (monotonic time, Listing)
         self._listings = cache.BoundedCache(max_entries=self.MAX_LISTINGS)
         self._listing_seconds = {}  # True: the whole logdir, False: a group -> last duration
+        self._scalar_listing = python_loader.ScalarListing()  # (the Python loader's only)
         # _batched: (experiment_id, listing time, what) -> {run: answer}, for one listing
         self._batches = {}
         self._batch_lock = threading.Lock()

@@ -381,13 +381,15 @@ def test_a_slow_listing_serves_the_requests_after_it(tmp_path):
     from tb_sparsity_plugin import reader as reader_lib
 
     class SlowListing(data_provider.MultiplexerDataProvider):
-        """TensorBoard's own provider, whose scalar listing takes longer than a listing serves."""
+        """TensorBoard's own provider, whose scalar listing takes longer than a listing serves
+        (its index of scalar series: the provider's list_scalars and python_loader's use it)."""
         listings = 0
 
-        def list_scalars(self, *args, **kwargs):
-            SlowListing.listings += 1
-            time.sleep(reader_lib.Reader.LISTING_TTL_SECONDS + 0.5)
-            return super().list_scalars(*args, **kwargs)
+        def _index(self, plugin_name, *args, **kwargs):
+            if plugin_name == "scalars":
+                SlowListing.listings += 1
+                time.sleep(reader_lib.Reader.LISTING_TTL_SECONDS + 0.5)
+            return super()._index(plugin_name, *args, **kwargs)
 
     root = str(tmp_path)
     for name in ("a", "b"):

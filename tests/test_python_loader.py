@@ -151,3 +151,47 @@ def test_downsampling_and_other_providers_are_left_to_the_provider(written_logdi
     assert python_loader.read_scalar_points(object(), "scalars", "torch_style", ["loss"],
                                             1_000_000, False) is None
     assert python_loader.read_last_points(object(), "scalars", None, ["loss"]) is None
+
+
+def test_listing_equals_the_providers_and_keeps_what_did_not_change(loaded):
+    listing = python_loader.ScalarListing()
+    want = loaded.list_scalars(CTX, experiment_id="", plugin_name="scalars")
+    assert want
+    assert listing.list_scalars(loaded, "scalars") == want
+    first = listing._walked.copy()
+    assert listing.list_scalars(loaded, "scalars") == want  # from what was kept: the same
+    assert all(listing._walked[key] is kept for key, kept in first.items())  # not walked again
+    run = sorted(want)[0]
+    only = provider_api.RunTagFilter(runs=[run, "no such run"])
+    assert listing.list_scalars(loaded, "scalars", only) == loaded.list_scalars(
+        CTX, experiment_id="", plugin_name="scalars", run_tag_filter=only)
+    assert python_loader.ScalarListing().list_scalars(object(), "scalars") is None
+
+
+def test_listing_follows_a_series_that_changes(tmp_path):
+    """Points added after a listing (a step going back, then a new last step) change its
+    maxima as they change the provider's; a series that did not change keeps its own."""
+    writer = EventFileWriter(str(tmp_path / "run"))
+
+    def add(step, wall_time, tags=("loss", "sparsity/a")):
+        writer.add_event(event_pb2.Event(step=step, wall_time=wall_time, summary=summary_pb2.Summary(
+            value=[summary_pb2.Summary.Value(tag=t, simple_value=0.5) for t in tags])))
+        writer.flush()
+
+    for step in range(10):
+        add(step, 1e9 + step)
+    loaded = make_provider(str(tmp_path))
+    listing = python_loader.ScalarListing()
+
+    def both():
+        loaded._multiplexer.Reload()
+        want = loaded.list_scalars(CTX, experiment_id="", plugin_name="scalars")
+        assert listing.list_scalars(loaded, "scalars") == want
+        return {tag: (s.max_step, s.max_wall_time) for tag, s in want["run"].items()}
+
+    assert both() == {"loss": (9, 1e9 + 9), "sparsity/a": (9, 1e9 + 9)}
+    add(3, 1e9 + 20, tags=("loss",))  # back in steps, later in time: one series only
+    assert both() == {"loss": (9, 1e9 + 20), "sparsity/a": (9, 1e9 + 9)}
+    add(12, 1e9 + 21)
+    assert both() == {"loss": (12, 1e9 + 21), "sparsity/a": (12, 1e9 + 21)}
+    writer.close()
