@@ -753,7 +753,7 @@ def machines_md(results, machine):
             "%s %s" % (r["size"], "Rust" if r["loader"] == "true" else "Python"))
     if len(by_machine) <= 1:
         return "Machine: %s." % (next(iter(by_machine)) if by_machine else _machine_md(machine))
-    return "Machines (one result is always measured on one): " + "; ".join(
+    return "Machines (each result measured on one of them): " + "; ".join(
         "%s (%s)" % (m, ", ".join(which)) for m, which in by_machine.items()) + "."
 
 
