@@ -880,8 +880,8 @@ def main(argv=None):
         logdir = synthetic.cached_logdir(args.workdir, size, processes=2, log=log)
         for loader in args.loaders:
             path = os.path.join(results_dir, "%s_%s%s.json" % (
-                size, loader, "_sequential" if args.sequential else
-                "_no_baseline" if not args.baseline else ""))
+                size, loader, "_no_baseline" if not args.baseline else
+                "_sequential" if args.sequential else ""))
             if args.reuse and os.path.exists(path):
                 with open(path) as f:
                     results.append(json.load(f))

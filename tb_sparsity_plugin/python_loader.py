@@ -37,10 +37,10 @@ def _multiplexer(data_provider):
     return None
 
 
-def _scalar_index(data_provider, plugin_name, runs, tags):
-    """{run: {tag: metadata}} of the scalar series of `plugin_name` the provider would read."""
-    return data_provider._index(plugin_name, provider_api.RunTagFilter(runs=runs, tags=tags),
-                                summary_pb2.DATA_CLASS_SCALAR)
+def _scalar_index(data_provider, plugin_name, run_tag_filter):
+    """{run: {tag: metadata}} of the scalar series of `plugin_name` the provider would read
+    or list."""
+    return data_provider._index(plugin_name, run_tag_filter, summary_pb2.DATA_CLASS_SCALAR)
 
 
 def scalar_value(tensor):
@@ -68,7 +68,8 @@ def read_scalar_points(data_provider, plugin_name, run, tags, downsample, walls)
     mux = _multiplexer(data_provider)
     if mux is None:
         return None
-    index = _scalar_index(data_provider, plugin_name, [run], tags).get(run, {})
+    index = _scalar_index(data_provider, plugin_name,
+                          provider_api.RunTagFilter(runs=[run], tags=tags)).get(run, {})
     events_of = {tag: mux.Tensors(run, tag) for tag in index}
     if any(len(events) > downsample for events in events_of.values()):
         return None  # the provider samples: left to it
@@ -101,7 +102,7 @@ class ScalarListing:
         mux = _multiplexer(data_provider)
         if mux is None:
             return None
-        index = data_provider._index(plugin_name, run_tag_filter, summary_pb2.DATA_CLASS_SCALAR)
+        index = _scalar_index(data_provider, plugin_name, run_tag_filter)
         walked, now = self._walked, {}
         result = {}
         for run, tags in index.items():
@@ -143,7 +144,7 @@ def read_last_points(data_provider, plugin_name, runs, tags):
     mux = _multiplexer(data_provider)
     if mux is None:
         return None
-    index = _scalar_index(data_provider, plugin_name, runs, tags)
+    index = _scalar_index(data_provider, plugin_name, provider_api.RunTagFilter(runs=runs, tags=tags))
     return {run: {tag: [[e.step, scalar_value(e.tensor_proto)] for e in mux.Tensors(run, tag)[-1:]]
                   for tag in of_run}
             for run, of_run in index.items()}
