@@ -14,6 +14,8 @@ changed is analysed again on its next request. The `summaries` and `series` answ
 batch are kept too, gzipped, keyed by the fingerprints of all its runs.
 """
 
+import concurrent.futures
+import functools
 import gzip
 import json
 import logging
@@ -211,6 +213,8 @@ class _LazyRun:
 class RunDocuments:
     """Analyses runs read by `reader` and keeps the encoded answers (LRU, byte-bounded)."""
 
+    BUILD_THREADS = 8  # a batch's runs built at once with the data server (_build_all)
+
     def __init__(self, reader, max_bytes=None):
         self._reader = reader
         bound = cache.cache_bytes() if max_bytes is None else max_bytes
@@ -284,12 +288,11 @@ class RunDocuments:
         answered even so. (Each run's entry is analysed once: a second call with the same
         fingerprints finds it in the cache.)
         """
+        built = self._build_all(ctx, experiment_id, runs, thresholds, fingerprints)
         parts, failed = [], []
         for run in runs:
             try:
-                if fingerprints.get(run) is None:
-                    raise _NoData(run)
-                body = body_of(self._lazy(ctx, experiment_id, run, thresholds, fingerprints[run]))
+                body = body_of(built[run]())
             except _NoData as e:
                 body = json.dumps({"error": e.sentence})
                 failed.append(run)
@@ -303,6 +306,31 @@ class RunDocuments:
                 failed.append(run)
             parts.append("%s:%s" % (json.dumps(run), body))
         return "{%s}" % ",".join(parts), failed
+
+    def _build_all(self, ctx, experiment_id, runs, thresholds, fingerprints):
+        """{run: a function returning its lazy entry (or raising what building it raised)}.
+
+        With TensorBoard's data server, a run's reads are mostly waits for its answers
+        (~40 ms a call: benchmarks/NOTES.md), and a 100-run sweep's cold summaries spent
+        most of their time waiting run after run; the runs of a batch are then built on a
+        few threads, so the waits overlap. In process (the Python loader) reads are Python
+        work under the GIL, and threads would only interleave it: one after another.
+        """
+
+        def build(run):
+            if fingerprints.get(run) is None:
+                raise _NoData(run)
+            return self._lazy(ctx, experiment_id, run, thresholds, fingerprints[run])
+
+        built = {run: functools.partial(build, run) for run in runs}
+        cold = [run for run in runs if fingerprints.get(run) is not None and self._cache.get(
+            (experiment_id, run, thresholds, SERIES_NONE), fingerprints[run]) is None]
+        if not self._reader.reads_wait_on_a_server or len(cold) < 2:
+            return built
+        with concurrent.futures.ThreadPoolExecutor(min(len(cold), self.BUILD_THREADS)) as pool:
+            futures = {run: pool.submit(build, run) for run in cold}
+        built.update((run, future.result) for run, future in futures.items())
+        return built
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -114,6 +114,12 @@ class Reader(provider_listing.ProviderListing, tfmot_reading.TfmotReading):
         self._batch_lock = threading.Lock()
         self._remote_calls = isinstance(data_provider, grpc_provider.GrpcDataProvider)
 
+    @property
+    def reads_wait_on_a_server(self):
+        """Whether reads are calls to TensorBoard's data server (the Rust loader), whose time
+        is mostly waiting, not Python work: several can overlap on threads."""
+        return self._remote_calls
+
     def list_runs(self, ctx, experiment_id):
         """RunSummary for every run holding sparsity data, sorted by run name.
 

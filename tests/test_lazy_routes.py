@@ -293,6 +293,46 @@ def test_a_summary_and_a_series_batch_asked_together_share_one_analysis(tfmot_lo
             assert set(json.loads(gzip.decompress(a.gzipped))["runs"][run]["layers"]) == set(keys)
 
 
+@pytest.mark.parametrize("load_fast", ["false", "true"])
+def test_a_cold_batch_overlaps_its_runs_only_with_the_data_server(tfmot_logdir, load_fast):
+    """A cold `summaries` batch builds its runs on several threads with the Rust data
+    server (each read mostly waits on it) and on one in process; either way it answers
+    exactly what asking for each run on its own answers."""
+    import gzip
+    import threading
+
+    from tensorboard.context import RequestContext
+
+    from tb_sparsity_plugin import reader as reader_lib
+    from tb_sparsity_plugin.ingestion import Logdir
+
+    ctx = RequestContext()
+    with Logdir(tfmot_logdir, load_fast=load_fast) as source:
+        assert source.loader == ("rust" if load_fast == "true" else "python")
+        reader = reader_lib.Reader(source.provider)
+        runs = [s.run for s in reader.list_runs(ctx, "")]
+        assert len(runs) >= 4
+        threads = set()
+        read_run = reader.read_run
+
+        def noted(*args, **kwargs):
+            threads.add(threading.get_ident())
+            return read_run(*args, **kwargs)
+
+        reader.read_run = noted
+        batch = documents.RunDocuments(reader).summaries(ctx, "", runs, first_layers=2)
+        assert (len(threads) > 1) == (load_fast == "true"), threads
+        one_by_one = documents.RunDocuments(reader_lib.Reader(source.provider))
+        alone = {run: json.loads(gzip.decompress(one_by_one.summaries(
+            ctx, "", [run], first_layers=2).gzipped)) for run in runs}
+    answer = json.loads(gzip.decompress(batch.gzipped))
+    assert list(answer["runs"]) == runs
+    for run in runs:
+        assert "error" not in answer["runs"][run]
+        assert answer["runs"][run] == alone[run]["runs"][run]
+        assert answer["series"][run] == alone[run]["series"][run]
+
+
 def test_a_kept_fragment_gives_back_the_exact_json_of_its_series():
     """Series are kept as compressed arrays where they are [int, float] pairs and as JSON
     otherwise; either way the `series` route answers the bytes the full document has."""
