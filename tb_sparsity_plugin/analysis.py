@@ -155,7 +155,8 @@ def analyze_layer(layer, run_last_step, run_source):
     elif layer.logged_target:  # a level the tool's scheduler asked for: drawn as the target
         doc["target"] = layer.logged_target
         doc["target_sparsity"] = layer.logged_target[-1][1]
-    if measured and len(measured) > 1 and all(v == 0.0 for _, v in measured):
+    # (on the arrays: iterating the pairs made them, 30 % of a 500-step run's analysis)
+    if measured and len(measured) > 1 and np.all(series_arrays(measured)[1] == 0.0):
         if not any(d["code"] == "no_pruning_happened" for d in diags):
             diags.append(diagnostics.diagnostic(
                 "no_pruning_happened", "error", key,
