@@ -213,7 +213,9 @@ class _LazyRun:
 class RunDocuments:
     """Analyses runs read by `reader` and keeps the encoded answers (LRU, byte-bounded)."""
 
-    BUILD_THREADS = 8  # a batch's runs built at once with the data server (_build_all)
+    # Runs built at once with the data server (_build_all), across all requests: the
+    # dashboard sends 4 batches together, and each analysis of a 300-layer run holds ~45 MB.
+    BUILD_THREADS = 4
 
     def __init__(self, reader, max_bytes=None):
         self._reader = reader
@@ -226,6 +228,7 @@ class RunDocuments:
         # run's summary and its first cards' series together; both wait for one analysis.
         self._building = {}
         self._building_lock = threading.Lock()
+        self._build_slots = threading.BoundedSemaphore(self.BUILD_THREADS)  # _build_all's
 
     def document(self, ctx, experiment_id, run, thresholds=False, series=SERIES_ALL):
         """The `run` document (EncodedJson); NotFoundError without sparsity data."""
@@ -312,9 +315,10 @@ class RunDocuments:
 
         With TensorBoard's data server, a run's reads are mostly waits for its answers
         (~40 ms a call: benchmarks/NOTES.md), and a 100-run sweep's cold summaries spent
-        most of their time waiting run after run; the runs of a batch are then built on a
-        few threads, so the waits overlap. In process (the Python loader) reads are Python
-        work under the GIL, and threads would only interleave it: one after another.
+        most of their time waiting run after run; the runs of a batch are then built on
+        the plugin's few build threads, so the waits overlap. In process (the Python
+        loader) reads are Python work under the GIL, and threads would only interleave
+        it: one after another.
         """
 
         def build(run):
@@ -327,8 +331,13 @@ class RunDocuments:
             (experiment_id, run, thresholds, SERIES_NONE), fingerprints[run]) is None]
         if not self._reader.reads_wait_on_a_server or len(cold) < 2:
             return built
+
+        def build_when_free(run):
+            with self._build_slots:
+                return build(run)
+
         with concurrent.futures.ThreadPoolExecutor(min(len(cold), self.BUILD_THREADS)) as pool:
-            futures = {run: pool.submit(build, run) for run in cold}
+            futures = {run: pool.submit(build_when_free, run) for run in cold}
         built.update((run, future.result) for run, future in futures.items())
         return built
 
