@@ -191,6 +191,11 @@ def _model_order(layer):
     return (1, 0, name, key)
 
 
+def _entry_key(experiment_id, run, thresholds, shape):
+    """A run's analysis in the documents cache (shape: SERIES_ALL or SERIES_NONE)."""
+    return (experiment_id, run, thresholds, shape)
+
+
 class _LazyRun:
     """One analysis of a run: its summary document and each layer's series fragment."""
 
@@ -328,7 +333,7 @@ class RunDocuments:
 
         built = {run: functools.partial(build, run) for run in runs}
         cold = [run for run in runs if fingerprints.get(run) is not None and self._cache.get(
-            (experiment_id, run, thresholds, SERIES_NONE), fingerprints[run]) is None]
+            _entry_key(experiment_id, run, thresholds, SERIES_NONE), fingerprints[run]) is None]
         if not self._reader.reads_wait_on_a_server or len(cold) < 2:
             return built
 
@@ -352,7 +357,7 @@ class RunDocuments:
             fingerprint = self._reader.fingerprint(ctx, experiment_id, run)
         if fingerprint is None:
             raise _NoData(run)
-        key = (experiment_id, run, thresholds, shape)
+        key = _entry_key(experiment_id, run, thresholds, shape)
         hit = self._cache.get(key, fingerprint)
         if hit is not None:
             return hit
