@@ -168,18 +168,31 @@ def analyze_layer(layer, run_last_step, run_source):
 def model_series(layer_docs, field, weights):
     """Whole-model series: the (weighted) mean of every layer's held value at each step.
 
-    Only steps where every layer has a value are kept.
+    Only steps where every layer has a value are kept. The sum runs layer by layer: the
+    same additions, in the same order, as summing a layers x steps matrix over its first
+    axis, without the matrix (300 layers x 12 600 expected steps was 30 MB and ~70 ms a
+    run of the large benchmark logdir). Layers logged at the same steps (tfmot logs them
+    together) need no union of steps and no look-ups.
     """
     series = [d[field] for d in layer_docs]
     if not series or any(not s for s in series):
         return None
     arrays = [series_arrays(s) for s in series]
-    steps = np.unique(np.concatenate([xs for xs, _ in arrays]))
-    held = np.vstack([held_values(s, steps, a) for s, a in zip(series, arrays)])
-    ok = ~np.isnan(held).any(axis=0)
-    w = np.asarray(weights, dtype=np.float64)
-    values = (held[:, ok] * w[:, None]).sum(axis=0) / w.sum()
-    return [[int(s), float(v)] for s, v in zip(steps[ok].tolist(), values.tolist())]
+    steps = arrays[0][0]
+    shared = bool(np.all(steps[1:] > steps[:-1])) and all(
+        np.array_equal(xs, steps) for xs, _ in arrays[1:])
+    if not shared:
+        steps = np.unique(np.concatenate([xs for xs, _ in arrays]))
+    total = None
+    for s, a, w in zip(series, arrays, weights):
+        term = (a[1] if shared else held_values(s, steps, a)) * float(w)
+        if total is None:
+            total = term
+        else:
+            total += term
+    ok = ~np.isnan(total)
+    values = total[ok] / float(np.sum(np.asarray(weights, dtype=np.float64)))
+    return sources.Points(steps[ok], values)
 
 
 def analyze_run(data, thresholds=True):
@@ -313,8 +326,8 @@ def analyze_schedule(schedule_json, max_step, params=None):
         "schedule": parsed.to_json(),
         "max_step": max_step,
         "pruning_steps": parsed.pruning_steps(max_step, limit=1000),
-        "expected": parsed.effective_points(max_step, params),
-        "target": parsed.target_points(max_step),
+        "expected": list(parsed.effective_points(max_step, params)),  # pairs for JSON
+        "target": list(parsed.target_points(max_step)),
         "diagnostics": diags,
     }
 

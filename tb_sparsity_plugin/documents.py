@@ -218,9 +218,12 @@ class _LazyRun:
 class RunDocuments:
     """Analyses runs read by `reader` and keeps the encoded answers (LRU, byte-bounded)."""
 
-    # Runs built at once with the data server (_build_all), across all requests: the
-    # dashboard sends 4 batches together, and each analysis of a 300-layer run holds ~45 MB.
-    BUILD_THREADS = 4
+    # Runs built at once with the data server (_build_all), across all requests. Building
+    # is mostly Python work under the GIL, and each thread that lets go of it (NumPy, zlib)
+    # waits behind the others to take it back: cold first screens on 2 cores, 2/3/4
+    # threads: large 7.6-7.7/8.1-8.6/9.0-9.2 s, sweep 1.0-1.4/0.8-1.0/0.9 s. (Each
+    # analysis of a 300-layer run also holds ~45 MB.)
+    BUILD_THREADS = 3
 
     def __init__(self, reader, max_bytes=None):
         self._reader = reader
