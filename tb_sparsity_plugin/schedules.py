@@ -153,7 +153,7 @@ class Schedule:
             count = (last - int(steps[0])) // self.frequency + 1
             idx = np.unique(np.linspace(0, count - 1, 4000).round().astype(np.int64))
             steps = steps[0] + idx * self.frequency
-        values = self.effective(steps, params) if len(steps) else np.zeros(0)
+        values = self.effective(steps, params)
         changed = values != np.concatenate(([0.0], values[:-1]))  # from 0 at step 0
         steps = np.concatenate(([0], steps[changed]))
         values = np.concatenate(([0.0], values[changed]))
