@@ -79,10 +79,10 @@ setuptools.setup(
     },
     entry_points={
         "tensorboard_plugins": [
-            "sparsity = tb_sparsity_plugin.plugin:SparsityPlugin",
+            "sparsity = tb_sparsity_plugin.serving.plugin:SparsityPlugin",
         ],
         "console_scripts": [
-            "tb-sparsity = tb_sparsity_plugin.cli:main",
+            "tb-sparsity = tb_sparsity_plugin.cli.main:main",
         ],
     },
 )

@@ -67,7 +67,7 @@ def build(keras, tfmot, total_steps):
 def fit_once(variant, x, y, args, logdir, log_timer):
     import tf_keras as keras
     import tensorflow_model_optimization as tfmot
-    from tb_sparsity_plugin.keras_callback import SparsitySummaries
+    from tb_sparsity_plugin.tfmot.callback import SparsitySummaries
 
     steps = int(np.ceil(len(x) / args.batch_size)) * args.epochs
     keras.backend.clear_session()

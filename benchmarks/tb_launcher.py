@@ -225,7 +225,7 @@ def main(argv):
 
     plugins = [p for p in default.get_plugins() if not _is_sparsity(p)]
     if argv[0] == "with":
-        from tb_sparsity_plugin.plugin import SparsityPlugin
+        from tb_sparsity_plugin.serving.plugin import SparsityPlugin
 
         plugins.append(SparsityPlugin)
     tb = program.TensorBoard(plugins=plugins)

@@ -139,7 +139,7 @@ def train_run(name, data, args, epochs, logdir):
         keras.callbacks.TensorBoard(log_dir=run_dir, profile_batch=0),
     ]
     if args.sparsity_summaries:
-        from tb_sparsity_plugin.keras_callback import SparsitySummaries
+        from tb_sparsity_plugin.tfmot.callback import SparsitySummaries
 
         # Every 10 steps, so the measured curve shows when each mask changed (PruningSummaries
         # only logs at epoch starts).

@@ -16,7 +16,7 @@ if [ "${1:-}" = "--fast" ]; then
     VENV=${VENV:-.venv}
     [ -x "$VENV/bin/python" ] || use_venv test  # the first time only
     # The tfmot runs most tests read are trained once and kept, keyed by what writes them.
-    key=$(cat tests/tfmot_runs.py tb_sparsity_plugin/keras_callback.py tb_sparsity_plugin/metadata.py \
+    key=$(cat tests/tfmot_runs.py tb_sparsity_plugin/tfmot/callback.py tb_sparsity_plugin/metadata.py \
           | sha1sum | cut -c1-12)
     export TB_SPARSITY_TEST_LOGDIR=${TB_SPARSITY_TEST_LOGDIR:-$PWD/.cache/tfmot_runs-$key}
     if [ -d frontend/node_modules ] && command -v node >/dev/null 2>&1; then

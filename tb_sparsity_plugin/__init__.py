@@ -7,7 +7,7 @@ imports TensorFlow.
 
 def __getattr__(name):
     if name == "SparsitySummaries":
-        from tb_sparsity_plugin.keras_callback import SparsitySummaries
+        from tb_sparsity_plugin.tfmot.callback import SparsitySummaries
 
         return SparsitySummaries
     raise AttributeError("module %r has no attribute %r" % (__name__, name))

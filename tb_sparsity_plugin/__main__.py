@@ -2,7 +2,7 @@
 
 import sys
 
-from tb_sparsity_plugin.cli import main
+from tb_sparsity_plugin.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

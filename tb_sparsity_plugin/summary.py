@@ -9,18 +9,22 @@ it instead (`SummaryWriter._get_file_writer().add_summary(summary, step)`), so t
 land in the user's own run next to their loss and accuracy.
 """
 
+import errno
 import itertools
+import logging
 import os
 import socket
 import struct
 import time
+import warnings
 
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.util import tensor_util
 
-from tb_sparsity_plugin import metadata, recovery
+from tb_sparsity_plugin import metadata
+from tb_sparsity_plugin.reading import recovery
 
 
 _SCALAR_METADATA = scalar_metadata.create_summary_metadata(display_name=None, description=None)
@@ -64,30 +68,132 @@ class EventWriter:
     that recovery.py reads records back with, synchronously: a writer logs a few dozen scalars
     per call. `add_summary(summary, global_step)` has the signature of torch's
     `FileWriter.add_summary`, so the writers treat both alike.
+
+    Faults: each record is appended whole by one `os.write` on a file opened for it and
+    closed at once, so no file stays open between records (a full disk can be cleaned, a
+    file system remounted) and no half record waits in a buffer. The file (and `log_dir`)
+    is made at the first record. A write that fails raises `OSError` after cutting the file
+    back to its last whole record, so everything before stays readable and the next record
+    starts on a record boundary; when even the cut fails (a read-only file system), the next
+    record starts a new file. A SIGKILL during a write leaves at most that one record
+    incomplete, at the end of the file. `flush` and `close` never raise.
     """
 
     def __init__(self, log_dir, suffix=".tb_sparsity"):
-        os.makedirs(log_dir, exist_ok=True)
-        name = "events.out.tfevents.%010d.%s.%d.%d%s" % (
-            int(time.time()), socket.gethostname(), os.getpid(), next(_FILE_NUMBERS), suffix)
-        self.path = os.path.join(log_dir, name)
-        self._file = open(self.path, "wb")
-        self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
+        self.log_dir = os.fspath(log_dir)
+        self._suffix = suffix
+        self.path = self._new_path()
+        self._started = False  # the file exists and begins with its file_version record
+        self._closed = False
 
-    def _write(self, event):
+    def _new_path(self):
+        name = "events.out.tfevents.%010d.%s.%d.%d%s" % (
+            int(time.time()), socket.gethostname(), os.getpid(), next(_FILE_NUMBERS), self._suffix)
+        return os.path.join(self.log_dir, name)
+
+    @staticmethod
+    def _record(event):
         data = event.SerializeToString()
         header = struct.pack("<Q", len(data))
-        self._file.write(b"".join((header, struct.pack("<I", recovery.masked_crc32c(header)), data,
-                                   struct.pack("<I", recovery.masked_crc32c(data)))))
+        return b"".join((header, struct.pack("<I", recovery.masked_crc32c(header)), data,
+                         struct.pack("<I", recovery.masked_crc32c(data))))
+
+    def _append(self, record):
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(record)
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError:
+                try:
+                    os.ftruncate(fd, start)
+                except OSError:  # the half record stays: go on in a new file
+                    self._started = False
+                    if start:
+                        self.path = self._new_path()
+                raise
+        finally:
+            os.close(fd)
+
+    def _start(self):
+        os.makedirs(self.log_dir, exist_ok=True)
+        if os.path.exists(self.path) and os.path.getsize(self.path):
+            self.path = self._new_path()  # never append behind records of an earlier start
+        self._append(self._record(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")))
+        self._started = True
 
     def add_summary(self, summary, global_step=None, walltime=None):
+        if self._closed:
+            raise ValueError("this EventWriter is closed")
         event = event_pb2.Event(summary=summary, wall_time=time.time() if walltime is None else walltime)
         if global_step is not None:
             event.step = int(global_step)
-        self._write(event)
+        if not self._started:
+            self._start()
+        elif not os.path.exists(self.path):  # deleted under us: start again (with its header)
+            self._started = False
+            self._start()
+        self._append(self._record(event))
 
     def flush(self):
-        self._file.flush()
+        """Nothing to do: every record reached the operating system when it was written."""
 
     def close(self):
-        self._file.close()
+        self._closed = True
+
+
+# -- faults: what a writer does when logging fails ------------------------------------------
+
+_LOGGER = logging.getLogger("tb_sparsity_plugin")
+
+
+def fault_cause(error):
+    """A short name for why logging failed (`ENOSPC`, `EROFS`, `ValueError`, ...): each
+    cause is warned about once."""
+    number = getattr(error, "errno", None)
+    if isinstance(error, OSError) and number is not None:
+        return errno.errorcode.get(number, "errno %d" % number)
+    return type(error).__name__
+
+
+class Faults:
+    """One warning per cause when sparsity logging fails, so that training goes on.
+
+    The writers (torch's `SparsityWriter`, the Keras 3 callback) catch what their logging
+    raises and hand it here: the first failure of each cause is a `RuntimeWarning` (through
+    `logging` when warnings are turned into errors, which would stop the training), later
+    ones are counted; once a record gets through again, a log message says from which step.
+    """
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.failing = None  # (cause, first failed step) until a record gets through
+        self._warned = set()
+        self.failures = 0
+
+    def failed(self, what, error, step=None, hint=None):
+        """Note a failure; warn if it is the first of its cause. `hint`: what happens next
+        (default: logging is tried again at the next log)."""
+        cause = "%s: %s" % (what, fault_cause(error))
+        self.failures += 1
+        if self.failing is None:
+            self.failing = (cause, step)
+        if cause in self._warned:
+            return
+        self._warned.add(cause)
+        message = "%s could not %s%s (%s: %s). Training goes on; %s." % (
+            self.owner, what, "" if step is None else " at step %s" % step, type(error).__name__,
+            error, hint or "sparsity logging is tried again at the next log and resumes once it works")
+        try:
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+        except Warning:  # warnings are errors here: say it without stopping the training
+            _LOGGER.warning(message)
+
+    def succeeded(self, step=None):
+        if self.failing is not None:
+            cause, first = self.failing
+            self.failing = None
+            _LOGGER.warning("%s: sparsity logging works again at step %s (it failed from step %s: %s)",
+                            self.owner, step, first, cause)

@@ -1,15 +1,13 @@
-"""The words the plugin shows, each written once: number formats, the severity ranking, a
-schedule's description, the whole model's weighting label.
+"""The words the plugin shows, each written once: number formats, the severity ranking, the
+whole model's name and weighting label.
 
-Used by analysis.py and diagnostics.py (diagnostic sentences, and the `schedule_text` /
-`weighting_label` fields of the `run` document, which the dashboard shows as they are), by
-the command line's report and by the CSV writers, so the tab, the CLI and the CSV files say the same thing.
-Pure: no I/O.
+Used by the analysis (diagnostic sentences, the `weighting_label` field of the `run`
+document, which the dashboard shows as it is), by every framework's sentences, by the
+command line's report and by the CSV writers, so the tab, the CLI and the CSV files say the
+same thing. It imports nothing of the package, so any layer may use it. Pure: no I/O.
 """
 
 import math
-
-from tb_sparsity_plugin import schedules
 
 # Worst first; an unknown severity sorts last.
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -69,55 +67,3 @@ def weighting_label(weighting):
 def model_name(weighting):
     """The whole model's row name in tables: "whole model (weighted by weight count)"."""
     return "%s (%s)" % (MODEL_NAME, weighting_label(weighting))
-
-
-def schedule_text(schedule):
-    """One line from a schedule's JSON, defaults filled in:
-    "PolynomialDecay 0% → 87.5%, steps 36–184 every 100"; "no schedule" without one."""
-    if not isinstance(schedule, dict):
-        return "no schedule"
-    if "kind" in schedule:
-        return _neutral_schedule_text(schedule)
-    name = str(schedule.get("class_name") or "unknown schedule")
-    config = dict(schedules.DEFAULTS.get(name, {}))
-    if isinstance(schedule.get("config"), dict):
-        config.update(schedule["config"])
-    what = None
-    if name == "PolynomialDecay":
-        power = config.get("power")
-        what = "%s → %s%s" % (short_pct(config.get("initial_sparsity")),
-                              short_pct(config.get("final_sparsity")),
-                              " (power %s)" % power if power not in (None, 3) else "")
-    elif name == "ConstantSparsity":
-        what = short_pct(config.get("target_sparsity"))
-    begin = config.get("begin_step")
-    window = None
-    if isinstance(begin, int):
-        end = config.get("end_step")
-        window = "steps %d–%s" % (begin, "end" if end == -1 else "?" if end is None else end)
-        if config.get("frequency") is not None:
-            window += " every %s" % config["frequency"]
-    return ", ".join(part for part in (" ".join(p for p in (name, what) if p), window) if part)
-
-
-def _neutral_schedule_text(schedule):
-    """A version-2 schedule (docs/summary_format.md) in one line, named by its source:
-    "CubicSL 0% → 75%, scheduler steps 0–6"; "L1Unstructured+L1Unstructured: 2 prune calls"."""
-    source = schedule.get("source") if isinstance(schedule.get("source"), dict) else {}
-    kind = schedule.get("kind")
-    name = str(source.get("class_name") or kind)
-    stepping = schedule.get("stepping") if isinstance(schedule.get("stepping"), dict) else {}
-    unit = {"scheduler_calls": "scheduler steps", "frequency": "steps"}.get(stepping.get("rule"))
-    if kind == "polynomial":
-        text = "%s %s → %s" % (name, short_pct(schedule.get("initial")), short_pct(schedule.get("final")))
-        if unit and isinstance(schedule.get("begin"), int) and isinstance(schedule.get("end"), int):
-            text += ", %s %d–%d" % (unit, schedule["begin"], schedule["end"])
-        return text
-    if kind == "constant":
-        return "%s %s" % (name, short_pct(schedule.get("level")))
-    if kind == "compound" and isinstance(schedule.get("amounts"), list):
-        return "%s: %d prune call%s" % (name, len(schedule["amounts"]),
-                                        "" if len(schedule["amounts"]) == 1 else "s")
-    if kind == "logged_levels":
-        return "%s (levels as logged)" % name
-    return name

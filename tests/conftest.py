@@ -128,7 +128,7 @@ def make_client(logdir):
     from tensorboard.plugins import base_plugin
     from werkzeug import test as werkzeug_test
 
-    from tb_sparsity_plugin import plugin
+    from tb_sparsity_plugin.serving import plugin
 
     context = base_plugin.TBContext(data_provider=make_provider(logdir), logdir=logdir)
     app = application.TensorBoardWSGI([plugin.SparsityPlugin(context)])

@@ -23,7 +23,7 @@ import tf_keras as keras  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tb_sparsity_plugin.keras_callback import SparsitySummaries, find_pruning_wrappers  # noqa: E402
+from tb_sparsity_plugin.tfmot.callback import SparsitySummaries, find_pruning_wrappers  # noqa: E402
 
 sparsity = tfmot.sparsity.keras
 prune = sparsity.prune_low_magnitude
@@ -104,7 +104,7 @@ def scenario_epoch(out):
 
 
 def _flat(model):
-    from tb_sparsity_plugin.keras_callback import flatten_layers
+    from tb_sparsity_plugin.tfmot.callback import flatten_layers
     return flatten_layers(model)
 
 

@@ -14,8 +14,8 @@ from tensorboard.data import provider as provider_lib
 
 from conftest import make_provider
 from tb_sparsity_plugin import metadata
-from tb_sparsity_plugin.bulk_provider import BulkProvider
-from tb_sparsity_plugin.ingestion import Logdir
+from tb_sparsity_plugin.cli.bulk_provider import BulkProvider
+from tb_sparsity_plugin.cli.ingestion import Logdir
 
 CTX = RequestContext()
 EID = ""
@@ -169,7 +169,7 @@ def test_one_inner_request_per_bulk_read_however_many_runs_ask(inner, runs):
 def test_scalar_points_equal_the_providers_read(inner, runs, walls):
     """scalar_points reads the Rust data server's columns itself: the same points, in the
     same order, as the provider's own read_scalars (and the Python loader's path is that)."""
-    from tb_sparsity_plugin import scalar_points
+    from tb_sparsity_plugin.reading import scalar_points
 
     for run in runs:
         tags = sorted(inner.list_scalars(CTX, experiment_id=EID, plugin_name="scalars",

@@ -1,4 +1,4 @@
-"""`tb-sparsity` (tb_sparsity_plugin/cli.py) on real tfmot runs, against the plugin's routes.
+"""`tb-sparsity` (tb_sparsity_plugin/cli/main.py) on real tfmot runs, against the plugin's routes.
 
 Most tests call `cli.main([...])` in-process; a few run the command as a subprocess
 (`python -m tb_sparsity_plugin`, and the installed console script when there is one).
@@ -15,11 +15,11 @@ import sys
 
 import pytest
 
-from tb_sparsity_plugin import analysis
-from tb_sparsity_plugin import cli
-from tb_sparsity_plugin import ingestion
+from tb_sparsity_plugin.analysis import run_document
+from tb_sparsity_plugin.cli import main as cli
+from tb_sparsity_plugin.cli import ingestion
 from tb_sparsity_plugin import words
-from tb_sparsity_plugin.exports import LAYER_SERIES, MODEL_KEY, MODEL_SERIES
+from tb_sparsity_plugin.analysis.exports import LAYER_SERIES, MODEL_KEY, MODEL_SERIES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYER_FIELDS = ("key", "name", "tag", "schedule", "params", "final_step", "final_sparsity",
@@ -142,7 +142,7 @@ def test_step_gives_state_at(capsys, tfmot_logdir, route_docs, step):
     assert len(doc["runs"]) == 3
     for run in doc["runs"]:
         assert run["step"] == step
-        assert run["state"] == analysis.state_at(route_docs[run["run"]], step)
+        assert run["state"] == run_document.state_at(route_docs[run["run"]], step)
         assert run["state"][0]["key"] == MODEL_KEY
 
 
@@ -151,7 +151,7 @@ def test_step_in_table_and_csv(capsys, tfmot_logdir, route_docs):
                            "--format", "csv", "-q")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
-    want = analysis.state_at(route_docs["poly/metrics"], 16)
+    want = run_document.state_at(route_docs["poly/metrics"], 16)
     assert [r["key"] for r in rows] == [w["key"] for w in want]
     for row, w in zip(rows, want):
         assert int(row["step"]) == 16

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from conftest import NO_TENSORFLOW, ROOT, make_client
 import hostile_util as hu
-from tb_sparsity_plugin import plugin as plugin_lib
-from tb_sparsity_plugin import request_params
+from tb_sparsity_plugin.serving import plugin as plugin_lib
+from tb_sparsity_plugin.serving import request_params
 
 PREFIX = "/data/plugin/sparsity/"
 RUN = "exp/metrics"
@@ -283,7 +283,7 @@ def test_generated_static_paths(client, path):
 OUTSIDE = {
     "frontend/test/data.test.mjs": None,  # .mjs is a served type: the best bait
     "frontend/package.json": None,
-    "tb_sparsity_plugin/plugin.py": None,
+    "tb_sparsity_plugin/serving/plugin.py": None,
     "setup.py": None,
 }
 TRAVERSALS = [
@@ -310,7 +310,7 @@ TRAVERSALS = [
     "static//etc/passwd",
     "static/C:%5cWindows%5cwin.ini",
     "static/../../../setup.py",
-    "static/../../tb_sparsity_plugin/plugin.py",
+    "static/../../tb_sparsity_plugin/serving/plugin.py",
     "static/%2e%2e/%2e%2e/frontend/package.json",
     "static/index.js%00.py",
     "static/index.js/",

@@ -7,7 +7,7 @@ import urllib.parse
 import pytest
 
 from conftest import make_client
-from tb_sparsity_plugin import documents
+from tb_sparsity_plugin.serving import documents
 
 SERIES_KEYS = set(documents.LAYER_SERIES)
 
@@ -251,7 +251,7 @@ def test_a_summary_and_a_series_batch_asked_together_share_one_analysis(tfmot_lo
     from tensorboard.context import RequestContext
 
     from conftest import make_provider
-    from tb_sparsity_plugin import reader as reader_lib
+    from tb_sparsity_plugin.reading import reader as reader_lib
 
     reader = reader_lib.Reader(make_provider(tfmot_logdir))
     ctx = RequestContext()
@@ -303,8 +303,8 @@ def test_a_cold_batch_overlaps_its_runs_only_with_the_data_server(tfmot_logdir, 
 
     from tensorboard.context import RequestContext
 
-    from tb_sparsity_plugin import reader as reader_lib
-    from tb_sparsity_plugin.ingestion import Logdir
+    from tb_sparsity_plugin.reading import reader as reader_lib
+    from tb_sparsity_plugin.cli.ingestion import Logdir
 
     ctx = RequestContext()
     with Logdir(tfmot_logdir, load_fast=load_fast) as source:
@@ -338,13 +338,13 @@ def test_a_kept_fragment_gives_back_the_exact_json_of_its_series():
     otherwise; either way the `series` route answers the bytes the full document has."""
     import numpy as np
 
-    from tb_sparsity_plugin import sources
+    from tb_sparsity_plugin import run_data
 
     steps = np.arange(0, 20000, 10, dtype=np.float64)
     values = np.repeat(np.linspace(0.0, 0.9, 20), 100) + 1e-17
     layer = {
         "key": "0:Dense",
-        "measured": sources.Points(steps, values),
+        "measured": run_data.Points(steps, values),
         "expected": [[0, 0.0], [7, 0.1], [2**40, 0.875]],
         "target": [[0, 0], [5, 1]],  # ints: kept as JSON
         "threshold": None,
@@ -371,7 +371,7 @@ def test_a_batch_answer_is_kept_until_one_of_its_runs_changes(tmp_path):
     from tensorboard.backend.event_processing import plugin_event_multiplexer
     from tensorboard.context import RequestContext
 
-    from tb_sparsity_plugin import reader as reader_lib
+    from tb_sparsity_plugin.reading import reader as reader_lib
 
     root = str(tmp_path)
     metrics = hu.experiment(root, "exp", [("dense", hu.poly(0, 100))], [(0, 0.0), (50, 0.4)])
@@ -418,7 +418,7 @@ def test_a_slow_listing_serves_the_requests_after_it(tmp_path):
     from tensorboard.backend.event_processing import plugin_event_multiplexer
     from tensorboard.context import RequestContext
 
-    from tb_sparsity_plugin import reader as reader_lib
+    from tb_sparsity_plugin.reading import reader as reader_lib
 
     class SlowListing(data_provider.MultiplexerDataProvider):
         """TensorBoard's own provider, whose scalar listing takes longer than a listing serves

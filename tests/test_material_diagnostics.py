@@ -10,7 +10,9 @@ import re
 import pytest
 
 from conftest import make_client
-from tb_sparsity_plugin import analysis, cli, words
+from tb_sparsity_plugin import words
+from tb_sparsity_plugin.analysis import run_document
+from tb_sparsity_plugin.cli import main as cli
 
 
 def run_doc(client, run):
@@ -47,7 +49,7 @@ def test_pct_pair_uses_the_digits_that_tell_two_numbers_apart():
           power=2), 100, 2304),
 ])
 def test_a_frequency_that_misses_the_window_by_a_hair_is_info(schedule, max_step, params):
-    doc = analysis.analyze_schedule({"class_name": "PolynomialDecay", "config": schedule},
+    doc = run_document.analyze_schedule({"class_name": "PolynomialDecay", "config": schedule},
                                     max_step, params)
     assert not loud(doc), doc["diagnostics"]
     for d in doc["diagnostics"]:
@@ -58,7 +60,7 @@ def test_a_frequency_that_misses_the_window_by_a_hair_is_info(schedule, max_step
 
 
 def test_the_frequency_trap_stays_a_warning_with_its_numbers():
-    doc = analysis.analyze_schedule({"class_name": "PolynomialDecay", "config": dict(
+    doc = run_document.analyze_schedule({"class_name": "PolynomialDecay", "config": dict(
         initial_sparsity=0.0, final_sparsity=0.875, begin_step=36, end_step=184)}, 200, 2304)
     trap = [d for d in doc["diagnostics"] if d["code"] == "frequency_exceeds_window"]
     assert [d["severity"] for d in trap] == ["warning"]
@@ -68,11 +70,11 @@ def test_the_frequency_trap_stays_a_warning_with_its_numbers():
 def test_an_early_end_is_a_warning_only_when_it_costs_sparsity():
     poly = {"class_name": "PolynomialDecay", "config": dict(
         initial_sparsity=0.0, final_sparsity=0.8, begin_step=0, end_step=100, frequency=1)}
-    far = analysis.analyze_schedule(poly, 50, 10000)  # stops at 70 %: 10 points short
+    far = run_document.analyze_schedule(poly, 50, 10000)  # stops at 70 %: 10 points short
     assert [d["severity"] for d in far["diagnostics"] if d["code"] == "target_not_reached"] == [
         "warning"]
     assert "training ended at step 50, before end_step 100" in far["diagnostics"][0]["message"]
-    near = analysis.analyze_schedule(poly, 90, 10000)  # 0.08 points short: 8 weights
+    near = run_document.analyze_schedule(poly, 90, 10000)  # 0.08 points short: 8 weights
     notes = [d for d in near["diagnostics"] if d["code"] == "target_not_reached"]
     assert [d["severity"] for d in notes] == ["info"]
     assert "79.9% at step 90 instead of the final target 80.0%" in notes[0]["message"]

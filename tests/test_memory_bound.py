@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from benchmarks import synthetic
-from tb_sparsity_plugin import cache as cache_lib
+from tb_sparsity_plugin.reading import cache as cache_lib
 
 RUNS = 500
 LAYERS = 20
@@ -95,7 +95,7 @@ def test_memory_stays_flat_over_500_runs(many_runs_logdir, tensorboard_process):
     (None, 64), ("", 64), ("8", 8), ("0.5", 0.5), ("0", 0),
     ("-1", 64), ("lots", 64), ("nan", 64), ("inf", 64), ("1e400", 64)])
 def test_cache_bound_from_the_environment(value, megabytes, caplog):
-    from tb_sparsity_plugin import cache
+    from tb_sparsity_plugin.reading import cache
 
     environ = {} if value is None else {"TB_SPARSITY_CACHE_MB": value}
     assert cache.cache_bytes(environ) == int(megabytes * 2**20)
@@ -105,7 +105,7 @@ def test_cache_bound_from_the_environment(value, megabytes, caplog):
 
 FREED_IN_A_THREAD = """
 import sys, threading, psutil
-from tb_sparsity_plugin import cache
+from tb_sparsity_plugin.reading import cache
 tuned = cache.keep_little_free_memory() if sys.argv[1] == "tuned" else False
 me = psutil.Process()
 before = me.memory_info().rss
@@ -152,7 +152,8 @@ def test_documents_cache_stays_within_its_bytes(tfmot_logdir):
     from tensorboard.context import RequestContext
 
     from conftest import make_provider
-    from tb_sparsity_plugin import documents, reader as reader_lib
+    from tb_sparsity_plugin.serving import documents
+    from tb_sparsity_plugin.reading import reader as reader_lib
 
     reader = reader_lib.Reader(make_provider(tfmot_logdir))
     ctx = RequestContext()

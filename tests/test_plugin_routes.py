@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from conftest import ROOT, make_provider
-from tb_sparsity_plugin import cache
-from tb_sparsity_plugin import reader as reader_lib
-from tb_sparsity_plugin import sources
+from tb_sparsity_plugin.reading import cache
+from tb_sparsity_plugin.reading import reader as reader_lib
+from tb_sparsity_plugin import run_data
 
 
 def get(client, path, **params):
@@ -21,7 +21,7 @@ def get(client, path, **params):
 
 
 def test_backend_never_imports_tensorflow():
-    code = ("import sys, tb_sparsity_plugin.plugin, tb_sparsity_plugin.cli; "
+    code = ("import sys, tb_sparsity_plugin.serving.plugin, tb_sparsity_plugin.cli.main; "
             "bad = [m for m in ('tensorflow', 'tf_keras', 'keras') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -195,7 +195,7 @@ def test_static_files_and_traversal(client):
 
 def test_reader_cleans_duplicates_and_order():
     skipped = {}
-    series = sources.clean_series(
+    series = run_data.clean_series(
         [(5, 0.1), (3, 0.2), (5, 0.3), (7, float("nan")), (8, 1.5), (9, -0.1)], skipped)
     assert series == [[3, 0.2], [5, 0.3]]
     assert skipped == {"duplicate step (later record kept)": 1, "non-finite value": 1,

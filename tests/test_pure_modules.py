@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from tb_sparsity_plugin import cache
-from tb_sparsity_plugin import documents
-from tb_sparsity_plugin import keras_config
+from tb_sparsity_plugin.reading import cache
+from tb_sparsity_plugin.serving import documents
+from tb_sparsity_plugin.tfmot import keras_config
 from tb_sparsity_plugin import metadata
-from tb_sparsity_plugin import sources
+from tb_sparsity_plugin import run_data
 from tb_sparsity_plugin import words
 from tb_sparsity_plugin.sources import own
-from tb_sparsity_plugin.sources import tfmot
+from tb_sparsity_plugin.tfmot import tags as tfmot_tags
 
 Meta = collections.namedtuple("Meta", "max_step max_wall_time")
 
@@ -88,8 +88,8 @@ def test_tfmot_plan_from_tags_and_keras_config():
             "prune_low_magnitude_conv2d/mask:0/sparsity": Meta(5, 1.0),
             "loss": Meta(5, 1.0)}
     wrappers = keras_config.wrappers_in_model_config(keras_model(CONV, DENSE))
-    plan = tfmot.plan_layers(tags, wrappers)
-    assert plan.source == sources.SOURCE_KERAS and plan.problems == []
+    plan = tfmot_tags.plan_layers(tags, wrappers)
+    assert plan.source == run_data.SOURCE_KERAS and plan.problems == []
     assert [p.layer.key for p in plan.layers] == ["0:Conv2D", "1:Dense"]
     assert [p.layer.name for p in plan.layers] == ["conv2d", "dense"]
     assert plan.layers[1].threshold_tag == "prune_low_magnitude_dense/threshold:0/threshold"
@@ -102,29 +102,29 @@ def test_tfmot_plan_from_tags_and_keras_config():
 def test_tfmot_plan_without_a_config_says_so_and_keys_by_name():
     tags = {"model/prune_low_magnitude_dense/mask_1:0/sparsity": Meta(1, 1.0),
             "other/mask:0/sparsity": Meta(1, 1.0)}
-    plan = tfmot.plan_layers(tags, None)
-    assert plan.source == sources.SOURCE_NONE
+    plan = tfmot_tags.plan_layers(tags, None)
+    assert plan.source == run_data.SOURCE_NONE
     assert sorted(p.layer.key for p in plan.layers) == ["dense/mask_1", "other"]
     # A config that matches none of the tags is a problem worth a sentence.
     wrappers = keras_config.wrappers_in_model_config(keras_model(CONV))
-    plan = tfmot.plan_layers(tags, wrappers, ["earlier problem"])
+    plan = tfmot_tags.plan_layers(tags, wrappers, ["earlier problem"])
     assert plan.problems[0] == "earlier problem"
     assert plan.problems[1].startswith("no wrapper in the Keras model config matches ")
 
 
 def test_tfmot_conventions():
-    assert tfmot.is_sparsity_tag("a/prune_low_magnitude_d/mask_2:0/sparsity")
-    assert not tfmot.is_sparsity_tag("a/mask:0/threshold")
-    assert tfmot.readable_name("m/prune_low_magnitude_dense_1") == "dense_1"
+    assert tfmot_tags.is_sparsity_tag("a/prune_low_magnitude_d/mask_2:0/sparsity")
+    assert not tfmot_tags.is_sparsity_tag("a/mask:0/threshold")
+    assert tfmot_tags.readable_name("m/prune_low_magnitude_dense_1") == "dense_1"
     models = {"exp/metrics": {"keras": 1}, "exp/train": {"keras": 1}, "other/train": {"keras": 1},
               "exp/validation": {}}
-    assert tfmot.model_config_runs(models, "exp/metrics") == ["exp/train", "exp/metrics"]
+    assert tfmot_tags.model_config_runs(models, "exp/metrics") == ["exp/train", "exp/metrics"]
     scalars = {"exp/validation": {"evaluation_loss_vs_iterations": Meta(96, 1.0)},
                "exp/train": {"evaluation_accuracy_vs_iterations": Meta(90, 1.0)},
                "other/validation": {"evaluation_loss_vs_iterations": Meta(500, 1.0)}}
-    assert tfmot.training_last_step(scalars, "exp") == (
+    assert tfmot_tags.training_last_step(scalars, "exp") == (
         96, "evaluation_loss_vs_iterations in run 'exp/validation'")
-    assert tfmot.training_last_step(scalars, "none") == (None, None)
+    assert tfmot_tags.training_last_step(scalars, "none") == (None, None)
 
 
 def own_weights():
@@ -141,7 +141,7 @@ def own_weights():
 def test_own_plan_and_layers_with_series():
     weights = own_weights()
     plan = own.plan_layers(weights)
-    assert plan.source == sources.SOURCE_OWN
+    assert plan.source == run_data.SOURCE_OWN
     assert [p.layer.key for p in plan.layers] == ["2:LSTM", "2:LSTM/recurrent_kernel"]
     assert [p.layer.name for p in plan.layers] == ["lstm", "lstm/recurrent_kernel"]
     assert [p.layer.params for p in plan.layers] == [96, None]  # -1 is no count
@@ -157,27 +157,27 @@ def test_own_plan_and_layers_with_series():
     assert layers[0].measured == [[0, 0.0], [10, 0.6]]
     assert layers[0].weight_zeros == [[0, 0.1]] and layers[0].threshold == [[0, 3.5]]
     assert layers[1].measured == [] and layers[1].weight_zeros is None
-    assert skipped == {sources.DUPLICATE_STEP: 1, "value outside [0, 1]": 1}
+    assert skipped == {run_data.DUPLICATE_STEP: 1, "value outside [0, 1]": 1}
     assert plan.layers[0].layer.measured == []  # the plan is not changed by building
-    assert (data.source, data.training_last_step) == (sources.SOURCE_OWN, 10)
+    assert (data.source, data.training_last_step) == (run_data.SOURCE_OWN, 10)
     assert data.training_last_step_source == "SparsitySummaries' last record"
     assert own.mask_tags(weights) == [w["tags"]["mask_sparsity"] for w in weights]
 
 
 def test_clean_series_keeps_the_later_record_and_drops_damage():
     skipped = {}
-    assert sources.clean_series([(5, 0.1), (3, 0.2), (5, 0.3), (7, float("nan")), (8, 1.5),
+    assert run_data.clean_series([(5, 0.1), (3, 0.2), (5, 0.3), (7, float("nan")), (8, 1.5),
                                  (9, -0.1), (10, "x")], skipped) == [[3, 0.2], [5, 0.3]]
-    assert skipped == {sources.DUPLICATE_STEP: 1, "non-finite value": 2,
+    assert skipped == {run_data.DUPLICATE_STEP: 1, "non-finite value": 2,
                        "value outside [0, 1]": 2}
-    assert sources.clean_series([(0, -4.0), (1, 7.0)], {}, lower=None) == [[0, -4.0], [1, 7.0]]
+    assert run_data.clean_series([(0, -4.0), (1, 7.0)], {}, lower=None) == [[0, -4.0], [1, 7.0]]
 
 
 def test_a_clean_series_is_kept_as_arrays_and_reads_as_pairs():
     points = [(0, 0.0), (100, 0.25), (2**40, 0.5)]
-    series = sources.clean_series(points, {})
+    series = run_data.clean_series(points, {})
     # Kept as two float64 arrays (16 bytes a point), not a list of Python pairs.
-    assert isinstance(series, sources.Points) and not isinstance(series, list)
+    assert isinstance(series, run_data.Points) and not isinstance(series, list)
     steps, values = series.arrays
     assert steps.dtype == values.dtype == np.float64 and steps.tolist() == [0, 100, 2**40]
     # Read as the [[step, value]] list it stands for: ints and floats, exactly.
@@ -189,13 +189,13 @@ def test_a_clean_series_is_kept_as_arrays_and_reads_as_pairs():
     expected = json.dumps({"measured": [[0, 0.0], [100, 0.25], [2**40, 0.5]]}, separators=(",", ":"))
     assert documents.encode_json({"measured": series}).decode() == expected
     assert json.dumps({"measured": series}, separators=(",", ":"),
-                      default=sources.json_default) == expected
+                      default=run_data.json_default) == expected
 
 
 def test_run_group():
-    assert sources.run_group("exp/metrics") == "exp"
-    assert sources.run_group("a\\b\\c") == "a/b"
-    assert sources.run_group("top") == ""
+    assert run_data.run_group("exp/metrics") == "exp"
+    assert run_data.run_group("a\\b\\c") == "a/b"
+    assert run_data.run_group("top") == ""
 
 
 # -- cache --------------------------------------------------------------------------------

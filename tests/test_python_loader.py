@@ -20,8 +20,8 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 
 from conftest import make_provider
-from tb_sparsity_plugin import python_loader
-from tb_sparsity_plugin import scalar_points
+from tb_sparsity_plugin.reading import python_loader
+from tb_sparsity_plugin.reading import scalar_points
 
 CTX = RequestContext()
 # Values a float32 or float64 scalar can hold that a careless decoding would change.

@@ -13,10 +13,10 @@ import urllib.parse
 import pytest
 
 from conftest import make_provider
-from tb_sparsity_plugin import analysis
-from tb_sparsity_plugin import cli
-from tb_sparsity_plugin import exports
-from tb_sparsity_plugin import quality
+from tb_sparsity_plugin.analysis import run_document
+from tb_sparsity_plugin.cli import main as cli
+from tb_sparsity_plugin.analysis import exports
+from tb_sparsity_plugin.analysis import quality
 
 WITH_METRICS = ("poly", "trap", "per_layer", "plain", "both")
 
@@ -298,7 +298,7 @@ def test_table_json_is_state_at_and_csv_equals_it(client, name):
         params = {"run": run} if step is None else {"run": run, "step": step}
         doc = get_json(client, "table", **params)
         assert doc["step"] == (last if step is None else step)
-        assert doc["rows"] == json.loads(json.dumps(analysis.state_at(run_doc, step)))
+        assert doc["rows"] == json.loads(json.dumps(run_document.state_at(run_doc, step)))
         assert doc["rows"][0]["key"] == exports.MODEL_KEY
         assert [r["key"] for r in doc["rows"][1:]] == [l["key"] for l in run_doc["layers"]]
         response = get(client, "table", format="csv", **params)

@@ -15,8 +15,8 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.summary.writer.record_writer import RecordWriter
 
 import hostile_util as hu
-from tb_sparsity_plugin import logdir_files
-from tb_sparsity_plugin import recovery
+from tb_sparsity_plugin.reading import logdir_files
+from tb_sparsity_plugin.reading import recovery
 
 TAG = hu.SPARSITY % "dense"
 STEPS = list(range(0, 100, 10))  # ten events, records 1..10

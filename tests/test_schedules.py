@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import TESTS, run_python
-from tb_sparsity_plugin import schedules
+from tb_sparsity_plugin.analysis import schedules
 
 MAX_STEP = 200
 COUNTS = (36, 144, 160, 2304)

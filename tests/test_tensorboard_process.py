@@ -2,7 +2,7 @@
 
 import pytest
 
-from tb_sparsity_plugin import schedules
+from tb_sparsity_plugin.analysis import schedules
 
 
 @pytest.mark.parametrize("load_fast", ["false", "true"])

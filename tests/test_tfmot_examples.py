@@ -9,7 +9,7 @@ import json
 import pytest
 
 from conftest import make_client
-from tb_sparsity_plugin import cli
+from tb_sparsity_plugin.cli import main as cli
 
 LOADERS = ("auto", "false")  # the Rust data server and Python ingestion
 CNN_KEYS = ["0:Conv2D", "3:Conv2D", "6:Dense", "8:Dense"]

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from conftest import make_client, run_python, TESTS
-from tb_sparsity_plugin import cli
+from tb_sparsity_plugin.cli import main as cli
 from tb_sparsity_plugin.sources import tools as tool_tags
 
 # float32 simple_value in the event file (Distiller's percent: 100 × float32 / 100)

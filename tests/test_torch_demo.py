@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from tb_sparsity_plugin import metadata, torch_schedules
+from tb_sparsity_plugin import metadata
+from tb_sparsity_plugin.torch import schedules as torch_schedules
 from test_torch_writer import expected_for, read_back
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from conftest import make_client, run_python, TESTS
-from tb_sparsity_plugin import cli
+from tb_sparsity_plugin.cli import main as cli
 from test_tool_tags import get, require_torch
 
 pytestmark = pytest.mark.torch  # trains PyTorch pruning runs (tests/torch_trap_runs.py)

@@ -4,7 +4,8 @@ The comparison with real torch runs is in test_torch_writer.py; here the rules a
 
 import pytest
 
-from tb_sparsity_plugin import schedules, torch_schedules
+from tb_sparsity_plugin.analysis import schedules
+from tb_sparsity_plugin.torch import schedules as torch_schedules
 
 
 def test_cubic_level_follows_torch_formula_clamped_and_initially_zero():

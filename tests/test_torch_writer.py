@@ -17,7 +17,8 @@ from torch import nn
 from torch.ao.pruning import CubicSL, LambdaSL, WeightNormSparsifier
 from torch.nn.utils import prune
 
-from tb_sparsity_plugin import metadata, schedules
+from tb_sparsity_plugin import metadata
+from tb_sparsity_plugin.analysis import schedules
 from tb_sparsity_plugin.torch import SparsityWriter
 from conftest import make_provider
 
@@ -249,8 +250,8 @@ def test_writer_module_is_the_only_one_importing_torch():
     import subprocess
     import sys
 
-    code = ("import sys, tb_sparsity_plugin.plugin, tb_sparsity_plugin.summary, "
-            "tb_sparsity_plugin.schedules, tb_sparsity_plugin.torch_schedules; "
+    code = ("import sys, tb_sparsity_plugin.serving.plugin, tb_sparsity_plugin.summary, "
+            "tb_sparsity_plugin.analysis.schedules, tb_sparsity_plugin.torch.schedules; "
             "print(sorted(m for m in ('torch', 'tensorflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(__file__))))

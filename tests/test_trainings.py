@@ -3,7 +3,7 @@
 The end-to-end checks on real tfmot runs (tfmot's mnist_cnn.py) are in test_tfmot_examples.py.
 """
 
-from tb_sparsity_plugin import trainings
+from tb_sparsity_plugin.tfmot import trainings
 
 
 def epochs(tag_values, start_wall, steps, epoch_seconds=2.0):

@@ -56,7 +56,7 @@ import tensorflow_model_optimization as tfmot  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tfmot_runs  # noqa: E402
-from tb_sparsity_plugin.keras_callback import SparsitySummaries  # noqa: E402
+from tb_sparsity_plugin.tfmot.callback import SparsitySummaries  # noqa: E402
 
 sp = tfmot.sparsity.keras
 l = keras.layers  # noqa: E741  (the examples' own alias)

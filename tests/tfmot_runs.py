@@ -34,7 +34,7 @@ import tf_keras as keras  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tb_sparsity_plugin.keras_callback import SparsitySummaries  # noqa: E402
+from tb_sparsity_plugin.tfmot.callback import SparsitySummaries  # noqa: E402
 
 sp = tfmot.sparsity.keras
 BATCH = 20

@@ -1,271 +1,35 @@
-"""Sources: pure modules that turn what a run lists into pruned layers with their schedules.
+"""Sources: each kind of logs a run may hold, turned into pruned layers with their schedules, in a registry (registry.py) that the reader asks in order instead of branching.
 
-One framework or tool = one module here:
-  own.py    the plugin's own config summary (`SparsitySummaries`, the PyTorch
-            `SparsityWriter`: metadata.py, docs/summary_format.md)
-  tfmot.py  tfmot's `PruningSummaries` scalar tags, schedules from a Keras model config
-  tools.py  the tags SparseML, Distiller and NNCF write (measured levels, no schedule)
+A source is one module with one interface:
+  LABELS                      {schedule_source: what the dashboard and the report say of a
+                              run whose schedules came from there}
+  claims(scalar_tags, own_tags) -> bool
+                              whether a run may be the source's, from its listing: its scalar
+                              tags and this plugin's own tensor tags (cheap: every listing of
+                              the runs route and every fingerprint asks)
+  is_sparsity_tag(tag) -> bool
+                              the source's own series, which are not quality metrics
+  Reading(reads)              its reads of runs through reading/provider_reads.ProviderReads:
+    .summarize(ctx, experiment_id, run, listing) -> [RunSummary] | DECLINED | READ_FIRST
+    .summarize_read(ctx, experiment_id, run, listing, data) -> [RunSummary]
+                              (only for a source that answers READ_FIRST)
+    .read(ctx, experiment_id, run, listing, thresholds, index, skipped, problems)
+                              -> RunData | None | DECLINED
+                              `index`: which of several trainings in one run directory (None:
+                              the last; a source whose runs hold one answers None for any
+                              other); `skipped` counts dropped points by reason; `problems`
+                              gathers sentences about the logs from the sources asked before.
 
-A source never reads anything. The reader (reader.py) lists a run's tags, reads the config
-the source needs and the scalar series the source names, and calls the source; so a source
-is tested with plain dicts, and the reader's caching serves every source alike.
+plans.py holds what they share: a run's plan before its series are read, DECLINED and
+READ_FIRST, and the key that lines a layer up across runs.
 
-A source module provides:
-  a cheap test of a run's scalar tags (tfmot.match_tags, tools.plan): it runs on every
-      listing, for the runs route and the runs' fingerprints;
-  plan_layers(...) -> Plan: the layers (LayerData without series) and per layer the tags
-      of its series, from the run's tags and whatever the source's schedules come from
-      (own.py: the decoded config summary; tfmot.py: the Keras model config's wrappers;
-      tools.py: nothing);
-  build_run(plan, run, series, skipped, thresholds, ...) -> RunData.
-The reader reads `series_tags(plan, listed, thresholds)` in between; `build_layers` fills
-a plan's layers with their cleaned series (`clean_series`) for every source.
+The sources (first claim first):
+  own.py            the plugin's own config summary (metadata.py, docs/summary_format.md),
+                    written by every writer and callback of this package
+  tfmot/source.py   tfmot's `PruningSummaries` tags, schedules from the Keras model config;
+                    also the fallback for a run whose own config summary is damaged
+  tools.py          the tags SparseML, Distiller and NNCF write (measured levels, no schedule)
 
-Damaged records cost only themselves: a point that is not a finite sparsity in [0, 1] is
-dropped and counted by reason in `skipped`.
+Adding a source: a module with the interface above, and one line in registry.SOURCES (or
+`registry.register`, e.g. from a test). docs/adding_a_framework.md walks through it.
 """
-
-import collections.abc
-import dataclasses
-import math
-import posixpath
-
-import numpy as np
-
-# The run document's `schedule_source`: where the run's schedules came from.
-SOURCE_OWN = "sparsity_summaries"
-SOURCE_KERAS = "keras_model_config"
-SOURCE_NONE = "none"
-DUPLICATE_STEP = "duplicate step (later record kept)"
-
-
-@dataclasses.dataclass
-class LayerData:
-    """One pruned weight of one run, as logged."""
-
-    tag: str
-    wrapper: str
-    name: str  # readable: wrapped layer's name, plus the weight when it is not the first
-    weight: str  # "kernel", "recurrent_kernel", ... ("" when unknown)
-    key: str  # lines the same layer up across runs
-    position: int | None  # wrapper's index in the flattened model config
-    layer_class: str | None
-    params: int | None
-    schedule: dict | None  # {"class_name", "config"} as logged, not validated
-    block_size: list | None = None
-    sparsity_m_by_n: list | None = None
-    measured: list = dataclasses.field(default_factory=list)  # [[step, value]]
-    threshold: list | None = None  # None: not read (read_run(..., thresholds=False))
-    weight_zeros: list | None = None
-    logged_target: list | None = None  # the level a scheduler asked for, as logged
-    # Version-2 summaries (docs/summary_format.md): the tensor's entry, and what
-    # schedules.parse_schedule needs besides the schedule.
-    entry: dict | None = None
-    rounding: dict | None = None
-    shape: list | None = None
-    logged: dict | None = None  # {name: [[step, value]]} of schedules.logged_series_tags
-    nm_compliance: list | None = None  # fraction of groups that satisfy the entry's N:M
-    # tfmot logs a threshold of 999.0 under `sparsity_m_by_n` (pruning_impl.py), far above
-    # any trained weight's magnitude; the m:n pattern itself is not in its logs.
-    m_by_n_marker: bool = False
-
-
-@dataclasses.dataclass
-class RunData:
-    run: str
-    group: str
-    source: str
-    layers: list
-    training_last_step: int | None = None
-    training_last_step_source: str | None = None
-    skipped: dict = dataclasses.field(default_factory=dict)  # reason -> count
-    problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
-    # Why the run's event files (in a bucket) were not checked for damaged records, or None.
-    damage_unchecked: str | None = None
-    thresholds: bool = False  # whether the layers' threshold series were read
-    # A tool's own series of all its pruned weights (weighted by count) and its target.
-    model_measured: list | None = None
-    model_target: list | None = None
-    clock: dict = dataclasses.field(default_factory=dict)  # torch.ao: metadata.CLOCK_TAGS series
-    # Several trainings in the run directory (trainings.py): {"index", "count", "how",
-    # "config_matched_by"} of the one this RunData holds; None when there is one.
-    training: dict | None = None
-    trainings_problem: str | None = None  # why several trainings could not be told apart
-    trainings_listed: list | None = None  # [(sparsity tags, last record step)] per training
-    unsplit_files: int = 0  # the run's event files beyond one per training found
-
-
-@dataclasses.dataclass
-class LayerPlan:
-    """A layer before its series are read: LayerData with empty series, and the scalar
-    tags that hold them (None: not logged)."""
-
-    layer: LayerData
-    measured_tag: str
-    threshold_tag: str | None = None
-    weight_zeros_tag: str | None = None
-    nm_compliance_tag: str | None = None
-    logged_target_tag: str | None = None
-    logged_tags: dict = dataclasses.field(default_factory=dict)  # {name: tag} -> LayerData.logged
-
-
-@dataclasses.dataclass
-class Plan:
-    source: str  # SOURCE_* or a tool's: the run document's `schedule_source`
-    layers: list  # [LayerPlan], in model order
-    problems: list = dataclasses.field(default_factory=list)  # sentences about the logs
-    run_tags: list = dataclasses.field(default_factory=list)  # run-level series to read too
-    detail: object = None  # what else the source's build_run needs
-
-
-def run_group(run):
-    """The experiment directory of a run: "exp" for "exp/metrics", "" at the top."""
-    return posixpath.dirname(run.replace("\\", "/"))
-
-
-def layer_key(position, layer_class, name, suffix=""):
-    """What lines a layer up across runs: "<position>:<class>[/<suffix>]" when the model
-    config tells them (Keras' name suffixes differ between runs), else its name."""
-    if position is None or not isinstance(layer_class, str):
-        return name
-    return "%d:%s" % (position, layer_class) + ("/" + suffix if suffix else "")
-
-
-# PyTorch's layer classes by the Keras name of the same layer, so that a key ("7:Dense")
-# lines the same architecture up across frameworks; torch.ao's parametrization renames the
-# class ("ParametrizedLinear").
-KERAS_CLASS_NAMES = {
-    "Linear": "Dense", "Conv1d": "Conv1D", "Conv2d": "Conv2D", "Conv3d": "Conv3D",
-    "ConvTranspose1d": "Conv1DTranspose", "ConvTranspose2d": "Conv2DTranspose",
-    "ConvTranspose3d": "Conv3DTranspose",
-}
-
-
-def key_class(layer_class):
-    if layer_class.startswith("Parametrized") and len(layer_class) > len("Parametrized"):
-        layer_class = layer_class[len("Parametrized"):]
-    return KERAS_CLASS_NAMES.get(layer_class, layer_class)
-
-
-def series_tags(plan, listed, thresholds):
-    """The scalar tags to read for `plan`: those the run lists (`listed`), threshold series
-    only when asked."""
-    out = list(plan.run_tags)
-    for p in plan.layers:
-        out += [p.measured_tag, p.weight_zeros_tag, p.nm_compliance_tag, p.logged_target_tag]
-        out += list(p.logged_tags.values()) + ([p.threshold_tag] if thresholds else [])
-    return sorted(t for t in set(out) if t is not None and t in listed)
-
-
-def build_layers(plan, series, skipped, thresholds):
-    """[LayerData] of `plan` with its series from `series` ({tag: [(step, value)]})."""
-    layers = []
-    for p in plan.layers:
-        layer = dataclasses.replace(p.layer)
-        layer.measured = clean_series(series.get(p.measured_tag, []), skipped)
-        if thresholds:
-            layer.threshold = clean_series(series.get(p.threshold_tag, []), {}, lower=None)
-        if p.weight_zeros_tag in series:
-            layer.weight_zeros = clean_series(series[p.weight_zeros_tag], skipped)
-        if p.nm_compliance_tag in series:
-            layer.nm_compliance = clean_series(series[p.nm_compliance_tag], skipped)
-        if p.logged_target_tag in series:
-            layer.logged_target = clean_series(series[p.logged_target_tag], skipped)
-        if p.logged_tags:
-            layer.logged = {name: clean_series(series.get(tag, []), {}, lower=None)
-                            for name, tag in p.logged_tags.items()}
-        layers.append(layer)
-    return layers
-
-
-class Points(collections.abc.Sequence):
-    """A cleaned [[step, value]] series kept as the two float64 arrays it was checked as
-    (`arrays`: steps, values; steps < 2**53 are exact), read as a list of [step, value].
-
-    Why not a list: a run's series were kept as Python lists of pairs, ~130 bytes a point
-    (the 2 runs the reader keeps were 26 MB of a medium benchmark server's 100 MB above
-    TensorBoard's own); the arrays are 16. The analysis reads `arrays` directly
-    (analysis.series_arrays); the pairs are made only when asked for (indexing, iteration,
-    JSON: documents.encode_json). Never changed after it is made.
-    """
-
-    __slots__ = ("arrays",)
-
-    def __init__(self, steps, values):
-        self.arrays = (steps, values)
-
-    def __len__(self):
-        return len(self.arrays[1])
-
-    def __getitem__(self, index):
-        steps, values = self.arrays
-        if isinstance(index, slice):
-            return Points(steps[index], values[index]).tolist()
-        return [int(steps[index]), float(values[index])]
-
-    def __iter__(self):
-        return iter(self.tolist())
-
-    def __eq__(self, other):
-        if isinstance(other, (Points, list, tuple)):
-            return self.tolist() == [list(p) for p in other]
-        return NotImplemented
-
-    __hash__ = None  # equal to a list, so unhashable like one
-
-    def __repr__(self):
-        return "Points(%r)" % self.tolist()
-
-    def tolist(self):
-        """[[step, value], ...] as Python ints and floats."""
-        steps, values = self.arrays
-        return list(map(list, zip(steps.astype(np.int64).tolist(), values.tolist())))
-
-
-def json_default(obj):
-    """`default=` for json.dumps and orjson.dumps of a document holding Points."""
-    if isinstance(obj, Points):  # pairs as tuples: the same JSON, 20 % faster than lists
-        steps, values = obj.arrays
-        return list(zip(steps.astype(np.int64).tolist(), values.tolist()))
-    raise TypeError("%s is not JSON serializable" % type(obj).__name__)
-
-
-def clean_series(points, skipped, lower=0.0, upper=1.0):
-    """Sorted, one point per step (the record read last wins), finite and in range.
-
-    `points` are (step, value) pairs in the provider's order. Dropped points are counted
-    in `skipped` by reason. `lower=None`: any finite value.
-    """
-    fast = _clean_fast(points, lower, upper)
-    if fast is not None:
-        return fast
-    by_step = {}
-    for step, value in points:
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            skipped["non-finite value"] = skipped.get("non-finite value", 0) + 1
-            continue
-        if lower is not None and not lower <= value <= upper:
-            skipped["value outside [0, 1]"] = skipped.get("value outside [0, 1]", 0) + 1
-            continue
-        if step in by_step:
-            skipped[DUPLICATE_STEP] = skipped.get(DUPLICATE_STEP, 0) + 1
-        by_step[int(step)] = float(value)
-    return [[s, by_step[s]] for s in sorted(by_step)]
-
-
-def _clean_fast(points, lower, upper):
-    """clean_series for the usual series (increasing steps, finite values in range), in
-    NumPy; None when the series needs the per-point checks."""
-    if not points:
-        return []
-    try:
-        steps, values = zip(*points)
-        s = np.array(steps, dtype=np.int64)
-        v = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if v.ndim != 1 or np.any(np.diff(s) <= 0) or not np.all(np.isfinite(v)):
-        return None
-    if lower is not None and (v.min() < lower or v.max() > upper):
-        return None
-    return Points(s.astype(np.float64), v)

@@ -1,6 +1,6 @@
 """Source: the plugin's own config summary (metadata.py), written by the Keras
 `SparsitySummaries` and the PyTorch `SparsityWriter` (version 2, docs/summary_format.md);
-see sources/__init__.py for the interface.
+one source of the registry (sources/__init__.py says the interface).
 
 The config summary lists every pruned weight with its layer, position, class, weight count,
 schedule and the tags of its series (mask sparsity, exact zeros of the weight, threshold,
@@ -8,17 +8,91 @@ N:M compliance, the schedule's logged clock), so nothing is guessed from tag nam
 """
 
 from tb_sparsity_plugin import metadata
-from tb_sparsity_plugin import schedules
-from tb_sparsity_plugin.sources import SOURCE_OWN
-from tb_sparsity_plugin.sources import LayerData
-from tb_sparsity_plugin.sources import LayerPlan
-from tb_sparsity_plugin.sources import Plan
-from tb_sparsity_plugin.sources import RunData
-from tb_sparsity_plugin.sources import build_layers
-from tb_sparsity_plugin.sources import clean_series
-from tb_sparsity_plugin.sources import key_class
-from tb_sparsity_plugin.sources import layer_key
-from tb_sparsity_plugin.sources.tfmot import readable_name
+from tb_sparsity_plugin.run_data import (SOURCE_OWN, LayerData, RunData, RunSummary, clean_series,
+                                         run_group)
+from tb_sparsity_plugin.sources.plans import (DECLINED, LayerPlan, Plan, build_layers, key_class,
+                                              layer_key, series_tags)
+from tb_sparsity_plugin.tfmot.tags import readable_name
+
+
+# What the dashboard and the report say of a run whose schedules came from here.
+LABELS = {SOURCE_OWN: "schedule from the plugin's own summaries"}
+# The framework a run's config summary names, as its user knows it, by the writer's method
+# (docs/summary_format.md: `method`), else by the document's `framework`.
+METHOD_FRAMEWORKS = (("tfmot", "tfmot"), ("torch.ao.pruning", "torch.ao.pruning"),
+                     ("torch.nn.utils.prune", "torch.nn.utils.prune"))
+FRAMEWORK_NAMES = {"keras": "Keras", "pytorch": "PyTorch"}
+
+
+def claims(tags, own_tags):
+    """Whether the run may be this source's: it holds the plugin's config summary."""
+    return metadata.CONFIG_TAG in own_tags
+
+
+def is_sparsity_tag(tag):
+    """Whether a scalar tag is one of the plugin's own series (not a quality metric)."""
+    return tag.startswith("tb_sparsity/")
+
+
+def framework_of(document):
+    """The framework a decoded config summary (metadata.decode_document) was written by, as
+    its user names it: "tfmot", "torch.nn.utils.prune", "torch.ao.pruning", or the writer's
+    framework ("Keras", "PyTorch")."""
+    writer = document.get("writer") or ""
+    methods = {str(w.get("method") or "") for w in document["weights"]}
+    found = [name for prefix, name in METHOD_FRAMEWORKS
+             if any(m == prefix or m.startswith(prefix + ".") for m in methods)]
+    framework = " and ".join(found) or FRAMEWORK_NAMES.get(document["framework"],
+                                                           document["framework"])
+    for home in ("lightning", "transformers", "checkpoints"):
+        if writer.startswith("tb_sparsity_plugin.%s" % home):
+            framework = "%s (%s)" % (home.capitalize(), framework)
+    return framework
+
+
+class Reading:
+    """This source's reads of runs, through reading/provider_reads.ProviderReads."""
+
+    def __init__(self, reads):
+        self._reads = reads
+
+    def document(self, ctx, experiment_id, run):
+        """(the decoded config summary, None) or (None, problem sentence)."""
+        try:
+            datum = self._reads.last_tensor(ctx, experiment_id, run, metadata.PLUGIN_NAME,
+                                            metadata.CONFIG_TAG)
+            raw = datum.numpy.item() if hasattr(datum.numpy, "item") else datum.numpy
+            return metadata.decode_document(raw), None
+        except Exception as e:  # not ours, or damaged: the next source reads the run
+            return None, "the plugin's config summary could not be read (%s)" % e
+
+    def summarize(self, ctx, experiment_id, run, listing):
+        """[RunSummary] of the run from its listing and config summary; DECLINED: not ours."""
+        document, _ = self.document(ctx, experiment_id, run)
+        if document is None:
+            return DECLINED
+        weights = document["weights"]
+        tags = listing.scalars.get(run, {})
+        last = max((int(tags[t].max_step) for t in last_step_tags(weights) if t in tags),
+                   default=0)
+        return [RunSummary(run, run_group(run), len(mask_tags(weights)), SOURCE_OWN, last,
+                           framework_of(document))]
+
+    def read(self, ctx, experiment_id, run, listing, thresholds, index, skipped, problems):
+        """The RunData of the run; None for a training `index` (ours hold one); DECLINED
+        (sources/__init__.py) when the config summary cannot be read, saying why in
+        `problems`."""
+        document, problem = self.document(ctx, experiment_id, run)
+        if document is None:
+            problems.append(problem)
+            return DECLINED
+        if index is not None:
+            return None
+        plan = plan_layers(document["weights"])
+        tags = listing.scalars.get(run, {})
+        series = self._reads.scalars(ctx, experiment_id, run,
+                                     series_tags(plan, tags, thresholds), skipped)
+        return build_run(plan, run, run_group(run), series, skipped, thresholds)
 
 
 def mask_tags(weights):
@@ -80,7 +154,7 @@ def plan_layers(weights):
             layer, mask_tag, threshold_tag=_tag(tags, "threshold"),
             weight_zeros_tag=_tag(tags, "weight_sparsity"),
             nm_compliance_tag=_tag(tags, "nm_compliance"),
-            logged_tags=schedules.logged_series_tags(w)))
+            logged_tags=logged_series_tags(w)))
     removed = [w.get("mask_removed_at") for w in weights if isinstance(w["tags"].get("mask_sparsity"), str)]
     return Plan(SOURCE_OWN, plans, run_tags=list(metadata.CLOCK_TAGS.values()),
                 detail={"version2": any(_version2(w) for w in weights), "removed_at": removed})
@@ -124,3 +198,22 @@ def _measured(mask, weight_zeros, removed_at):
         return mask
     after = mask[-1][0] if mask else removed_at - 1
     return list(mask) + [p for p in weight_zeros if p[0] >= removed_at and p[0] > after]
+
+
+def logged_series_tags(weight):
+    """{series name: tag} of the logged series analysis/schedules.py's `parse_schedule` needs for this weight."""
+    schedule = weight.get("schedule") if isinstance(weight, dict) else None
+    if not isinstance(schedule, dict) or "kind" not in schedule:
+        return {}
+    stepping = schedule.get("stepping") if isinstance(schedule.get("stepping"), dict) else {}
+    out = {}
+    for name, key in (("schedule_step", "schedule_step_tag"), ("mask_schedule_step", "mask_step_tag"),
+                      ("sparsifier_steps", "sparsifier_steps_tag")):
+        if isinstance(stepping.get(key), str):
+            out[name] = stepping[key]
+    tags = weight.get("tags") if isinstance(weight.get("tags"), dict) else {}
+    if schedule.get("kind") == "logged_levels":
+        for name in ("scheduled_level", "applied_level"):
+            if isinstance(tags.get(name), str):
+                out[name] = tags[name]
+    return out

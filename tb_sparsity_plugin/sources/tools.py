@@ -1,5 +1,5 @@
 """Source: the sparsity tags other PyTorch pruning tools already write: SparseML,
-Distiller, NNCF; see sources/__init__.py for the interface.
+Distiller, NNCF; one source of the registry (sources/__init__.py says the interface).
 
 From a run's scalar tag names to the layers they describe (`plan`), and from the series
 read for those tags to per-layer series in fractions (`layers_of`, `build_run`). The
@@ -35,9 +35,8 @@ dropped.
 import dataclasses
 import re
 
-from tb_sparsity_plugin.sources import LayerData
-from tb_sparsity_plugin.sources import RunData
-from tb_sparsity_plugin.sources import clean_series
+from tb_sparsity_plugin.run_data import LayerData, RunData, RunSummary, clean_series, run_group
+from tb_sparsity_plugin.sources.plans import DECLINED
 
 SOURCE_SPARSEML = "sparseml_tags"
 SOURCE_DISTILLER = "distiller_tags"
@@ -220,3 +219,45 @@ def build_run(tool_plan, run, group, series, skipped):
         data.model_measured = clean_series(model, skipped)
         data.model_target = clean_series(model_target or [], skipped) or None
     return data
+
+
+# -- the source's interface (sources/__init__.py) ----------------------------------------------
+
+LABELS = {SOURCE_SPARSEML: "SparseML's tags: measured only",
+          SOURCE_DISTILLER: "Distiller's tags: measured only",
+          SOURCE_NNCF: "NNCF's tags: measured, with NNCF's target level"}
+FRAMEWORKS = {SOURCE_SPARSEML: "SparseML", SOURCE_DISTILLER: "Distiller", SOURCE_NNCF: "NNCF"}
+
+
+def claims(tags, own_tags):
+    """Whether the run's scalar tags are one of the tools' (cheap: every listing asks)."""
+    return bool(plan(tags))
+
+
+def is_sparsity_tag(tag):
+    return is_tool_tag(tag)
+
+
+class Reading:
+    """This source's reads of runs, through reading/provider_reads.ProviderReads."""
+
+    def __init__(self, reads):
+        self._reads = reads
+
+    def summarize(self, ctx, experiment_id, run, listing):
+        tags = listing.scalars.get(run, {})
+        tool = plan(tags)
+        if not tool:
+            return DECLINED
+        last = max((int(tags[l.tag].max_step) for l in tool.layers if l.tag in tags), default=0)
+        return [RunSummary(run, run_group(run), len(tool.layers), tool.source, last,
+                           FRAMEWORKS[tool.source])]
+
+    def read(self, ctx, experiment_id, run, listing, thresholds, index, skipped, problems):
+        tool = plan(listing.scalars.get(run, {}))
+        if not tool:
+            return DECLINED
+        if index is not None:  # the tools' runs hold one training each
+            return None
+        series = self._reads.scalars(ctx, experiment_id, run, tool.tags, skipped)
+        return build_run(tool, run, run_group(run), series, skipped)

@@ -29,6 +29,11 @@ from torch.nn.utils import parametrize, prune
 from tb_sparsity_plugin import metadata, summary
 
 WRITER_NAME = "tb_sparsity_plugin.torch.SparsityWriter"
+# The method of a tracked tensor that has no mask: its exact zeros are its measured sparsity.
+EXACT_ZEROS = "exact_zeros"
+# Entry fields `annotate` may not replace (docs/summary_format.md).
+_CORE_FIELDS = {"name", "module", "weight", "module_class", "position", "params", "shape",
+                "method", "schedule", "rounding", "nm", "mask_removed_at", "tags"}
 # The methods `compound` can reproduce: they prune round(amount * remaining) entries.
 UNSTRUCTURED = ("L1Unstructured", "RandomUnstructured")
 
@@ -47,16 +52,30 @@ class SparsityWriter:
       nm: `(N, M)`: log the fraction of groups of M consecutive weights with at most N
         non-zeros (default 2:4, sparse tensor cores); a torch.ao block shape `(1, M)` with
         fewer zeros per block than M sets the tensor's own pattern. `None`: not logged.
+      track: tensors to log from the start, before (or without) any mask: `(module, name)`
+        pairs or full names (`"fc1.weight"`), or `"weights"` for the weight (2-D or more) of
+        every layer. Until a tensor has a mask its `method` is `"exact_zeros"` and its
+        measured sparsity (`mask_sparsity`) is its fraction of exact zeros.
+
+    Faults never stop the training: a `log` or `close` that cannot measure or write (disk
+    full, read-only file system, a closed `SummaryWriter`, a model whose modules changed)
+    warns once per cause and returns; the next `log` tries again and writes the config
+    summary again with its record. When a borrowed `SummaryWriter` can no longer write (closed,
+    or its writer thread died), the records go on in an event file of their own in its
+    directory (the same run).
     """
 
-    def __init__(self, log_dir_or_summary_writer, model, sparsifier=None, scheduler=None, nm=(2, 4)):
+    def __init__(self, log_dir_or_summary_writer, model, sparsifier=None, scheduler=None, nm=(2, 4),
+                 track=None):
         target = log_dir_or_summary_writer
         if isinstance(target, (str, os.PathLike)):
             if not str(target):
                 raise ValueError("log_dir must be a non-empty path")
             self._file_writer, self._own_writer = summary.EventWriter(os.fspath(target)), True
+            self._log_dir = os.fspath(target)
         elif hasattr(target, "_get_file_writer"):
             self._file_writer, self._own_writer = target._get_file_writer(), False
+            self._log_dir = _summary_writer_dir(target, self._file_writer)
         else:
             raise TypeError("expected a log directory or a torch.utils.tensorboard.SummaryWriter, got %r"
                             % type(target).__name__)
@@ -68,6 +87,12 @@ class SparsityWriter:
         self.scheduler = scheduler
         self.sparsifier = sparsifier if sparsifier is not None else getattr(scheduler, "sparsifier", None)
         self.nm = (int(nm[0]), int(nm[1])) if nm is not None else None
+        if not (track is None or track == "weights" or isinstance(track, (list, tuple, set))):
+            raise TypeError('track must be "weights" or a list of (module, name) pairs or names, got %r'
+                            % type(track).__name__)
+        self._track = track
+        self._annotations = {}  # name -> extra entry fields (annotate)
+        self._faults = summary.Faults("SparsityWriter")
         self._known = {}  # name -> the config entry last written (kept after a mask is removed)
         self._prune_steps = {}  # name -> the step at which each prune call was first seen
         self._config = None
@@ -81,52 +106,119 @@ class SparsityWriter:
 
     # -- the public API ------------------------------------------------------------------
 
-    def log(self, step):
-        """Write every series at `step` (the user's global step); returns {tag: value}."""
+    def log(self, step, extra=None):
+        """Write every series at `step` (the user's global step); returns {tag: value}.
+
+        `extra`: more `{tag: value}` scalars for the same record (a callback's own series).
+        Returns `{}` when nothing could be written (a warning says why, once per cause).
+        """
         if self._closed:
-            raise ValueError("this SparsityWriter is closed: make a new one to log again")
-        step = int(step)
-        self._last_step = step if self._last_step is None else max(self._last_step, step)
-        with torch.no_grad():
-            entries, values = self._measure(step)
+            self._faults.failed("log", ValueError("this SparsityWriter is closed"), step,
+                                hint="make a new SparsityWriter to log again")
+            return {}
+        try:
+            step = int(step)
+            self._last_step = step if self._last_step is None else max(self._last_step, step)
+            with torch.no_grad():
+                entries, values = self._measure(step)
+        except Exception as error:  # noqa: BLE001 - a model that changed under us must not stop training
+            self._faults.failed("measure the model", error, step)
+            return {}
         config = metadata.encode_document("pytorch", WRITER_NAME, entries)
-        if config != self._config:
-            self._file_writer.add_summary(summary.config_pb(config), global_step=step)
-            self._config = config
         points = {}
         for entry, tensor_values in zip(entries, values):
             for key, value in tensor_values.items():
                 points[entry["tags"][key]] = value
         points.update(self._clock())
+        points.update(extra or {})
+        try:
+            self._write(step, config, points)
+        except Exception as error:  # noqa: BLE001 - disk full, read-only, closed writer
+            self._config = None  # write the config again with the next record that gets through
+            if self._own_writer:
+                self._faults.failed("write", error, step)
+                return {}
+            self._faults.failed("write into the SummaryWriter's event file (records go on in "
+                                "an event file of their own in %s)" % self._log_dir, error, step)
+            self._file_writer, self._own_writer = summary.EventWriter(self._log_dir), True
+            try:
+                self._write(step, config, points)
+            except Exception as error:  # noqa: BLE001
+                self._config = None
+                self._faults.failed("write", error, step)
+                return {}
+        self._faults.succeeded(step)
+        return points
+
+    def log_scalars(self, step, points):
+        """Write `{tag: value}` scalars at `step` with this writer (nothing measured), under
+        the same fault rules as `log`; returns what was written."""
+        if self._closed:
+            return {}
+        try:
+            self._file_writer.add_summary(summary.scalars_pb(points), global_step=int(step))
+            self._file_writer.flush()
+        except Exception as error:  # noqa: BLE001
+            self._config = None
+            self._faults.failed("write", error, step)
+            return {}
+        return dict(points)
+
+    def _write(self, step, config, points):
+        if config != self._config:
+            self._file_writer.add_summary(summary.config_pb(config), global_step=step)
+            self._config = config
         if points:
             self._file_writer.add_summary(summary.scalars_pb(points), global_step=step)
         self._file_writer.flush()
-        return points
 
-    def close(self, step=None):
+    def annotate(self, names, fields):
+        """Add `fields` (a dict of JSON values) to the config entries of the tensors named in
+        `names` (full names, `"fc1.weight"`): e.g. a training framework's pruning schedule.
+        The core fields of docs/summary_format.md cannot be replaced."""
+        clash = _CORE_FIELDS.intersection(fields)
+        if clash:
+            raise ValueError("annotate cannot replace %s" % ", ".join(sorted(clash)))
+        for name in names:
+            self._annotations.setdefault(name, {}).update(fields)
+
+    def close(self, step=None, log=True):
         """Log the final state (at `step`, default the largest step logged) and flush.
 
         Pass the last training step: the state after the last `log()` is then on record at
-        the step it belongs to. Closing twice does nothing.
+        the step it belongs to. `log=False` closes without measuring again (the final state
+        is already on record). Closing twice does nothing; it never raises.
         """
         if self._closed:
             return
-        if step is not None or self._last_step is not None:
+        if log and (step is not None or self._last_step is not None):
             self.log(step if step is not None else self._last_step)
         self._closed = True
-        if self._own_writer:
-            self._file_writer.close()
-        else:
-            self._file_writer.flush()
+        try:
+            if self._own_writer:
+                self._file_writer.close()
+            else:
+                self._file_writer.flush()
+        except Exception as error:  # noqa: BLE001 - close never raises
+            self._faults.failed("close its event file", error, step)
 
     # -- finding and measuring pruned tensors ----------------------------------------------
 
     def _measure(self, step):
         found = {}
         layers = _layer_modules(self.model)
+        tracked = self._tracked(layers)
         for position, (path, module) in enumerate(layers):
             for name, mask, orig, method in _pruned_tensors(module):
                 found[_join(path, name)] = (path, module, name, position, mask, orig, method)
+            for name in tracked.get(path, ()):
+                fqn = _join(path, name)
+                known = self._known.get(fqn)
+                if fqn in found or (known is not None and known["method"] != EXACT_ZEROS):
+                    continue  # masked, or its mask was removed (noted below)
+                tensor = getattr(module, name, None)
+                if isinstance(tensor, torch.Tensor):
+                    found[fqn] = (path, module, name, position, None, tensor, None)
         entries, values = [], []
         for fqn, (path, module, name, position, mask, orig, method) in found.items():
             entry = self._entry(fqn, path, module, name, position, orig, method, step)
@@ -157,8 +249,11 @@ class SparsityWriter:
         }
         if group is not None:
             entry.update(self._ao_config(group))
+        elif method is None:
+            entry.update({"method": EXACT_ZEROS, "schedule": None, "rounding": {"rule": "none"}})
         else:
             entry.update(self._prune_config(fqn, method, step))
+        entry.update(self._annotations.get(fqn, {}))
         nm = entry.pop("_nm", None) or self.nm
         entry["nm"] = list(nm) if nm else None
         series = [s for s in tags_series if s != "nm_compliance" or entry["nm"]]
@@ -236,6 +331,8 @@ class SparsityWriter:
         if mask is not None:
             out["mask_sparsity"] = 1.0 - int(torch.count_nonzero(mask)) / n
         out["weight_sparsity"] = 1.0 - int(torch.count_nonzero(effective)) / n
+        if entry["method"] == EXACT_ZEROS:  # no mask: the zeros are the pattern
+            out["mask_sparsity"] = out["weight_sparsity"]
         out["weight_count"] = float(n)
         if entry["nm"]:
             out["nm_compliance"] = nm_compliance(effective, *entry["nm"])
@@ -244,6 +341,30 @@ class SparsityWriter:
             out["scheduled_level"] = float(group["sparsity_level"])
             out["applied_level"] = float(self._applied.get(entry["name"], 0.0))
         return {k: v for k, v in out.items() if k in entry["tags"]}
+
+    def _tracked(self, layers):
+        """{module path: [tensor names]} of the tensors `track` asks for."""
+        if self._track is None:
+            return {}
+        out = {}
+        if self._track == "weights":
+            seen = set()  # a tied weight (an LM head sharing the embeddings) is logged once
+            for path, module in layers:
+                weight = getattr(module, "weight", None)
+                if isinstance(weight, torch.Tensor) and weight.dim() >= 2 and id(weight) not in seen:
+                    seen.add(id(weight))
+                    out.setdefault(path, []).append("weight")
+            return out
+        paths = {id(module): path for path, module in layers}
+        for item in self._track:
+            if isinstance(item, str):
+                path, _, name = item.rpartition(".")
+            else:
+                module, name = item
+                path = paths.get(id(module))
+            if path is not None and name not in out.get(path, ()):
+                out.setdefault(path, []).append(name)
+        return out
 
     # -- the clock -------------------------------------------------------------------------
 
@@ -329,6 +450,15 @@ def _pruned_tensors(module):
             if isinstance(p, FakeSparsity):
                 out.append((name, p.mask, plist.original, None))
     return out
+
+
+def _summary_writer_dir(summary_writer, file_writer):
+    """The run directory of a torch (or tensorboardX) SummaryWriter."""
+    for source in (file_writer, summary_writer):
+        get = getattr(source, "get_logdir", None)
+        if callable(get):
+            return get()
+    return getattr(summary_writer, "log_dir", None) or getattr(summary_writer, "logdir")
 
 
 def _join(path, name):

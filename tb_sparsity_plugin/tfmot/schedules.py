@@ -1,4 +1,4 @@
-"""tfmot's pruning schedules, evaluated with numpy only.
+"""tfmot's pruning schedules (`PolynomialDecay`, `ConstantSparsity`), evaluated with numpy only.
 
 Two curves per schedule:
 
@@ -12,7 +12,7 @@ Two curves per schedule:
 Targets are computed in float32 because tfmot computes them in float32; that keeps the
 quantised curve exact where round() sits on a .5 boundary.
 
-Nothing here raises on a bad config: `parse_schedule` returns a Schedule or a Problem.
+`parse` raises ScheduleError on a bad config (analysis/schedules.py turns it into a Problem).
 """
 
 import dataclasses
@@ -20,34 +20,25 @@ import math
 
 import numpy as np
 
-from tb_sparsity_plugin import sources
+from tb_sparsity_plugin import run_data
+from tb_sparsity_plugin.words import short_pct
 
-KNOWN_CLASSES = ("PolynomialDecay", "ConstantSparsity", "CubicSL")
-
-# The defaults of tfmot's constructors (and of torch.ao's CubicSL), for configs that leave
-# keys out. CubicSL's `sparsity_level` is the sparsifier group's level (its `base_sl`).
+KNOWN_CLASSES = ("PolynomialDecay", "ConstantSparsity")
+# The defaults of tfmot's constructors, for configs that leave keys out.
 DEFAULTS = {
     "PolynomialDecay": {"power": 3, "frequency": 100},
     "ConstantSparsity": {"end_step": -1, "frequency": 100},
-    "CubicSL": {"init_sl": 0.0, "init_t": 0, "delta_t": 10, "total_t": 100, "initially_zero": 0},
 }
 REQUIRED = {
     "PolynomialDecay": ("initial_sparsity", "final_sparsity", "begin_step", "end_step"),
     "ConstantSparsity": ("target_sparsity", "begin_step"),
-    "CubicSL": ("sparsity_level",),
 }
-# A typed-in CubicSL ramp is drawn point by point: this many scheduler steps at most.
-MAX_CUBIC_RAMP = 1_000_000
 INTEGER_KEYS = ("begin_step", "end_step", "frequency")
 FLOAT_KEYS = ("initial_sparsity", "final_sparsity", "target_sparsity", "power")
 
 
-@dataclasses.dataclass(frozen=True)
-class Problem:
-    """Why a schedule config cannot be evaluated. `code` is a diagnostic code."""
-
-    code: str  # "unknown_schedule" | "invalid_schedule"
-    message: str
+class ScheduleError(ValueError):
+    """A schedule config that cannot be evaluated (the caller turns it into a Problem)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +129,7 @@ class Schedule:
 
     def effective_points(self, last_step, params=None):
         """[[step, value]] at each change of the effective curve, plus `last_step`
-        (sources.Points).
+        (run_data.Points).
 
         Drawn as a step function these reproduce the curve exactly. The number of points is
         bounded by the number of pruning steps in range; for very long runs with frequent
@@ -159,11 +150,11 @@ class Schedule:
         values = np.concatenate(([0.0], values[changed]))
         if steps[-1] != last_step:
             steps, values = np.append(steps, last_step), np.append(values, values[-1])
-        return sources.Points(steps.astype(np.float64), values.astype(np.float64))
+        return run_data.Points(steps.astype(np.float64), values.astype(np.float64))
 
     def target_points(self, last_step, samples=200):
         """[[step, target]] on `samples` steps from 0 to `last_step` and at the schedule's
-        begin and end (sources.Points)."""
+        begin and end (run_data.Points)."""
         last_step = int(max(last_step, 0))
         marks = {self.begin_step} if self.open_ended else {self.begin_step, self.end_step}
         # (a set, not np.unique: np.unique lets go of the GIL, and taking it back behind
@@ -171,7 +162,7 @@ class Schedule:
         # large batch)
         grid = set(np.linspace(0, last_step, samples).round().astype(np.int64).tolist())
         grid = np.array(sorted(grid | {m for m in marks if 0 <= m <= last_step}), np.int64)
-        return sources.Points(grid.astype(np.float64), self.target(grid))
+        return run_data.Points(grid.astype(np.float64), self.target(grid))
 
 
 def _float32_pow(base, power):
@@ -211,35 +202,14 @@ def _number(config, key, integer):
     return float(value)
 
 
-def parse_schedule(schedule_json, rounding=None, shape=None, logged=None):
-    """A schedule object, or a Problem saying why not.
-
-    Takes tfmot's `{"class_name", "config"}` (a `Schedule`) and the neutral schedules of
-    docs/summary_format.md (`{"kind": ...}`): tfmot-stepped ones become a `Schedule`, PyTorch
-    ones a `torch_schedules.HeldSchedule`, which needs the weight's `rounding`, `shape` and
-    the `logged` series named by `logged_series_tags`.
-    """
-    if isinstance(schedule_json, dict) and "kind" in schedule_json:
-        return _parse_neutral(schedule_json, rounding, shape, logged)
-    if not isinstance(schedule_json, dict):
-        return Problem("invalid_schedule", "the schedule is not an object: %r" % (schedule_json,))
-    class_name = schedule_json.get("class_name")
-    config = schedule_json.get("config")
-    if class_name == "CubicSL" and isinstance(config, dict):
-        return _typed_cubic_sl(config)
-    if class_name not in KNOWN_CLASSES:
-        return Problem(
-            "unknown_schedule",
-            "schedule class %r is not one the plugin can evaluate (%s); showing measured "
-            "sparsity only" % (class_name, " or ".join(KNOWN_CLASSES)),
-        )
-    if not isinstance(config, dict):
-        return Problem("invalid_schedule", "%s has no config object" % class_name)
+def parse(class_name, config):
+    """The `Schedule` of a tfmot schedule config (`class_name` one of KNOWN_CLASSES, `config`
+    a dict), or ScheduleError saying why not."""
     merged = dict(DEFAULTS[class_name])
     merged.update(config)
     missing = [k for k in REQUIRED[class_name] if k not in merged]
     if missing:
-        return Problem("invalid_schedule", "%s config lacks %s" % (class_name, ", ".join(missing)))
+        raise ScheduleError("%s config lacks %s" % (class_name, ", ".join(missing)))
     try:
         values = {}
         for key in INTEGER_KEYS:
@@ -248,7 +218,7 @@ def parse_schedule(schedule_json, rounding=None, shape=None, logged=None):
             if key in merged:
                 values[key] = _number(merged, key, integer=False)
     except ValueError as e:
-        return Problem("invalid_schedule", "%s: %s" % (class_name, e))
+        raise ScheduleError("%s: %s" % (class_name, e))
 
     begin, end, frequency = values["begin_step"], values["end_step"], values["frequency"]
     reasons = []
@@ -277,7 +247,7 @@ def parse_schedule(schedule_json, rounding=None, shape=None, logged=None):
     if class_name == "PolynomialDecay" and "power" in values and values["power"] < 0:
         reasons.append("power must be >= 0 (it is %g)" % values["power"])
     if reasons:
-        return Problem("invalid_schedule", "%s: %s" % (class_name, "; ".join(reasons)))
+        raise ScheduleError("%s: %s" % (class_name, "; ".join(reasons)))
 
     if class_name == "ConstantSparsity":
         return Schedule(
@@ -299,92 +269,42 @@ def parse_schedule(schedule_json, rounding=None, shape=None, logged=None):
     )
 
 
-# -- the neutral vocabulary (docs/summary_format.md) ------------------------------------------
+def from_neutral(schedule):
+    """The `Schedule` of a version-2 schedule stepped like tfmot (`"stepping": {"rule":
+    "frequency"}`, docs/summary_format.md), or None when its kind is not tfmot's."""
+    frequency = schedule["stepping"].get("frequency", 100)
+    if schedule.get("kind") == "polynomial":
+        config = {"initial_sparsity": schedule.get("initial", 0.0),
+                  "final_sparsity": schedule.get("final"), "power": schedule.get("power", 3),
+                  "begin_step": schedule.get("begin", 0), "end_step": schedule.get("end"),
+                  "frequency": frequency}
+        return parse("PolynomialDecay", config)
+    if schedule.get("kind") == "constant":
+        config = {"target_sparsity": schedule.get("level"), "begin_step": schedule.get("begin", 0),
+                  "end_step": schedule.get("end", -1), "frequency": frequency}
+        return parse("ConstantSparsity", config)
+    return None
 
 
-def _parse_neutral(schedule, rounding, shape, logged):
-    from tb_sparsity_plugin import torch_schedules
-
-    stepping = schedule.get("stepping") if isinstance(schedule.get("stepping"), dict) else {}
-    if stepping.get("rule") == "frequency":  # tfmot's stepping: the Schedule it always was
-        frequency = stepping.get("frequency", 100)
-        if schedule.get("kind") == "polynomial":
-            config = {"initial_sparsity": schedule.get("initial", 0.0),
-                      "final_sparsity": schedule.get("final"), "power": schedule.get("power", 3),
-                      "begin_step": schedule.get("begin", 0), "end_step": schedule.get("end"),
-                      "frequency": frequency}
-            return parse_schedule({"class_name": "PolynomialDecay", "config": config})
-        if schedule.get("kind") == "constant":
-            config = {"target_sparsity": schedule.get("level"), "begin_step": schedule.get("begin", 0),
-                      "end_step": schedule.get("end", -1), "frequency": frequency}
-            return parse_schedule({"class_name": "ConstantSparsity", "config": config})
-    if schedule.get("kind") not in ("polynomial", "constant", "compound", "logged_levels"):
-        return Problem("unknown_schedule", "schedule kind %r is not one the plugin can evaluate; "
-                       "showing measured sparsity only" % (schedule.get("kind"),))
-    try:
-        return torch_schedules.held_schedule(schedule, rounding, shape, logged)
-    except torch_schedules.ScheduleError as e:
-        return Problem("invalid_schedule", "%s: %s" % (schedule.get("kind"), e))
-
-
-def cubic_sl_schedule(config):
-    """The neutral schedule of a typed-in torch.ao CubicSL config (the what-if form's keys)."""
-    merged = dict(DEFAULTS["CubicSL"])
+def text(name, config):
+    """One line of a tfmot schedule config, defaults filled in:
+    "PolynomialDecay 0% → 87.5%, steps 36–184 every 100"."""
+    merged = dict(DEFAULTS.get(name, {}))
     merged.update(config)
-    begin = int(merged["init_t"])
-    return {"kind": "polynomial", "initial": float(merged["init_sl"]),
-            "final": float(merged["sparsity_level"]), "begin": begin,
-            "end": begin + int(merged["delta_t"]) * int(merged["total_t"]), "power": 3,
-            "initially_zero": bool(merged["initially_zero"]),
-            "stepping": {"rule": "scheduler_calls"},
-            "source": {"class_name": "CubicSL", "config": merged}}
-
-
-def _typed_cubic_sl(config):
-    """CubicSL as torch.ao's documented loop runs it: at step k (k loop iterations of
-    `sparsifier.step(); scheduler.step()`) the scheduler is at step k and the masks hold the
-    level of step k - 1 (the one-call lag). The clock of that loop, up to the ramp's end."""
-    from tb_sparsity_plugin import torch_schedules
-
-    if "sparsity_level" not in config:
-        return Problem("invalid_schedule", "CubicSL config lacks sparsity_level")
-    for key in ("init_t", "delta_t", "total_t"):
-        value = config.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            return Problem("invalid_schedule", "CubicSL: %s must be a whole number of scheduler "
-                           "steps, not %r" % (key, value))
-    try:
-        schedule = cubic_sl_schedule(config)
-    except (TypeError, ValueError, OverflowError) as e:
-        return Problem("invalid_schedule", "CubicSL: %s" % e)
-    if not 0.0 <= schedule["initial"] <= 1.0 or not 0.0 <= schedule["final"] <= 1.0:
-        return Problem("invalid_schedule", "CubicSL: init_sl and sparsity_level must be in [0, 1]")
-    if not 0 <= schedule["end"] <= MAX_CUBIC_RAMP or schedule["begin"] < 0:
-        return Problem("invalid_schedule", "CubicSL: init_t + delta_t × total_t must be between 0 "
-                       "and %d scheduler steps" % MAX_CUBIC_RAMP)
-    last = schedule["end"] + 1
-    logged = {"schedule_step": [(k, k) for k in range(last + 1)],
-              "mask_schedule_step": [(k, k - 1) for k in range(last + 1)]}
-    try:
-        return torch_schedules.held_schedule(schedule, logged=logged)
-    except torch_schedules.ScheduleError as e:
-        return Problem("invalid_schedule", "CubicSL: %s" % e)
-
-
-def logged_series_tags(weight):
-    """{series name: tag} of the logged series `parse_schedule` needs for this weight."""
-    schedule = weight.get("schedule") if isinstance(weight, dict) else None
-    if not isinstance(schedule, dict) or "kind" not in schedule:
-        return {}
-    stepping = schedule.get("stepping") if isinstance(schedule.get("stepping"), dict) else {}
-    out = {}
-    for name, key in (("schedule_step", "schedule_step_tag"), ("mask_schedule_step", "mask_step_tag"),
-                      ("sparsifier_steps", "sparsifier_steps_tag")):
-        if isinstance(stepping.get(key), str):
-            out[name] = stepping[key]
-    tags = weight.get("tags") if isinstance(weight.get("tags"), dict) else {}
-    if schedule.get("kind") == "logged_levels":
-        for name in ("scheduled_level", "applied_level"):
-            if isinstance(tags.get(name), str):
-                out[name] = tags[name]
-    return out
+    config = merged
+    what = None
+    if name == "PolynomialDecay":
+        power = config.get("power")
+        what = "%s → %s%s" % (short_pct(config.get("initial_sparsity")),
+                              short_pct(config.get("final_sparsity")),
+                              " (power %s)" % power if power not in (None, 3) else "")
+    elif name == "ConstantSparsity":
+        what = short_pct(config.get("target_sparsity"))
+    begin = config.get("begin_step")
+    window = None
+    if isinstance(begin, int):
+        end = config.get("end_step")
+        window = "steps %d–%s" % (begin, "end" if end == -1 else "?" if end is None else end)
+        if config.get("frequency") is not None:
+            window += " every %s" % config["frequency"]
+    return ", ".join(part for part in (" ".join(p for p in (name, what) if p), window) if part)

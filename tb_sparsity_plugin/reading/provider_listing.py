@@ -12,11 +12,15 @@ import time
 
 from tensorboard.data import provider
 
-from tb_sparsity_plugin import keras_config
 from tb_sparsity_plugin import metadata
-from tb_sparsity_plugin.sources import run_group
+from tb_sparsity_plugin.reading import cache
+from tb_sparsity_plugin.reading import python_loader
+from tb_sparsity_plugin.run_data import run_group
 
 SCALARS_PLUGIN = "scalars"
+# TensorBoard's graph plugin keeps the Keras model configs that Keras' TensorBoard callback
+# writes (a source may take its schedules from them).
+MODEL_CONFIG_PLUGIN = "graph_keras_model"
 
 
 class Listing(collections.namedtuple("Listing", "scalars own models")):
@@ -70,15 +74,37 @@ class Listing(collections.namedtuple("Listing", "scalars own models")):
 
 
 class ProviderListing:
-    """reader.Reader's listings (a mixin: it uses the reader's provider, its bounded
-    `_listings` cache, `_listing_seconds` and `_scalar_listing`)."""
+    """The reader's listings of a data provider, kept in a bounded cache: each serves
+    LISTING_TTL_SECONDS from when it is ready."""
 
     # How long one listing of the provider serves. The Python loader's listing walks every
     # point of a series that changed (python_loader.ScalarListing), so a dashboard's burst of
     # requests during training shares one; TensorBoard reloads the logdir every 5 s by default.
     LISTING_TTL_SECONDS = 2.0
 
-    def _listing(self, ctx, experiment_id, group=None):
+    MAX_LISTINGS = 32  # a group's listing serves 2 s; the whole logdir's sits among them
+
+    def __init__(self, data_provider):
+        self._provider = data_provider
+        # (experiment_id, group or None: all) -> (monotonic time, Listing)
+        self._listings = cache.BoundedCache(max_entries=self.MAX_LISTINGS)
+        self._listing_seconds = {}  # True: the whole logdir, False: a group -> last duration
+        self._scalar_listing = python_loader.ScalarListing()  # (the Python loader's only)
+
+    def fresh_full(self, experiment_id):
+        """(monotonic time it was made, Listing) of the whole logdir while it serves, else
+        None."""
+        full = self._listings.get((experiment_id, None))
+        if full is not None and time.monotonic() - full[0] < self.LISTING_TTL_SECONDS:
+            return full
+        return None
+
+    def last_full(self, experiment_id):
+        """The last Listing of the whole logdir made, fresh or not (None: none yet)."""
+        full = self._listings.get((experiment_id, None))
+        return full[1] if full is not None else None
+
+    def get(self, ctx, experiment_id, group=None):
         """The Listing of every run, or of the runs of `group` only.
 
         One run's fingerprint and read need only its group (the run and its siblings): with
@@ -97,7 +123,7 @@ class ProviderListing:
         # of the logdir serves them all for its 2 s instead of one listing per run (3.7 s of
         # repeated fetches of a 100-run sweep were these round trips).
         if group is not None and full and self._cheap_full_listing():
-            return self._listing(ctx, experiment_id).of_group(group)
+            return self.get(ctx, experiment_id).of_group(group)
         listing = self._list_now(ctx, experiment_id, group)
         done = time.monotonic()
         self._listing_seconds[group is None] = done - now
@@ -136,7 +162,7 @@ class ProviderListing:
         # TensorBoard's peak RSS grow 19 MB over 500 runs in test_memory_bound.)
         try:
             models = self._provider.list_blob_sequences(
-                ctx, experiment_id=experiment_id, plugin_name=keras_config.PLUGIN,
+                ctx, experiment_id=experiment_id, plugin_name=MODEL_CONFIG_PLUGIN,
                 run_tag_filter=run_filter,
             ) or {}
         except Exception as e:

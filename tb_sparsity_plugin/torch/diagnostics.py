@@ -12,7 +12,7 @@ both once per epoch or both once per batch) with a ramp that fits gets none of t
 import math
 
 from tb_sparsity_plugin.words import pct
-from tb_sparsity_plugin import torch_schedules
+from tb_sparsity_plugin.torch import schedules as torch_schedules
 
 # A difference smaller than this (0.5 percentage points) is not worth a warning.
 MATERIAL = 0.005

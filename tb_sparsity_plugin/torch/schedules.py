@@ -268,3 +268,57 @@ def held_schedule(schedule, rounding=None, shape=None, logged=None):
     asked = tuple((s, level_at(int(t))) for s, t in now)
     final = level_at(end) if kind == "polynomial" else level
     return HeldSchedule(_source_name(schedule, kind), kind, applied, asked, final, round_fn)
+
+
+# -- a CubicSL typed into the what-if form ------------------------------------------------------
+
+# The form's classes of this module, their defaults (torch.ao's CubicSL constructor; its
+# `sparsity_level` is the sparsifier group's level, its `base_sl`) and required keys.
+TYPED_DEFAULTS = {
+    "CubicSL": {"init_sl": 0.0, "init_t": 0, "delta_t": 10, "total_t": 100, "initially_zero": 0},
+}
+TYPED_REQUIRED = {"CubicSL": ("sparsity_level",)}
+# A typed-in CubicSL ramp is drawn point by point: this many scheduler steps at most.
+MAX_CUBIC_RAMP = 1_000_000
+
+
+def cubic_sl_schedule(config):
+    """The neutral schedule of a typed-in torch.ao CubicSL config (the what-if form's keys)."""
+    merged = dict(TYPED_DEFAULTS["CubicSL"])
+    merged.update(config)
+    begin = int(merged["init_t"])
+    return {"kind": "polynomial", "initial": float(merged["init_sl"]),
+            "final": float(merged["sparsity_level"]), "begin": begin,
+            "end": begin + int(merged["delta_t"]) * int(merged["total_t"]), "power": 3,
+            "initially_zero": bool(merged["initially_zero"]),
+            "stepping": {"rule": "scheduler_calls"},
+            "source": {"class_name": "CubicSL", "config": merged}}
+
+
+def typed_cubic_sl(config):
+    """CubicSL as torch.ao's documented loop runs it: at step k (k loop iterations of
+    `sparsifier.step(); scheduler.step()`) the scheduler is at step k and the masks hold the
+    level of step k - 1 (the one-call lag). The clock of that loop, up to the ramp's end."""
+    if "sparsity_level" not in config:
+        raise ScheduleError("CubicSL config lacks sparsity_level")
+    for key in ("init_t", "delta_t", "total_t"):
+        value = config.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise ScheduleError("CubicSL: %s must be a whole number of scheduler "
+                            "steps, not %r" % (key, value))
+    try:
+        schedule = cubic_sl_schedule(config)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ScheduleError("CubicSL: %s" % e)
+    if not 0.0 <= schedule["initial"] <= 1.0 or not 0.0 <= schedule["final"] <= 1.0:
+        raise ScheduleError("CubicSL: init_sl and sparsity_level must be in [0, 1]")
+    if not 0 <= schedule["end"] <= MAX_CUBIC_RAMP or schedule["begin"] < 0:
+        raise ScheduleError("CubicSL: init_t + delta_t × total_t must be between 0 "
+                            "and %d scheduler steps" % MAX_CUBIC_RAMP)
+    last = schedule["end"] + 1
+    logged = {"schedule_step": [(k, k) for k in range(last + 1)],
+              "mask_schedule_step": [(k, k - 1) for k in range(last + 1)]}
+    try:
+        return held_schedule(schedule, logged=logged)
+    except ScheduleError as e:
+        raise ScheduleError("CubicSL: %s" % e)

@@ -31,8 +31,8 @@ import weakref
 
 from tensorboard.compat.proto import event_pb2
 
-from tb_sparsity_plugin import cache
-from tb_sparsity_plugin import logdir_files
+from tb_sparsity_plugin.reading import cache
+from tb_sparsity_plugin.reading import logdir_files
 try:  # C CRC32C, ~4 GB/s; TensorBoard's pure-Python one checks ~3 MB/s
     import google_crc32c
 
@@ -320,7 +320,7 @@ class DamageScanner:
         loaders dropped after damage in `run`'s files; count the damage in `skipped`.
 
         They go before the provider's points, so on a shared step the provider's record
-        (read last by sources.clean_series) wins. With `walls` the points are
+        (read last by run_data.clean_series) wins. With `walls` the points are
         (step, value, wall_time).
         """
         damage, events = self.scan_run(run)

@@ -17,13 +17,12 @@ import sys
 
 import tqdm
 
-from tb_sparsity_plugin import ingestion
-from tb_sparsity_plugin import sources
-from tb_sparsity_plugin import trainings
+from tb_sparsity_plugin.cli import ingestion
+from tb_sparsity_plugin import run_data
 from tb_sparsity_plugin import words
-from tb_sparsity_plugin.bulk_provider import BulkProvider
-from tb_sparsity_plugin.exports import format_export_csv
-from tb_sparsity_plugin.report import FORMATTERS, summary_doc
+from tb_sparsity_plugin.cli.bulk_provider import BulkProvider
+from tb_sparsity_plugin.analysis.exports import format_export_csv
+from tb_sparsity_plugin.cli.report import FORMATTERS, summary_doc
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -80,9 +79,9 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
     (an ingestion.Logdir)."""
     from tensorboard.context import RequestContext
 
-    from tb_sparsity_plugin import analysis
-    from tb_sparsity_plugin import reader as reader_lib
-    from tb_sparsity_plugin.sources import run_group
+    from tb_sparsity_plugin.analysis import run_document
+    from tb_sparsity_plugin.reading import reader as reader_lib
+    from tb_sparsity_plugin.run_data import run_group
 
     ctx, eid = RequestContext(), ""
     try:
@@ -90,7 +89,7 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
     except Exception as e:
         raise CliError("cannot list the runs of %s: %s" % (source.logdir, e))
     if exact_run is not None:  # "exp/metrics#2" names a training of run "exp/metrics"
-        candidates = [exact_run] if trainings.parse_run_name(exact_run)[0] in names else []
+        candidates = [exact_run] if run_data.parse_run_name(exact_run)[0] in names else []
     elif run_pattern is not None:
         candidates = [r for r in names if run_pattern.search(r)]
     else:
@@ -114,7 +113,7 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
                 except Exception as e:
                     raise CliError("cannot read run %s: %s: %s" % (run, type(e).__name__, e))
                 if data is not None:
-                    docs.extend((d.run, analysis.analyze_run(d))
+                    docs.extend((d.run, run_document.analyze_run(d))
                                 for d in _each_training(rdr, ctx, eid, data, exact_run))
                 counter.update(1)
         if docs:
@@ -145,10 +144,10 @@ def _each_training(rdr, ctx, eid, data, exact_run):
     """
     if not data.training or exact_run is not None:
         return [data]
-    base, _ = trainings.parse_run_name(data.run)
+    base, _ = run_data.parse_run_name(data.run)
     out = []
     for index in range(1, data.training["count"]):
-        other = rdr.read_run(ctx, eid, trainings.run_name(base, index), thresholds=True)
+        other = rdr.read_run(ctx, eid, run_data.run_name(base, index), thresholds=True)
         if other is not None:
             out.append(other)
     return out + [data]
@@ -330,7 +329,7 @@ def run_report(args, source):
 def run_export(args, source):
     [(_, doc)] = analyse(source, exact_run=args.run, quiet=args.quiet)
     if args.format == "json":
-        _write(args, json.dumps(doc, allow_nan=False, default=sources.json_default) + "\n")
+        _write(args, json.dumps(doc, allow_nan=False, default=run_data.json_default) + "\n")
     else:
         _write(args, format_export_csv(doc))
     return EXIT_OK

@@ -9,11 +9,11 @@ import csv
 import io
 import json
 
-from tb_sparsity_plugin import analysis
+from tb_sparsity_plugin.analysis import run_document
 from tb_sparsity_plugin import words
-from tb_sparsity_plugin.exports import LAYER_SERIES, MODEL_KEY, MODEL_SERIES
-from tb_sparsity_plugin.exports import csv_value
-from tb_sparsity_plugin.exports import format_state_csv
+from tb_sparsity_plugin.analysis.exports import LAYER_SERIES, MODEL_KEY, MODEL_SERIES
+from tb_sparsity_plugin.analysis.exports import csv_value
+from tb_sparsity_plugin.analysis.exports import format_state_csv
 
 REPORT_CSV_FIELDS = ["run", "key", "name", "tag", "params", "schedule", "final_step",
                      "final_sparsity", "expected_final_sparsity", "target_sparsity",
@@ -30,7 +30,7 @@ def summary_doc(run_doc, step=None):
     out["diagnostics"] = run_doc["diagnostics"]
     if step is not None:
         out["step"] = step
-        out["state"] = analysis.state_at(run_doc, step)
+        out["state"] = run_document.state_at(run_doc, step)
     return out
 
 

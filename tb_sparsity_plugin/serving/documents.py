@@ -27,10 +27,10 @@ import orjson
 from tensorboard import errors
 from tensorboard.backend import json_util
 
-from tb_sparsity_plugin import analysis
-from tb_sparsity_plugin import exports
-from tb_sparsity_plugin import cache
-from tb_sparsity_plugin import sources
+from tb_sparsity_plugin.analysis import run_document
+from tb_sparsity_plugin.analysis import exports
+from tb_sparsity_plugin.reading import cache
+from tb_sparsity_plugin import run_data
 
 # Every per-layer step series of the `run` document (exports.LAYER_SERIES): `series=none`
 # leaves them out and the `series` route answers them.
@@ -51,11 +51,11 @@ def encode_json(doc):
     most of the rest of a warm one; orjson gives the same numbers 10x faster.
     """
     try:
-        return orjson.dumps(doc, default=sources.json_default,
+        return orjson.dumps(doc, default=run_data.json_default,
                             option=orjson.OPT_SERIALIZE_NUMPY)
     except (TypeError, ValueError):  # a type orjson does not know: the standard library
         return json.dumps(json_util.Cleanse(doc), separators=(",", ":"),
-                          default=sources.json_default).encode("utf-8")
+                          default=run_data.json_default).encode("utf-8")
 
 
 class EncodedJson:
@@ -89,7 +89,7 @@ class _NoData(errors.NotFoundError):
 def _step_arrays(series):
     """(int64 steps, float64 values) of a series of [int step, float value] pairs, or None
     for anything else (None, other types), which is kept as its JSON."""
-    if isinstance(series, sources.Points):
+    if isinstance(series, run_data.Points):
         steps, values = series.arrays
         return steps.astype(np.int64), values
     if not isinstance(series, list) or not all(
@@ -174,7 +174,7 @@ class _Fragment:
                 steps = np.cumsum(np.frombuffer(data, np.int64, n, pos))
                 values = np.frombuffer(data, np.float64, n, pos + 8 * n)
                 text = encode_json(packed_series(steps, values) if packed
-                                   else sources.Points(steps, values))
+                                   else run_data.Points(steps, values))
                 pos += 16 * n
             out.append(b'"%s":%s' % (name.encode(), text))
         return b"{%s}" % b",".join(out)
@@ -376,7 +376,7 @@ class RunDocuments:
                     data = self._reader.read_run(ctx, experiment_id, run, thresholds=thresholds)
                     if data is None:
                         raise _NoData(run)
-                    value = build(analysis.analyze_run(data, thresholds))
+                    value = build(run_document.analyze_run(data, thresholds))
                 self._cache.put(key, value, fingerprint, value.size)
                 return value
         finally:

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 
-from tb_sparsity_plugin import logdir_files
+from tb_sparsity_plugin.reading import logdir_files
 
 # Plugins whose data the analysis never reads: the Rust data server keeps none of it.
 UNUSED_PLUGINS = ("images", "audio", "histograms", "distributions", "pr_curves", "mesh",

@@ -18,7 +18,7 @@ from tensorboard.data import grpc_provider
 from tensorboard.data import provider as provider_api
 from tensorboard.data.proto import data_provider_pb2
 
-from tb_sparsity_plugin import python_loader
+from tb_sparsity_plugin.reading import python_loader
 
 
 def read_points(data_provider, ctx, experiment_id, plugin_name, run, tags, downsample,

@@ -1,6 +1,6 @@
 """The analysis: expected curves, deviations, model-level sparsity and the run's documents.
 
-Pure functions from sources.RunData (or a schedule config) to the JSON documents the HTTP
+Pure functions from run_data.RunData (or a schedule config) to the JSON documents the HTTP
 routes and the command line serve; the diagnostics in them are said by diagnostics.py, the
 words they contain come from words.py. No HTTP, no TensorBoard, no TensorFlow here.
 """
@@ -9,16 +9,16 @@ import math
 
 import numpy as np
 
-from tb_sparsity_plugin import diagnostics
-from tb_sparsity_plugin import schedules
-from tb_sparsity_plugin import sources
-from tb_sparsity_plugin.sources import tfmot as tfmot_source
-from tb_sparsity_plugin import torch_diagnostics
+from tb_sparsity_plugin.analysis import diagnostics
+from tb_sparsity_plugin.analysis import schedules
+from tb_sparsity_plugin import run_data
+from tb_sparsity_plugin.tfmot import tags as tfmot_tags
+from tb_sparsity_plugin.torch import diagnostics as torch_diagnostics
 from tb_sparsity_plugin import words
 
 # Without a weight count the quantisation step is unknown; 2 % covers weights of 50+ entries.
 UNKNOWN_COUNT_TOLERANCE = 0.02
-DUPLICATE_REASON = sources.DUPLICATE_STEP
+DUPLICATE_REASON = run_data.DUPLICATE_STEP
 
 
 def tolerance(layer):
@@ -35,7 +35,7 @@ def tolerance(layer):
 
 def series_arrays(series):
     """(steps, values) of a [[step, value]] series as float64 arrays (steps < 2**53 are
-    exact): those a sources.Points keeps, else made (fromiter: 4x faster than np.array
+    exact): those a run_data.Points keeps, else made (fromiter: 4x faster than np.array
     on the list of pairs)."""
     kept = getattr(series, "arrays", None)
     if kept is not None:
@@ -69,7 +69,7 @@ def analyze_layer(layer, run_last_step, run_source):
         "position": layer.position,
         "layer_class": layer.layer_class,
         "schedule": layer.schedule if isinstance(layer.schedule, dict) else None,
-        "schedule_text": words.schedule_text(layer.schedule),
+        "schedule_text": schedules.schedule_text(layer.schedule),
         "params": layer.params,
         "measured": measured,
         "weight_zeros": layer.weight_zeros,
@@ -99,7 +99,7 @@ def analyze_layer(layer, run_last_step, run_source):
             "m_by_n_schedule_ignored", "info", key,
             "m:n structured sparsity (tfmot logs threshold %g for it; which m:n, e.g. 2:4, "
             "is not in PruningSummaries' logs): tfmot sets the mask once at step 1 and ignores "
-            "the pruning schedule, so no schedule curve is drawn." % tfmot_source.M_BY_N_THRESHOLD))
+            "the pruning schedule, so no schedule curve is drawn." % tfmot_tags.M_BY_N_THRESHOLD))
     elif layer.schedule is not None:
         parsed = schedules.parse_schedule(layer.schedule, rounding=layer.rounding,
                                           shape=layer.shape, logged=layer.logged)
@@ -187,11 +187,11 @@ def model_series(layer_docs, field, weights):
         total += (a[1] if shared else held_values(s, steps, a)) * float(w)
     ok = ~np.isnan(total)  # a step some layer has no value at yet
     values = total[ok] / float(np.sum(np.asarray(weights, dtype=np.float64)))
-    return sources.Points(steps[ok], values)
+    return run_data.Points(steps[ok], values)
 
 
 def analyze_run(data, thresholds=True):
-    """The document of the `run` route for one sources.RunData.
+    """The document of the `run` route for one run_data.RunData.
 
     Without `thresholds` every layer's `threshold` is null, also when `data` holds them
     (the reader may answer from a read that had them): the document depends on the
@@ -210,13 +210,13 @@ def analyze_run(data, thresholds=True):
         layer_docs.append(doc)
         diags.extend(layer_diags)
 
-    if data.source == sources.SOURCE_NONE and data.layers:
+    if data.source == run_data.SOURCE_NONE and data.layers:
         diags.append(diagnostics.diagnostic(
             "no_schedule", "info", None,
             "No schedule found for this run: showing measured sparsity only. Log with "
             "tb_sparsity_plugin.SparsitySummaries, or keep the Keras TensorBoard callback's "
             "'train' run (it holds the model config) next to 'metrics'."))
-    tfmot_tags = data.source in (sources.SOURCE_KERAS, sources.SOURCE_NONE)
+    tfmot_tags = data.source in (run_data.SOURCE_KERAS, run_data.SOURCE_NONE)
     if tfmot_tags and data.layers and last_step < run_last:
         diags.append(diagnostics.diagnostic(
             "final_state_not_logged", "info", None,
@@ -310,11 +310,11 @@ def analyze_schedule(schedule_json, max_step, params=None):
     diags.extend(diagnostics.end_diagnostics(
         parsed, "the mask", None, final, wanted, max_step, "holds", 1.0 / params if params
         else 1e-6, params, {d["code"] for d in diags}))
-    if schedule_json.get("class_name") == "CubicSL":  # its steps are scheduler steps
+    typed = schedules.typed_schedule(schedule_json.get("class_name"), schedule_json["config"])
+    if typed is not None:  # a torch.ao scheduler: its steps are scheduler steps
         ramp = [diagnostics.diagnostic(code, severity, None, message)
                 for code, severity, message in torch_diagnostics.ramp_diagnostics(
-                    {"schedule": schedules.cubic_sl_schedule(schedule_json["config"])},
-                    {"schedule_step": [[max_step, max_step]]})]
+                    {"schedule": typed}, {"schedule_step": [[max_step, max_step]]})]
         if ramp:
             diags = [d for d in diags if d["code"] != "target_not_reached"] + ramp
     return {

@@ -1,25 +1,64 @@
 """Reading tfmot runs: several trainings in one run directory and each one's Keras model config.
 
-The part of the reader (reader.py) that knows tfmot's logs: a run directory may hold several
-`fit`s (trainings.py tells them apart, run_files.py reads the local event files), each with
-the Keras model config written before it in the sibling `train` run. I/O and caching only,
-like the reader it is mixed into.
+The tfmot source's reads (source.py registers it): a run directory may hold several `fit`s
+(trainings.py tells them apart, run_files.py reads the local event files), each with the
+Keras model config written before it in the sibling `train` run. I/O and caching only,
+through the reads the reader hands it (reading/provider_reads.py).
 """
 
-import json
-
-from tensorboard.data import provider
-
-from tb_sparsity_plugin import keras_config
-from tb_sparsity_plugin import run_files
-from tb_sparsity_plugin import trainings
-from tb_sparsity_plugin.sources import run_group
-from tb_sparsity_plugin.sources import tfmot
+from tb_sparsity_plugin.reading import cache
+from tb_sparsity_plugin import run_data
+from tb_sparsity_plugin.run_data import SOURCE_KERAS, SOURCE_NONE, RunSummary, run_group
+from tb_sparsity_plugin.sources.plans import READ_FIRST
+from tb_sparsity_plugin.tfmot import keras_config
+from tb_sparsity_plugin.tfmot import run_files
+from tb_sparsity_plugin.tfmot import tags as tfmot_tags
+from tb_sparsity_plugin.tfmot import trainings
 
 
 class TfmotReading:
-    """reader.Reader's reads of tfmot runs (a mixin: it uses the reader's provider,
-    `_damage` scanner, `_models` cache and scalar reads)."""
+    """The tfmot source's reads of runs (sources/__init__.py says the interface)."""
+
+    # Models' wrappers by their estimated size (4 x their repr: Python's objects), within
+    # half of the plugin's cache bound (cache.cache_bytes: 32 MB by default, every run of a
+    # 200-run logdir of 30-layer models, ~8 MB); fewer than that and each run's read would
+    # fetch its model config again (two round trips to the data server).
+    MODEL_SHARE = 0.5
+
+    def __init__(self, reads):
+        self._reads = reads
+        # {wrapper: info} | problem sentence, checked against the model config's listing
+        self._models = cache.BoundedCache(max_bytes=int(cache.cache_bytes() * self.MODEL_SHARE))
+
+    def summarize(self, ctx, experiment_id, run, listing):
+        """[RunSummary] of the run from its listing; READ_FIRST when it may hold several
+        trainings (then `summarize_read` says, from the run read)."""
+        tags = listing.scalars.get(run, {})
+        mask_tags = list(tfmot_tags.match_tags(tags))
+        if self._may_hold_trainings(run, [tags[t] for t in mask_tags]):
+            return READ_FIRST
+        return self._one_summary(ctx, experiment_id, run, listing, mask_tags)
+
+    def summarize_read(self, ctx, experiment_id, run, listing, data):
+        """[RunSummary]: one per training when `data` (the run read) holds several."""
+        if data is not None and data.training:
+            return [RunSummary(run_data.run_name(run, i), run_group(run), n, data.source, step,
+                               "tfmot")
+                    for i, (n, step) in enumerate(data.trainings_listed, start=1)]
+        tags = listing.scalars.get(run, {})
+        return self._one_summary(ctx, experiment_id, run, listing,
+                                 list(tfmot_tags.match_tags(tags)))
+
+    def _one_summary(self, ctx, experiment_id, run, listing, mask_tags):
+        tags = listing.scalars.get(run, {})
+        wrappers, _ = self._model_wrappers(ctx, experiment_id, run, listing.models)
+        source = SOURCE_KERAS if wrappers else SOURCE_NONE
+        last = max((int(tags[t].max_step) for t in mask_tags if t in tags), default=0)
+        return [RunSummary(run, run_group(run), len(mask_tags), source, last, "tfmot")]
+
+    def read(self, ctx, experiment_id, run, listing, thresholds, index, skipped, problems):
+        return self._read_tfmot(ctx, experiment_id, run, listing, thresholds, index, skipped,
+                                problems)
 
     def _may_hold_trainings(self, run, metas):
         """Whether a tfmot run may hold several trainings, from its listing: its tags
@@ -27,7 +66,7 @@ class TfmotReading:
         then are its series read to list its trainings."""
         walls = [m.max_wall_time for m in metas]
         spread = max(walls) - min(walls) if walls else 0.0
-        return spread > trainings.SAME_MOMENT_SECONDS or len(self._damage.files(run)) > 1
+        return spread > trainings.SAME_MOMENT_SECONDS or len(self._reads.event_files(run)) > 1
 
     def _read_tfmot(self, ctx, experiment_id, run, listing, thresholds, index, skipped,
                     problems):
@@ -35,12 +74,12 @@ class TfmotReading:
         training `index` (1-based; None: the last), or None when there is no such one."""
         tags = listing.scalars.get(run, {})
         group = run_group(run)
-        matched = tfmot.match_tags(tags)
+        matched = tfmot_tags.match_tags(tags)
         wanted = list(matched) + ([t for _, t in matched.values() if t] if thresholds else [])
-        file_starts = [trainings.file_start(p) for p in self._damage.files(run)]
+        file_starts = [trainings.file_start(p) for p in self._reads.event_files(run)]
         # Each `fit` opens its own event file: one file (local logdir), one training.
         several = len(file_starts) != 1
-        raw = self._read_scalar_tags(ctx, experiment_id, run, wanted, skipped, walls=several)
+        raw = self._reads.scalars(ctx, experiment_id, run, wanted, skipped, walls=several)
         split = (trainings.split_trainings(raw, file_starts) if several
                  else trainings.one_training(raw))
         count = len(split.trainings)
@@ -49,27 +88,28 @@ class TfmotReading:
         chosen = split.trainings[(index or count) - 1] if count > 1 else None
         series = split.trainings[(index or count) - 1].series
         if chosen is not None:
-            tags = {t: m for t, m in tags.items() if not tfmot.is_sparsity_tag(t) or t in series}
+            tags = {t: m for t, m in tags.items() if not tfmot_tags.is_sparsity_tag(t) or t in series}
         wrappers, problem, matched_by = self._training_wrappers(
             ctx, experiment_id, run, listing.models, chosen,
             {w for t, (w, _) in matched.items() if t in tags})
-        plan = tfmot.plan_layers(tags, wrappers, problems + ([problem] if problem else []))
-        data = tfmot.build_run(plan, run, group, series, skipped, thresholds, listing.scalars)
+        plan = tfmot_tags.plan_layers(tags, wrappers, problems + ([problem] if problem else []))
+        data = tfmot_tags.build_run(plan, run, group, series, skipped, thresholds, listing.scalars)
         # tfmot's m:n marker is in the threshold series: its last value is enough.
-        markers = series if thresholds else self._read_last_scalars(
-            ctx, experiment_id, run, [p.threshold_tag for p in plan.layers if p.threshold_tag])
+        markers = series if thresholds else self._reads.last_scalars(
+            ctx, experiment_id, run, [p.threshold_tag for p in plan.layers if p.threshold_tag],
+            tfmot_tags.THRESHOLD_TAG)
         for p, layer in zip(plan.layers, data.layers):
-            layer.m_by_n_marker = tfmot.m_by_n_marker(markers.get(p.threshold_tag))
+            layer.m_by_n_marker = tfmot_tags.m_by_n_marker(markers.get(p.threshold_tag))
         data.trainings_problem = split.problem
         # Each `fit` opens its own event file: more files than trainings found may mean
         # trainings on the same tags that the Rust loader dropped (or one resumed run).
         data.unsplit_files = max(len(file_starts) - count, 0)
         if chosen is None:
             return data
-        data.run = trainings.run_name(run, index or count)
+        data.run = run_data.run_name(run, index or count)
         data.training = {"index": index or count, "count": count, "how": split.how,
                          "config_matched_by": matched_by}
-        data.trainings_listed = [(sum(map(tfmot.is_sparsity_tag, t.tags)), t.last_step)
+        data.trainings_listed = [(sum(map(tfmot_tags.is_sparsity_tag, t.tags)), t.last_step)
                                  for t in split.trainings]
         data.training_last_step, data.training_last_step_source = self._training_last_step(
             ctx, experiment_id, group, listing.scalars, split.trainings, index or count)
@@ -104,8 +144,8 @@ class TfmotReading:
         if isinstance(models, str):
             return []
         out = []
-        for candidate in tfmot.model_config_runs(models, run):
-            out += run_files.keras_model_wrappers(self._damage.files(candidate))
+        for candidate in tfmot_tags.model_config_runs(models, run):
+            out += run_files.keras_model_wrappers(self._reads.event_files(candidate))
         return sorted(out, key=lambda c: c[0])
 
     def _training_last_step(self, ctx, experiment_id, group, scalars, found, index):
@@ -119,11 +159,11 @@ class TfmotReading:
             for tag in sorted(tags):
                 if not (tag.startswith("evaluation_") and tag.endswith("_vs_iterations")):
                     continue
-                paths = self._damage.files(run)
+                paths = self._reads.event_files(run)
                 if paths:
                     points = run_files.scalar_points(paths, [tag])
                 else:
-                    read = self._read_scalar_tags(ctx, experiment_id, run, [tag], {}, walls=True)
+                    read = self._reads.scalars(ctx, experiment_id, run, [tag], {}, walls=True)
                     points = [(p[0], p[2]) for p in read.get(tag, [])]
                 last = trainings.last_steps(found, points)[index - 1]
                 if last is not None:
@@ -138,13 +178,14 @@ class TfmotReading:
         if isinstance(models, str):
             return {}, models
         problem = None
-        for candidate in tfmot.model_config_runs(models, run):
+        for candidate in tfmot_tags.model_config_runs(models, run):
             meta = models[candidate][keras_config.TAG]
             fingerprint = (meta.max_step, meta.max_wall_time)
             key = (experiment_id, candidate)
             wrappers = self._models.get(key, fingerprint)
             if wrappers is None:  # only the wrappers are kept: a model config is ~10x bigger
-                model = self._read_model_json(ctx, experiment_id, candidate)
+                model = self._reads.last_blob_json(ctx, experiment_id, candidate,
+                                                   keras_config.PLUGIN, keras_config.TAG)
                 wrappers = (model if isinstance(model, str)
                             else keras_config.wrappers_in_model_config(model))
                 self._models.put(key, wrappers, fingerprint, 4 * len(repr(wrappers)))
@@ -155,26 +196,3 @@ class TfmotReading:
                 return wrappers, None
             problem = "the Keras model config in run %r has no PruneLowMagnitude wrapper" % candidate
         return {}, problem
-
-    def _read_model_configs(self, ctx, experiment_id, runs):
-        """{run: {tag: [BlobSequenceDatum]}}: the last Keras model config of `runs` (None:
-        every run)."""
-        return self._provider.read_blob_sequences(
-            ctx, experiment_id=experiment_id, plugin_name=keras_config.PLUGIN, downsample=1,
-            run_tag_filter=provider.RunTagFilter(runs=runs, tags=[keras_config.TAG]))
-
-    def _read_model_json(self, ctx, experiment_id, run):
-        """The model config as a dict, or a string saying what is wrong with it."""
-        try:
-            data = self._batched(ctx, experiment_id, run, "models",
-                                 lambda runs: self._read_model_configs(ctx, experiment_id, runs)
-                                 ).get(keras_config.TAG, [])[-1:]
-            if not data or not data[-1].values:
-                return "no model config recorded"
-            raw = self._provider.read_blob(ctx, blob_key=data[-1].values[0].blob_key)
-            model = json.loads(raw)
-        except Exception as e:
-            return "%s: %s" % (type(e).__name__, e)
-        if not isinstance(model, dict):
-            return "not a JSON object"
-        return model

@@ -18,16 +18,16 @@ from tensorboard.backend import http_util
 from tensorboard.context import RequestContext
 from tensorboard.plugins import base_plugin
 
-from tb_sparsity_plugin import analysis
-from tb_sparsity_plugin import cache
-from tb_sparsity_plugin import documents
-from tb_sparsity_plugin import exports
-from tb_sparsity_plugin import logdir_files
+from tb_sparsity_plugin.analysis import run_document
+from tb_sparsity_plugin.reading import cache
+from tb_sparsity_plugin.serving import documents
+from tb_sparsity_plugin.analysis import exports
+from tb_sparsity_plugin.reading import logdir_files
 from tb_sparsity_plugin import metadata
-from tb_sparsity_plugin import quality
-from tb_sparsity_plugin import reader as reader_lib
-from tb_sparsity_plugin import request_params
-from tb_sparsity_plugin import schedules
+from tb_sparsity_plugin.analysis import quality
+from tb_sparsity_plugin.reading import reader as reader_lib
+from tb_sparsity_plugin.serving import request_params
+from tb_sparsity_plugin.analysis import schedules
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
         }
 
     def run_impl(self, ctx, experiment_id, run, thresholds=False):
-        return analysis.analyze_run(self._read_run(ctx, experiment_id, run, thresholds), thresholds)
+        return run_document.analyze_run(self._read_run(ctx, experiment_id, run, thresholds), thresholds)
 
     def _read_run(self, ctx, experiment_id, run, thresholds=False):
         data = self._require_reader().read_run(ctx, experiment_id, run, thresholds=thresholds)
@@ -189,11 +189,11 @@ class SparsityPlugin(base_plugin.TBPlugin):
         return quality.quality(run_doc, metric, series, evaluation, tolerance, direction)
 
     def table_impl(self, ctx, experiment_id, run, step=None):
-        rows = analysis.state_at(self.run_impl(ctx, experiment_id, run, thresholds=True), step)
+        rows = run_document.state_at(self.run_impl(ctx, experiment_id, run, thresholds=True), step)
         return {"run": run, "step": rows[0]["step"], "rows": rows}
 
     def schedule_impl(self, class_name, config, max_step, params=None):
-        return analysis.analyze_schedule(
+        return run_document.analyze_schedule(
             {"class_name": class_name, "config": config}, max_step, params
         )
 
@@ -329,7 +329,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
             run = request_params.single(request, "run")
             fmt = request_params.choice(request, "format", ("json", "csv"), "json")
             doc = self.run_impl(ctx, eid, run, thresholds=True)
-            if fmt == "json":  # (its series are sources.Points: encode_json writes them)
+            if fmt == "json":  # (its series are run_data.Points: encode_json writes them)
                 return documents.EncodedJson(doc)
             return _Download(exports.format_export_csv(doc), "text/csv",
                              "%s_series.csv" % request_params.file_stem(run))

@@ -40,21 +40,6 @@ def file_start(path):
     return float(m.group(1)) if m else None
 
 
-# "exp/metrics#2": the second training in run "exp/metrics" (1-based, in time order).
-_NAME = re.compile(r"^(?P<run>.+)#(?P<index>[1-9][0-9]{0,5})$")
-
-
-def run_name(run, index):
-    """The name a training is listed under: "exp/metrics#2"."""
-    return "%s#%d" % (run, index)
-
-
-def parse_run_name(name):
-    """(run, training index or None): "exp/metrics#2" -> ("exp/metrics", 2)."""
-    m = _NAME.match(name)
-    return (m.group("run"), int(m.group("index"))) if m else (name, None)
-
-
 @dataclasses.dataclass
 class Training:
     """One training's records: {tag: [(step, value)]} sorted as logged, and its time span."""

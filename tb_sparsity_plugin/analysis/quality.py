@@ -21,10 +21,9 @@ import math
 import posixpath
 import re
 
-from tb_sparsity_plugin import analysis
-from tb_sparsity_plugin import sources as sources_lib
-from tb_sparsity_plugin.sources import tfmot
-from tb_sparsity_plugin.sources import tools
+from tb_sparsity_plugin.analysis import run_document
+from tb_sparsity_plugin import run_data
+from tb_sparsity_plugin.sources import registry
 
 STEPS = "steps"  # the tag's step is the training step
 EPOCH_END = "epoch_end"  # the tag's step is an epoch index: mapped to the step it ended at
@@ -44,13 +43,8 @@ RUN_WORDS = {"train": "training", "validation": "validation"}
 
 
 def is_sparsity_tag(tag):
-    """A tag written by PruningSummaries, SparsitySummaries or another pruning tool (not a
-    quality metric)."""
-    return bool(
-        tfmot.is_sparsity_tag(tag)
-        or tfmot.THRESHOLD_TAG.match(tag)
-        or tag.startswith("tb_sparsity/")
-        or tools.is_tool_tag(tag))
+    """A tag any source writes about sparsity (not a quality metric)."""
+    return registry.is_sparsity_tag(tag)
 
 
 def _relative_run(run, group):
@@ -96,10 +90,10 @@ def metric_catalog(scalar_tags, run):
     default first: its own, validation before training, step-indexed before per-epoch, accuracy-like
     before the rest.
     """
-    group = sources_lib.run_group(run)
+    group = run_data.run_group(run)
     out = []
     for other, tags in scalar_tags.items():
-        if sources_lib.run_group(other) != group:
+        if run_data.run_group(other) != group:
             continue
         for tag in tags:
             if is_sparsity_tag(tag) or NOT_QUALITY.match(tag):
@@ -150,7 +144,7 @@ def steps_per_epoch(evaluation_series, run_doc):
         if e:
             return e, "%d steps per epoch, from the steps of %s in run %r (%s)" % (
                 e, tag, run, _preview(steps))
-    if run_doc.get("schedule_source") in (sources_lib.SOURCE_KERAS, sources_lib.SOURCE_NONE):
+    if run_doc.get("schedule_source") in (run_data.SOURCE_KERAS, run_data.SOURCE_NONE):
         # PruningSummaries writes at each epoch start: steps 0, e, 2e, …
         steps = sorted({int(p[0]) for p in (run_doc.get("model") or {}).get("measured") or []})
         if len(steps) >= 2:
@@ -165,7 +159,7 @@ def steps_per_epoch(evaluation_series, run_doc):
 def _held(series, step):
     if not series:
         return None
-    value = analysis.held_values(series, [step])[0]
+    value = run_document.held_values(series, [step])[0]
     return None if math.isnan(value) else float(value)
 
 

@@ -11,16 +11,16 @@ the same callback's `evaluation_*_vs_iterations` scalars.
 import posixpath
 import re
 
-from tb_sparsity_plugin import keras_config
-from tb_sparsity_plugin.sources import SOURCE_KERAS
-from tb_sparsity_plugin.sources import SOURCE_NONE
-from tb_sparsity_plugin.sources import LayerData
-from tb_sparsity_plugin.sources import LayerPlan
-from tb_sparsity_plugin.sources import Plan
-from tb_sparsity_plugin.sources import RunData
-from tb_sparsity_plugin.sources import build_layers
-from tb_sparsity_plugin.sources import layer_key
-from tb_sparsity_plugin.sources import run_group
+from tb_sparsity_plugin.tfmot import keras_config
+from tb_sparsity_plugin.run_data import SOURCE_KERAS
+from tb_sparsity_plugin.run_data import SOURCE_NONE
+from tb_sparsity_plugin.run_data import LayerData
+from tb_sparsity_plugin.sources.plans import LayerPlan
+from tb_sparsity_plugin.sources.plans import Plan
+from tb_sparsity_plugin.run_data import RunData
+from tb_sparsity_plugin.sources.plans import build_layers
+from tb_sparsity_plugin.sources.plans import layer_key
+from tb_sparsity_plugin.run_data import run_group
 
 SPARSITY_TAG = re.compile(r"^(?P<wrapper>.+)/(?P<mask>mask(?:_\d+)?):0/sparsity$")
 THRESHOLD_TAG = re.compile(r"^.+/threshold(?:_\d+)?:0/threshold$")

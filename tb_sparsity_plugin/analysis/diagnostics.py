@@ -8,8 +8,8 @@ by analysis.py; the words they contain come from words.py. No HTTP, no TensorBoa
 TensorFlow here.
 """
 
-from tb_sparsity_plugin import schedules
-from tb_sparsity_plugin import torch_diagnostics
+from tb_sparsity_plugin.tfmot import schedules as tfmot_schedules
+from tb_sparsity_plugin.torch import diagnostics as torch_diagnostics
 from tb_sparsity_plugin import words
 
 # A shortfall below the schedule's target is worth a warning only when it is larger than
@@ -85,7 +85,7 @@ def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
             last_p = first_steps[0] + (total - 1) * schedule.frequency
             frozen = float(schedule.effective([last_p], params)[0])
             wanted = float(schedule.target([schedule.end_step])[0])
-            wanted_q = float(schedules.quantise([wanted], params)[0]) if params else wanted
+            wanted_q = float(tfmot_schedules.quantise([wanted], params)[0]) if params else wanted
             shortfall = wanted_q - frozen
             frozen_text, wanted_text = words.pct_pair(frozen, wanted_q)
             if last_p < schedule.end_step and material(shortfall, rounding):
@@ -129,7 +129,7 @@ def _never_prunes_by(schedule, last_step):
 def quantised_final_target(schedule, params):
     """The sparsity the schedule ends at, quantised when the weight count is known."""
     value = schedule.final_sparsity
-    return float(schedules.quantise([value], params)[0]) if params else value
+    return float(tfmot_schedules.quantise([value], params)[0]) if params else value
 
 
 def end_diagnostics(schedule, name, key, final_value, final_target, end_step, verb, tol,

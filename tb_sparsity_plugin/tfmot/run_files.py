@@ -14,9 +14,9 @@ start of each file up to its first damaged record, cached by (size, mtime).
 import json
 import os
 
-from tb_sparsity_plugin import cache
-from tb_sparsity_plugin import keras_config
-from tb_sparsity_plugin import recovery
+from tb_sparsity_plugin.reading import cache
+from tb_sparsity_plugin.tfmot import keras_config
+from tb_sparsity_plugin.reading import recovery
 
 KERAS_MODEL_TAG = "keras"
 # A model config is written when `fit` starts: within the first records of its file.

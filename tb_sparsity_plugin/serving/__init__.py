@@ -1,0 +1,1 @@
+"""The TensorBoard plugin: HTTP routes, their request parameters and the cache of encoded documents."""
