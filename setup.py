@@ -1,4 +1,5 @@
-"""tb-sparsity-plugin: measured vs expected sparsity of tfmot pruning runs in TensorBoard."""
+"""tb-sparsity-plugin: measured vs expected sparsity of pruning runs in TensorBoard (tfmot, PyTorch,
+Lightning, Hugging Face Transformers, Keras 3, SparseML, Distiller, NNCF, and saved checkpoints)."""
 
 import os
 
@@ -13,7 +14,9 @@ OLDEST_TENSORBOARD = "2.16.2"
 setuptools.setup(
     name="tb-sparsity-plugin",
     version="0.1.0",
-    description="TensorBoard plugin: measured vs expected sparsity of tfmot pruning runs",
+    description=("TensorBoard plugin and CLI: measured vs expected sparsity of pruning runs and "
+                 "checkpoints (tfmot, PyTorch, Lightning, Transformers, Keras 3, llm-compressor, "
+                 "SparseML, Distiller, NNCF)"),
     long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read()
     if os.path.exists(os.path.join(HERE, "README.md"))
     else "",
@@ -22,8 +25,8 @@ setuptools.setup(
     python_requires=">=3.11",
     # The dashboard's sources live in frontend/src and are installed as
     # tb_sparsity_plugin/static: one copy in the repository, no node needed to install.
-    packages=["tb_sparsity_plugin", "tb_sparsity_plugin.sources", "tb_sparsity_plugin.static",
-              "tb_sparsity_plugin.torch"],
+    packages=setuptools.find_packages(include=["tb_sparsity_plugin", "tb_sparsity_plugin.*"])
+    + ["tb_sparsity_plugin.static"],
     package_dir={"tb_sparsity_plugin.static": "frontend/src"},
     package_data={
         "tb_sparsity_plugin": ["http_api.md"],
@@ -33,12 +36,15 @@ setuptools.setup(
         "tensorboard>=%s" % OLDEST_TENSORBOARD,
         "numpy",
         "werkzeug",
-        # C CRC32C for checking event files past damage (recovery.py)
+        # C CRC32C for checking event files past damage (reading/recovery.py)
         "google-crc32c",
         # the CLI's progress counter
         "tqdm",
-        # the run and series answers' encoding: ~10x faster than json (documents.py)
+        # the run and series answers' encoding: ~10x faster than json (serving/documents.py)
         "orjson",
+        # checkpoints: llm-compressor's recipe.yaml (safe_load only), Keras' .h5 and .keras
+        "pyyaml",
+        "h5py",
     ],
     extras_require={
         # Logdirs in S3 buckets: TensorBoard reads s3:// with boto3 (docs/remote_logdirs.md).
@@ -60,6 +66,12 @@ setuptools.setup(
             "tensorflow-model-optimization>=0.8",
             "scikit-learn",
             "torch==2.13.0",
+            # the training loops and checkpoint writers the tests run for real
+            "lightning==2.6.6",
+            "transformers==5.17.0",
+            "accelerate",
+            "llmcompressor==0.14.0.1",
+            "safetensors",
             "pytest",
             # the suite runs on every core (scripts/test.sh); filelock: trained runs made once
             "pytest-xdist",

@@ -16,17 +16,17 @@ if [ "${1:-}" = "--fast" ]; then
     VENV=${VENV:-.venv}
     [ -x "$VENV/bin/python" ] || use_venv test  # the first time only
     # The tfmot runs most tests read are trained once and kept, keyed by what writes them.
-    key=$(cat tests/tfmot_runs.py tb_sparsity_plugin/tfmot/callback.py tb_sparsity_plugin/metadata.py \
+    key=$(cat tests/generated/tfmot_runs.py tb_sparsity_plugin/tfmot/callback.py tb_sparsity_plugin/metadata.py \
           | sha1sum | cut -c1-12)
     export TB_SPARSITY_TEST_LOGDIR=${TB_SPARSITY_TEST_LOGDIR:-$PWD/.cache/tfmot_runs-$key}
     if [ -d frontend/node_modules ] && command -v node >/dev/null 2>&1; then
         (cd frontend && node --test test/)
     fi
-    # TensorFlow and PyTorch hidden (tests/no_tensorflow, tests/no_torch), as for a user
+    # TensorFlow and PyTorch hidden (tests/support/no_tensorflow, tests/support/no_torch), as for a user
     # without them: none of these tests needs them, and importing them costs seconds each
     # (TensorBoard's writer imports TensorFlow just to write files; collection imports torch).
     # So modules that need torch skip here (outside CI only: unset it).
-    export PYTHONPATH="$PWD/tests/no_tensorflow:$PWD/tests/no_torch:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+    export PYTHONPATH="$PWD/tests/support/no_tensorflow:$PWD/tests/support/no_torch:$PWD${PYTHONPATH:+:$PYTHONPATH}"
     unset CI
     exec "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider \
         -m "not browser and not tensorboard and not tensorflow and not torch and not benchmark and not emulator" "$@"

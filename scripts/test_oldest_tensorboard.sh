@@ -33,4 +33,4 @@ fi
 cd "$ROOT"
 # No TensorFlow here: the suites below build their logdirs with TensorBoard's own writer.
 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider \
-  tests/test_hostile_logdirs.py tests/test_hostile_requests.py "${@:2}"
+  tests/unit/reading/test_hostile_logdirs.py tests/unit/serving/test_hostile_requests.py "${@:2}"

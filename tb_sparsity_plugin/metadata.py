@@ -26,8 +26,6 @@ docs/summary_format.md. Version 1 is what the Keras callback `SparsitySummaries`
 
 import json
 
-from tensorboard.compat.proto import summary_pb2
-
 PLUGIN_NAME = "sparsity"
 TAB_NAME = "Sparsity"
 CONFIG_TAG = "tb_sparsity/config"
@@ -65,6 +63,9 @@ def create_summary_metadata(version=KERAS_FORMAT_VERSION):
     `data_class` must be set explicitly: both of TensorBoard's loaders drop summaries of an
     unknown plugin whose data class is unset.
     """
+    # Imported here: the rest of this module is read by the pure analysis and the sources.
+    from tensorboard.compat.proto import summary_pb2
+
     return summary_pb2.SummaryMetadata(
         summary_description="tb-sparsity-plugin: pruned weights and their schedules",
         plugin_data=summary_pb2.SummaryMetadata.PluginData(

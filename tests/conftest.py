@@ -9,6 +9,7 @@ what they do themselves (`pytestmark`); a test that uses the `browser` fixture (
 about it.
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -19,8 +20,14 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+# The suite's layout: generated/ holds the scripts that write real logdirs and checkpoints
+# (run as subprocesses), support/ the code tests share; browser/, benchmarks/, demo/ and
+# unit/<package>/ the tests.
+GENERATED = os.path.join(TESTS, "generated")
+SUPPORT = os.path.join(TESTS, "support")
+for path in (ROOT, SUPPORT, GENERATED):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 from benchmarks.tb_launcher import TensorBoardProcess  # noqa: E402  (the one launcher)
 
@@ -64,7 +71,8 @@ def run_python(args, timeout=600, env=None):
 
 
 def made_once(tmp_path_factory, name, env_var, script, timeout=600):
-    """A logdir of real training runs written by tests/`script`, made once per test session:
+    """A logdir of real training runs written by tests/generated/`script`, made once per test
+    session:
     with pytest-xdist's workers (scripts/test.sh), the first worker to ask trains it under a
     file lock in their shared temporary directory and the others wait for it.
 
@@ -86,20 +94,20 @@ def made_once(tmp_path_factory, name, env_var, script, timeout=600):
     with filelock.FileLock(out + ".lock"):
         if not os.path.exists(os.path.join(out, "truth.json")):
             os.makedirs(out, exist_ok=True)
-            run_python([os.path.join(TESTS, script), out], timeout=timeout)
+            run_python([os.path.join(GENERATED, script), out], timeout=timeout)
     return out
 
 
 @pytest.fixture(scope="session")
 def tfmot_logdir(tmp_path_factory):
-    """A logdir of real tfmot training runs (tests/tfmot_runs.py); TB_SPARSITY_TEST_LOGDIR
+    """A logdir of real tfmot training runs (tests/generated/tfmot_runs.py); TB_SPARSITY_TEST_LOGDIR
     caches them between sessions (made_once)."""
     return made_once(tmp_path_factory, "tfmot_runs", "TB_SPARSITY_TEST_LOGDIR", "tfmot_runs.py")
 
 
 @pytest.fixture(scope="session")
 def example_logdir(tmp_path_factory):
-    """tfmot's example scripts and schedule recipes as real runs (tests/tfmot_example_runs.py);
+    """tfmot's example scripts and schedule recipes as real runs (tests/generated/tfmot_example_runs.py);
     TB_SPARSITY_EXAMPLES_LOGDIR caches them like tfmot_logdir."""
     return made_once(tmp_path_factory, "tfmot_example_runs", "TB_SPARSITY_EXAMPLES_LOGDIR",
                      "tfmot_example_runs.py", timeout=1200)
@@ -109,6 +117,22 @@ def example_logdir(tmp_path_factory):
 def truth(tfmot_logdir):
     with open(os.path.join(tfmot_logdir, "truth.json")) as f:
         return json.load(f)
+
+
+def require_torch():
+    """Skip without torch, except in CI, where a missing torch is a failure."""
+    if importlib.util.find_spec("torch") is None:
+        message = "torch is not installed: pip install '.[torch]' (torch==2.13.0)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def get(client, path):
+    """The JSON answer of a plugin route (`path` under /data/plugin/sparsity/), asserting 200."""
+    response = client.get("/data/plugin/sparsity/" + path)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json.loads(response.get_data(as_text=True))
 
 
 def make_provider(logdir):
@@ -142,10 +166,10 @@ def client(tfmot_logdir):
 
 # TensorBoard imports TensorFlow whenever it can (its file system layer), which costs 5 s of
 # CPU per start here and nothing the plugin uses. So the tests' TensorBoards run as on a
-# machine with only TensorBoard and this plugin installed (tests/no_tensorflow hides
+# machine with only TensorBoard and this plugin installed (tests/support/no_tensorflow hides
 # TensorFlow), except where TensorFlow is the point: `tensorflow=True` (a tfmot user's own
 # TensorBoard in test_tensorboard_process.py; gs:// through TensorFlow's GCS file system).
-NO_TENSORFLOW_PATH = os.pathsep.join([os.path.join(TESTS, "no_tensorflow"), ROOT])
+NO_TENSORFLOW_PATH = os.pathsep.join([os.path.join(SUPPORT, "no_tensorflow"), ROOT])
 NO_TENSORFLOW = {"PYTHONPATH": NO_TENSORFLOW_PATH}
 
 

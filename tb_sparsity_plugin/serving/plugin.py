@@ -50,11 +50,11 @@ STATIC_TYPES = {
 
 def static_dir():
     """The dashboard's files: the installed copy, else frontend/src of a source checkout."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    installed = os.path.join(here, "static")
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    installed = os.path.join(package, "static")
     if os.path.isfile(os.path.join(installed, "index.js")):
         return installed
-    return os.path.join(os.path.dirname(here), "frontend", "src")
+    return os.path.join(os.path.dirname(package), "frontend", "src")
 
 
 class LogdirUnreadableError(errors.PublicError):

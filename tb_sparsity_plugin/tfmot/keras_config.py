@@ -8,10 +8,8 @@ Pure: dicts in, dicts out. No Keras, no TensorFlow, no I/O.
 import collections
 import re
 
-from tb_sparsity_plugin.reading.provider_listing import MODEL_CONFIG_PLUGIN
-
-# Where Keras' TensorBoard callback logs the model config: a blob sequence.
-PLUGIN = MODEL_CONFIG_PLUGIN
+# The tag under which Keras' TensorBoard callback logs the model config: a blob sequence of
+# the graph plugin (reading/provider_listing.py: MODEL_CONFIG_PLUGIN).
 TAG = "keras"
 
 def _input_shape(layer_json):

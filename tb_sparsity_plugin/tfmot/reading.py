@@ -7,6 +7,7 @@ through the reads the reader hands it (reading/provider_reads.py).
 """
 
 from tb_sparsity_plugin.reading import cache
+from tb_sparsity_plugin.reading.provider_listing import MODEL_CONFIG_PLUGIN
 from tb_sparsity_plugin import run_data
 from tb_sparsity_plugin.run_data import SOURCE_KERAS, SOURCE_NONE, RunSummary, run_group
 from tb_sparsity_plugin.sources.plans import READ_FIRST
@@ -185,7 +186,7 @@ class TfmotReading:
             wrappers = self._models.get(key, fingerprint)
             if wrappers is None:  # only the wrappers are kept: a model config is ~10x bigger
                 model = self._reads.last_blob_json(ctx, experiment_id, candidate,
-                                                   keras_config.PLUGIN, keras_config.TAG)
+                                                   MODEL_CONFIG_PLUGIN, keras_config.TAG)
                 wrappers = (model if isinstance(model, str)
                             else keras_config.wrappers_in_model_config(model))
                 self._models.put(key, wrappers, fingerprint, 4 * len(repr(wrappers)))

@@ -9,7 +9,6 @@ read by its tfmot tags, saying why.
 
 from tb_sparsity_plugin.run_data import SOURCE_KERAS, SOURCE_NONE
 from tb_sparsity_plugin.tfmot import tags
-from tb_sparsity_plugin.tfmot.reading import TfmotReading as Reading  # noqa: F401 (the interface)
 
 LABELS = {
     SOURCE_KERAS: "tfmot: schedule from the Keras model config",
@@ -25,3 +24,11 @@ def claims(scalar_tags, own_tags):
 def is_sparsity_tag(tag):
     """tfmot's mask sparsity and threshold tags (not quality metrics)."""
     return tags.is_sparsity_tag(tag) or bool(tags.THRESHOLD_TAG.match(tag))
+
+
+def Reading(reads):  # noqa: N802  (the interface's name: a class in the other sources)
+    """The source's reads (reading.py), imported on first use so that the registry stays
+    importable by the pure analysis (quality.py asks it which tags are sparsity records)."""
+    from tb_sparsity_plugin.tfmot.reading import TfmotReading
+
+    return TfmotReading(reads)

@@ -60,7 +60,7 @@ def readable_name(wrapper):
 
 def model_config_runs(models, run):
     """The runs of `run`'s group whose Keras model config may hold its schedules, most
-    likely first. `models` is {run: {tag: ...}} of plugin keras_config.PLUGIN."""
+    likely first. `models` is {run: {tag: ...}} of the graph plugin's model configs."""
     group = run_group(run)
     candidates = [r for r in models if run_group(r) == group and keras_config.TAG in models[r]]
     # The Keras TensorBoard callback writes the model to "<exp>/train".
