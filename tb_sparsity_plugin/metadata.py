@@ -10,12 +10,12 @@ docs/summary_format.md. Version 1 is what the Keras callback `SparsitySummaries`
 
     {"version": 1,
      "weights": [{
-        "wrapper": "prune_low_magnitude_conv2d",   # the PruneLowMagnitude wrapper's name
+        "wrapper": "<wrapper>_conv2d",             # tfmot's pruning wrapper's name
         "layer": "conv2d", "layer_class": "Conv2D", # the wrapped layer
         "weight": "kernel",                         # short name of the pruned weight
         "position": 1,                              # wrapper's index in model.layers (flattened)
         "params": 288, "shape": [3, 3, 1, 32],
-        "schedule": {"class_name": "PolynomialDecay", "config": {...}} | null,
+        "schedule": {"class_name": ..., "config": {...}} | null,  # tfmot's schedule
         "block_size": [1, 1], "block_pooling_type": "AVG",
         "sparsity_m_by_n": [2, 4] | null,
         "tags": {"mask_sparsity": "...", "weight_sparsity": "...", "threshold": "..."}

@@ -114,6 +114,24 @@ def example_logdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tool_logdir(tmp_path_factory):
+    """Real PyTorch runs in SparseML's, Distiller's and NNCF's tag formats
+    (tests/generated/torch_tool_runs.py), made once for every test file."""
+    require_torch()
+    return made_once(tmp_path_factory, "torch_tool_runs", "TB_SPARSITY_TOOL_LOGDIR",
+                     "torch_tool_runs.py")
+
+
+@pytest.fixture(scope="session")
+def trap_logdir(tmp_path_factory):
+    """Real PyTorch runs logged with SparsityWriter, PyTorch's pruning traps among them
+    (tests/generated/torch_trap_runs.py), made once for every test file."""
+    require_torch()
+    return made_once(tmp_path_factory, "torch_trap_runs", "TB_SPARSITY_TRAP_LOGDIR",
+                     "torch_trap_runs.py")
+
+
+@pytest.fixture(scope="session")
 def truth(tfmot_logdir):
     with open(os.path.join(tfmot_logdir, "truth.json")) as f:
         return json.load(f)

@@ -71,7 +71,7 @@ def schedule_diagnostics(schedule, last_step=None, layer=None, params=None):
     """
     out = []
     rounding = 1.0 / params if params else 0.0
-    if schedule.class_name == "PolynomialDecay" and not schedule.open_ended:
+    if getattr(schedule, "ramps", False) and not schedule.open_ended:
         window = schedule.end_step - schedule.begin_step
         first_steps = schedule.pruning_steps(schedule.end_step, limit=4)
         if not first_steps:

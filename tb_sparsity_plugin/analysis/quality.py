@@ -2,9 +2,9 @@
 with the sparsity steps, and where the metric first drops.
 
 Pure functions over plain data (a scalar listing, metric series, the `run` document of
-analysis.py); the plugin's `metrics` and `quality` routes read the data and call them.
+run_document.py); the plugin's `metrics` and `quality` routes read the data and call them.
 
-What Keras' TensorBoard callback writes next to PruningSummaries' `metrics` run (design.md §1):
+What Keras' TensorBoard callback writes next to tfmot's `metrics` run:
 
 - `<exp>/train`, `<exp>/validation`: `epoch_<metric>` at step = epoch index (0, 1, …);
 - `<exp>/validation`: `evaluation_<metric>_vs_iterations` at step = training iterations at
@@ -13,7 +13,7 @@ What Keras' TensorBoard callback writes next to PruningSummaries' `metrics` run 
 
 Step-indexed tags are used as they are. Epoch `k` of an epoch-indexed tag ends at training
 step `(k + 1) * e`; `e` (steps per epoch) comes from the steps of an
-`evaluation_*_vs_iterations` tag of the group, else from PruningSummaries' records, which
+`evaluation_*_vs_iterations` tag of the group, else from tfmot's sparsity records, which
 are written at the start of every epoch (steps 0, e, 2e, …).
 """
 
@@ -24,6 +24,7 @@ import re
 from tb_sparsity_plugin.analysis import run_document
 from tb_sparsity_plugin import run_data
 from tb_sparsity_plugin.sources import registry
+from tb_sparsity_plugin.tfmot import sentences as tfmot_sentences
 
 STEPS = "steps"  # the tag's step is the training step
 EPOCH_END = "epoch_end"  # the tag's step is an epoch index: mapped to the step it ended at
@@ -144,16 +145,14 @@ def steps_per_epoch(evaluation_series, run_doc):
         if e:
             return e, "%d steps per epoch, from the steps of %s in run %r (%s)" % (
                 e, tag, run, _preview(steps))
-    if run_doc.get("schedule_source") in (run_data.SOURCE_KERAS, run_data.SOURCE_NONE):
-        # PruningSummaries writes at each epoch start: steps 0, e, 2e, …
+    if tfmot_sentences.read_from_tfmot_tags(run_doc.get("schedule_source")):
+        # tfmot logs at each epoch's start: steps 0, e, 2e, …
         steps = sorted({int(p[0]) for p in (run_doc.get("model") or {}).get("measured") or []})
         if len(steps) >= 2:
             e = _uniform_spacing(steps)
             if e:
-                return e, ("%d steps per epoch, from PruningSummaries' epoch-start records "
-                           "(steps %s)" % (e, _preview(steps)))
-    return None, ("the steps per epoch are unknown: no evaluation_*_vs_iterations tag in the "
-                  "run's group and no evenly spaced PruningSummaries records")
+                return e, tfmot_sentences.steps_per_epoch_from_records(e, _preview(steps))
+    return None, tfmot_sentences.STEPS_PER_EPOCH_UNKNOWN
 
 
 def _held(series, step):
@@ -169,7 +168,7 @@ def model_sparsity_at(run_doc, step):
     The measured series' held value (its last record at or before `step`) while the
     measured series has a record at or after `step` and the mask cannot have changed since
     that record: the expected series is the same at the record's step and at `step`, or the
-    run has no expected series. Otherwise (past the last record: PruningSummaries never logs
+    run has no expected series. Otherwise (past the last record: tfmot never logs
     the state after the last epoch; or a pruning step between a sparse record and `step`) the
     expected series at `step`; without one, the last measured value (stale).
     """
@@ -259,10 +258,7 @@ def quality(run_doc, metric, series, evaluation_series, tolerance=DEFAULT_TOLERA
                   if src == "expected" and (last_record is None or p[0] > last_record))
     n_between = sources.count("expected") - n_after
     if n_after:
-        notes.append(
-            "%d point(s) after the last sparsity record (step %s) use the schedule's expected "
-            "whole-model sparsity: PruningSummaries does not log the state after the last "
-            "epoch." % (n_after, last_record if last_record is not None else "none"))
+        notes.append(tfmot_sentences.after_last_record(n_after, last_record))
     if n_between:
         notes.append(
             "%d point(s) fall after a pruning step that no sparsity record covers yet (the "

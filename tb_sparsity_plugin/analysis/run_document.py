@@ -12,7 +12,7 @@ import numpy as np
 from tb_sparsity_plugin.analysis import diagnostics
 from tb_sparsity_plugin.analysis import schedules
 from tb_sparsity_plugin import run_data
-from tb_sparsity_plugin.tfmot import tags as tfmot_tags
+from tb_sparsity_plugin.tfmot import sentences as tfmot_sentences
 from tb_sparsity_plugin.torch import diagnostics as torch_diagnostics
 from tb_sparsity_plugin import words
 
@@ -97,9 +97,7 @@ def analyze_layer(layer, run_last_step, run_source):
     elif layer.m_by_n_marker:
         diags.append(diagnostics.diagnostic(
             "m_by_n_schedule_ignored", "info", key,
-            "m:n structured sparsity (tfmot logs threshold %g for it; which m:n, e.g. 2:4, "
-            "is not in PruningSummaries' logs): tfmot sets the mask once at step 1 and ignores "
-            "the pruning schedule, so no schedule curve is drawn." % tfmot_tags.M_BY_N_THRESHOLD))
+            tfmot_sentences.m_by_n_marker()))
     elif layer.schedule is not None:
         parsed = schedules.parse_schedule(layer.schedule, rounding=layer.rounding,
                                           shape=layer.shape, logged=layer.logged)
@@ -216,20 +214,16 @@ def analyze_run(data, thresholds=True):
             "No schedule found for this run: showing measured sparsity only. Log with "
             "tb_sparsity_plugin.SparsitySummaries, or keep the Keras TensorBoard callback's "
             "'train' run (it holds the model config) next to 'metrics'."))
-    tfmot_tags = data.source in (run_data.SOURCE_KERAS, run_data.SOURCE_NONE)
+    tfmot_tags = tfmot_sentences.read_from_tfmot_tags(data.source)
     if tfmot_tags and data.layers and last_step < run_last:
         diags.append(diagnostics.diagnostic(
             "final_state_not_logged", "info", None,
-            "PruningSummaries logs at the start of each epoch: the last record is step %d, "
-            "but training ran to step %d (%s). The expected curve shows where the schedule "
-            "ends; log with SparsitySummaries to record the final state." % (
-                last_step, run_last, data.training_last_step_source)))
+            tfmot_sentences.final_state_before(last_step, run_last,
+                                               data.training_last_step_source)))
     elif tfmot_tags and data.layers and training_last is None:
         diags.append(diagnostics.diagnostic(
             "final_state_not_logged", "info", None,
-            "PruningSummaries logs at the start of each epoch, so the state after the last "
-            "epoch (after step %d) is not on record. Log with SparsitySummaries to record "
-            "it." % last_step))
+            tfmot_sentences.final_state_unknown(last_step)))
     diags.extend(diagnostics.diagnostic(code, severity, None, message)
                  for code, severity, message in torch_diagnostics.clock_diagnostics(data.clock))
     damaged = {k: v for k, v in data.skipped.items() if k != DUPLICATE_REASON}

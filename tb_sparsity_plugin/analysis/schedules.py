@@ -95,8 +95,8 @@ def typed_schedule(class_name, config):
 
 
 def schedule_text(schedule):
-    """One line from a schedule's JSON, defaults filled in:
-    "PolynomialDecay 0% → 87.5%, steps 36–184 every 100"; "no schedule" without one."""
+    """One line from a schedule's JSON, defaults filled in (tfmot/schedules.py's `text` for
+    a Keras model config's); "no schedule" without one."""
     if not isinstance(schedule, dict):
         return "no schedule"
     if "kind" in schedule:

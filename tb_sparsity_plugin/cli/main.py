@@ -130,8 +130,9 @@ def analyse(source, run_pattern=None, exact_run=None, quiet=False):
         detail = "%d runs read" % len(names)
         if source.warnings:
             detail += "; " + "; ".join(source.warnings[:3])
-        raise CliError("no sparsity data in %s (no tfmot PruningSummaries or "
-                       "SparsitySummaries tags; %s)" % (source.logdir, detail))
+        raise CliError("no sparsity data in %s (none of the records tfmot, this plugin's "
+                       "writers and callbacks, SparseML, Distiller or NNCF write; %s)"
+                       % (source.logdir, detail))
     finally:
         bulk.close()
 

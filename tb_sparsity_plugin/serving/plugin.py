@@ -101,7 +101,7 @@ class SparsityPlugin(base_plugin.TBPlugin):
         }
 
     def data_plugin_names(self):
-        # Our own summaries activate the tab at no cost; PruningSummaries' scalars need
+        # Our own summaries activate the tab at no cost; tfmot's scalars need
         # is_active() below.
         return (metadata.PLUGIN_NAME,)
 

@@ -26,7 +26,7 @@ READ_FIRST, and the key that lines a layer up across runs.
 The sources (first claim first):
   own.py            the plugin's own config summary (metadata.py, docs/summary_format.md),
                     written by every writer and callback of this package
-  tfmot/source.py   tfmot's `PruningSummaries` tags, schedules from the Keras model config;
+  tfmot/source.py   tfmot's mask sparsity tags, schedules from the Keras model config;
                     also the fallback for a run whose own config summary is damaged
   tools.py          the tags SparseML, Distiller and NNCF write (measured levels, no schedule)
 

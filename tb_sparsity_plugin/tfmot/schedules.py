@@ -119,6 +119,11 @@ class Schedule:
             count = min(count, limit)
         return [int(first + i * self.frequency) for i in range(count)]
 
+    @property
+    def ramps(self):
+        """Whether the target ramps from begin to end (so a window can miss its end)."""
+        return self.class_name == "PolynomialDecay"
+
     def effective(self, steps, params=None):
         """Sparsity the mask holds after each step (0 before the first pruning step)."""
         p = self.last_pruning_step(steps)

@@ -21,15 +21,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.tensorboard, pytest.mark.torch]
 
 
 @pytest.fixture(scope="module")
-def mixed_logdir(tfmot_logdir, tmp_path_factory):
-    require_torch()
+def mixed_logdir(tfmot_logdir, trap_logdir, tool_logdir, tmp_path_factory):
     root = tmp_path_factory.mktemp("keras_and_pytorch")
     out = copy_logdir(tfmot_logdir, str(root / "logs"))
-    run_python([os.path.join(GENERATED, "torch_trap_runs.py"), os.path.join(out, "torch")])
-    tools = str(root / "tools")
-    run_python([os.path.join(GENERATED, "torch_tool_runs.py"), tools])
+    shutil.copytree(trap_logdir, os.path.join(out, "torch"))
     for run in ("sparseml", "distiller"):
-        shutil.copytree(os.path.join(tools, run), os.path.join(out, "tools", run))
+        shutil.copytree(os.path.join(tool_logdir, run), os.path.join(out, "tools", run))
     os.remove(os.path.join(out, "torch", "truth.json"))
     return out
 

@@ -20,14 +20,6 @@ CLOSE = 1e-6
 
 
 @pytest.fixture(scope="session")
-def tool_logdir(tmp_path_factory):
-    require_torch()
-    out = str(tmp_path_factory.mktemp("torch_tool_runs"))
-    run_python([os.path.join(GENERATED, "torch_tool_runs.py"), out])
-    return out
-
-
-@pytest.fixture(scope="session")
 def tool_truth(tool_logdir):
     with open(os.path.join(tool_logdir, "truth.json")) as f:
         return json.load(f)

@@ -18,14 +18,6 @@ pytestmark = pytest.mark.torch  # trains PyTorch pruning runs (tests/generated/t
 
 
 @pytest.fixture(scope="module")
-def trap_logdir(tmp_path_factory):
-    require_torch()
-    out = str(tmp_path_factory.mktemp("torch_trap_runs"))
-    run_python([os.path.join(GENERATED, "torch_trap_runs.py"), out])
-    return out
-
-
-@pytest.fixture(scope="module")
 def trap_client(trap_logdir):
     return make_client(trap_logdir)
 
