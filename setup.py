@@ -30,7 +30,7 @@ setuptools.setup(
     package_dir={"tb_sparsity_plugin.static": "frontend/src"},
     package_data={
         "tb_sparsity_plugin": ["http_api.md"],
-        "tb_sparsity_plugin.static": ["*.js", "*.css", "views/*.js", "vendor/*"],
+        "tb_sparsity_plugin.static": ["*.js", "*.css", "view_models/*.js", "views/*.js", "vendor/*"],
     },
     install_requires=[
         "tensorboard>=%s" % OLDEST_TENSORBOARD,
@@ -82,7 +82,7 @@ setuptools.setup(
             "pandas",
             "psutil",
             # Local S3 and GCS emulators for the s3:// and gs:// logdir tests; cryptography
-            # makes the certificate TensorFlow's GCS client is shown (tests/gcs_emulator.py).
+            # makes the certificate TensorFlow's GCS client is shown (tests/support/bucket_emulators.py).
             "moto[server]",
             "boto3",
             "gcp-storage-emulator",

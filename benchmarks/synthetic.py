@@ -20,7 +20,7 @@ content b"1" and *no* data class: TensorBoard's loaders migrate it to a blob seq
 
 The sparsity values follow tfmot's effective step function for a PolynomialDecay schedule
 (the mask only changes on pruning steps) quantised to the layer's kernel size
-(`1 - max(round(n (1 - s)), 1) / n`), as in docs/design.md §2.
+(`1 - max(round(n (1 - s)), 1) / n`), as tb_sparsity_plugin/tfmot/schedules.py computes it.
 
 Records go through TensorBoard's own `RecordWriter` (see `_EventFile`). Its pure-Python
 CRC32C costs about half the writing time, so when the optional `crc32c` or `google_crc32c`

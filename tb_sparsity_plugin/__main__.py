@@ -1,4 +1,4 @@
-"""`python -m tb_sparsity_plugin`: the `tb-sparsity` command line (see cli.py)."""
+"""`python -m tb_sparsity_plugin`: the `tb-sparsity` command line (see cli/main.py)."""
 
 import sys
 

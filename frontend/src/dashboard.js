@@ -1,9 +1,11 @@
 // The Sparsity dashboard: the page's state (selection, highlight, tab, groups) and its wiring.
-// The store (store.js) fetches and holds every resource; the views draw; model.js and
-// sweeps.js shape.
-import { collectDiagnostics, compileFilter, runLabels, SORT_MODES } from "./model.js";
+// The store (store.js) fetches and holds every resource; view_models/ shapes what the views
+// draw; the views draw.
+import { collectDiagnostics } from "./view_models/diagnostics.js";
+import { SORT_MODES } from "./view_models/layers.js";
+import { compileFilter, expectedLegendText, runLabels } from "./view_models/runs.js";
 import { FAILED, LOADED, LOADING, Store } from "./store.js";
-import { familyColors, groupRunsBy } from "./sweeps.js";
+import { familyColors, groupRunsBy } from "./view_models/sweeps.js";
 import { diagnosticId, renderDiagnostics } from "./views/diagnostics.js";
 import { el, replaceChildren } from "./views/dom.js";
 import { LayersView } from "./views/layers.js";
@@ -14,7 +16,7 @@ import { QualityView } from "./views/quality.js";
 import { runPicker, section, TabBar } from "./views/sections.js";
 import { TableView } from "./views/table.js";
 import { WhatIfView } from "./views/whatif.js";
-import { TABS } from "./view_models.js";
+import { TABS } from "./view_models/sections.js";
 import { connectToHost, DATA_RELOADED } from "./tb_host.js";
 import { followTheme } from "./theme.js";
 import { UrlState } from "./url_state.js";
@@ -27,7 +29,7 @@ const INTRO = {
   quality: "A metric of each selected run against whole-model sparsity: where quality starts to fall, and how runs compare at equal sparsity.",
   heatmap: "Every layer of one run at every logged step, coloured by its sparsity (or by how far it is from its schedule).",
   table: "Every layer of one run at one step. Click a point on any chart to pick the step; the default is the run's last step.",
-  whatif: "Try a schedule before training with it: the curves tfmot would apply, over the run's measured curves.",
+  whatif: "Try a schedule before training with it: the curves tfmot (PolynomialDecay, ConstantSparsity) or torch.ao (CubicSL) would apply, over the run's measured curves.",
 };
 
 function filterBox(placeholder, label, onInput) {
@@ -82,6 +84,7 @@ export class Dashboard {
     this.groupByError = el("div", { class: "filter-error", attrs: { "aria-live": "polite" } });
     this.meanBox = el("input", { attrs: { type: "checkbox", "aria-label": "draw each group as its mean with a min-max band" }, on: { change: render } });
     this.runList = el("div", { class: "run-list" });
+    this.expectedLegend = el("p", {}); // names the shown runs' frameworks (render)
     this.layerFilter = filterBox("Filter layers (regex)", "filter layers by regular expression", render);
     this.layerFilterError = el("div", { class: "filter-error", attrs: { "aria-live": "polite" } });
     this.sortSelect = el(
@@ -118,7 +121,7 @@ export class Dashboard {
         { class: "legend-help small" },
         el("h3", { text: "How to read the charts" }),
         el("p", {}, el("span", { class: "key-line key-measured" }), "measured mask sparsity (as logged, drawn as steps; dots are logged points)"),
-        el("p", {}, el("span", { class: "key-line key-expected" }), "expected: what the schedule makes tfmot apply (changes only on pruning steps)"),
+        this.expectedLegend,
         el("p", {}, el("span", { class: "key-line key-target" }), "schedule target (continuous)"),
         el("p", { class: "muted", text: "Drag on a chart to zoom into steps, double-click to zoom out. \u0394 is measured minus expected in percentage points. Click a run's name to highlight it." }),
       ),
@@ -396,6 +399,7 @@ export class Dashboard {
     });
 
     const shown = groups.flatMap((g) => g.runs);
+    replaceChildren(this.expectedLegend, el("span", { class: "key-line key-expected" }), expectedLegendText(shown));
     const selected = shown.filter((r) => !this.deselected.has(r.run));
     this.store.loadDocs(selected.map((r) => r.run)); // runs new to the list or the selection
     const withDoc = selected.filter((r) => this.store.doc(r.run)?.value);

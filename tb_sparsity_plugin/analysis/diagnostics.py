@@ -3,8 +3,8 @@
 Schedule diagnostics (the frequency trap, no pruning step inside the training), end-of-run
 diagnostics (a layer that ends below its final target, warned about only when the shortfall
 is material), the several-trainings notes, the run-level merge of one cause repeated by every
-layer, and PyTorch's traps (torch_diagnostics.py) joined to a layer's. Pure functions used
-by analysis.py; the words they contain come from words.py. No HTTP, no TensorBoard, no
+layer, and PyTorch's traps (torch/diagnostics.py) joined to a layer's. Pure functions used
+by run_document.py; the words they contain come from words.py. No HTTP, no TensorBoard, no
 TensorFlow here.
 """
 
@@ -212,7 +212,7 @@ EXPLAINS_SHORTFALL = {"ramp_exceeds_training", "level_not_representable", "mask_
 
 
 def with_torch_diagnostics(layer, diags, clock):
-    """A version-2 layer's diagnostics plus PyTorch's traps (torch_diagnostics.py)."""
+    """A version-2 layer's diagnostics plus PyTorch's traps (torch/diagnostics.py)."""
     found = [diagnostic(code, severity, layer.key, message) for code, severity, message in
              torch_diagnostics.layer_diagnostics(layer.entry, layer.measured,
                                                  layer.weight_zeros, clock)]

@@ -2,7 +2,7 @@
 `table` and `export` routes, so a file downloaded from the dashboard and one written by the
 CLI hold the same bytes for the same data.
 
-Pure functions over the documents of analysis.py; no HTTP, no TensorBoard.
+Pure functions over the documents of run_document.py; no HTTP, no TensorBoard.
 """
 
 import csv

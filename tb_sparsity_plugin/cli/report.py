@@ -1,6 +1,6 @@
 """The `tb-sparsity report` formats: table, markdown, CSV and JSON of analysed runs.
 
-Pure functions over the run documents of analysis.py (`summary_doc` drops their long
+Pure functions over the run documents of run_document.py (`summary_doc` drops their long
 series); the words (percentages, schedule text, weighting label) come from words.py and the
 run document, so the report says what the dashboard says.
 """

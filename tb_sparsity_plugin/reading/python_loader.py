@@ -8,7 +8,7 @@ is mostly that (the large benchmark logdir's first screen, 20 runs x 300 layers 
 points, took 338 s; 70 % of the sweep's went to the last points of tfmot's thresholds).
 Here a scalar is taken from its tensor's bytes or its one value field, as make_ndarray
 takes it, and only the points asked for: on the medium benchmark logdir, 4 runs' 400 000
-points were read in 0.98 s instead of 8.38 s, the same numbers (tests/test_python_loader.py
+points were read in 0.98 s instead of 8.38 s, the same numbers (tests/unit/reading/test_python_loader.py
 compares every point with the provider's own). It uses the provider's multiplexer and its
 index of series (`_multiplexer`, `_index`: both in TensorBoard 2.16 to 2.21, the versions
 supported); other dtypes and shapes, other downsampling, a TensorBoard without them and any

@@ -1,4 +1,4 @@
-"""The TensorBoard plugin: thin HTTP routes over documents.py (reader.py + analysis.py).
+"""The TensorBoard plugin: thin HTTP routes over documents.py (reader.py + run_document.py).
 
 Each `*_route` parses the request and answers through `http_util.Respond`; the work is
 done by `*_impl` methods that return plain data (the command line uses the same
@@ -27,6 +27,7 @@ from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin.analysis import quality
 from tb_sparsity_plugin.reading import reader as reader_lib
 from tb_sparsity_plugin.serving import request_params
+from tb_sparsity_plugin.sources import registry
 from tb_sparsity_plugin.analysis import schedules
 
 logger = logging.getLogger(__name__)
@@ -144,6 +145,8 @@ class SparsityPlugin(base_plugin.TBPlugin):
                     "num_layers": r.num_layers,
                     "schedule_source": r.source,
                     "last_step": r.last_step,
+                    "framework": r.framework,
+                    "source_label": registry.label(r.source),
                 }
                 for r in runs
             ]

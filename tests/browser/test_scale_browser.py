@@ -7,7 +7,7 @@
 - 3 runs x 300 layers: scrolling through all 300 layer cards draws each card within a second of
   it entering the view (the issue's property, measured in the page and asserted).
 
-Same setup as tests/test_dashboard_browser.py (Debian's chromium driven by Playwright).
+Same setup as tests/browser/test_dashboard_browser.py (Debian's chromium driven by Playwright).
 """
 
 import math

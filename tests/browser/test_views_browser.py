@@ -1,7 +1,7 @@
 """The Quality, Heatmap, Table and What-if views in a real headless Chromium against a real
 `tensorboard` process on real tfmot logs (and a synthetic 300-layer run for the heatmap).
 
-Same setup as tests/test_dashboard_browser.py (Debian's chromium driven by Playwright for
+Same setup as tests/browser/test_dashboard_browser.py (Debian's chromium driven by Playwright for
 Python; a missing browser fails). Every test ends with no console error and no CSP violation.
 """
 

@@ -1,4 +1,4 @@
-"""Real tfmot training runs logged with `SparsitySummaries`, for tests/test_keras_callback.py.
+"""Real tfmot training runs logged with `SparsitySummaries`, for tests/unit/tfmot/test_keras_callback.py.
 
 Run as a script (the pytest process never imports TensorFlow):
 

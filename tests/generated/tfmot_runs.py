@@ -13,7 +13,7 @@ Scenarios (all built in one process, so Keras' name suffixes differ between runs
 for users who build several models in one notebook):
 
 - `poly`: PolynomialDecay 0 -> 0.8 with a frequency that divides the window (a clean run).
-- `trap`: the frequency trap of ../shared/design.md: default frequency 100, window 36..184,
+- `trap`: the frequency trap (tfmot prunes only every `frequency` steps): default frequency 100, window 36..184,
   192 training steps; pruning happens at 36 and 136 only, ends at 84.5 % instead of 87.5 %.
 - `per_layer`: a functional model with a different schedule on each layer.
 - `plain`: PruningSummaries without the Keras model config (write_graph=False): no schedule.

@@ -2,8 +2,9 @@
 // expected, difference; at the hovered step, or at each run's last logged step at rest; the
 // highlighted run first and a bounded number of others, with a button to show all) and the
 // chart itself.
-import { finalValues, formatPercent, formatPoints, hoverValues, pointWithin } from "../model.js";
-import { boundedEntries, READOUT_ROWS } from "../sweeps.js";
+import { formatPercent, formatPoints } from "../view_models/format.js";
+import { finalValues, hoverValues, pointWithin } from "../view_models/series.js";
+import { boundedEntries, READOUT_ROWS } from "../view_models/sweeps.js";
 import { SparsityChart } from "./chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 
@@ -169,7 +170,7 @@ export class ChartCard {
       {},
       el("th", { class: "col-run", text: atRest ? "last logged" : `step ${this.hoverStep}` }),
       el("th", { class: "col-measured", text: "measured" }),
-      el("th", { class: "col-expected", text: "expected", attrs: { title: "what the schedule makes tfmot apply at this step" } }),
+      el("th", { class: "col-expected", text: "expected", attrs: { title: "what the run's schedule makes its framework apply at this step" } }),
       el("th", { class: "col-diff", text: "\u0394", attrs: { title: "measured minus expected, at the measured point's step" } }),
       anyTarget
         ? el("th", {

@@ -4,7 +4,7 @@
 // compare at a glance. Dragging zooms the steps; a double click zooms back out. The zoom is kept
 // across data refreshes.
 import uPlot from "../vendor/uPlot.esm.js";
-import { alignSeries, dataRange } from "../model.js";
+import { alignSeries, dataRange } from "../view_models/series.js";
 import { themeColor } from "../theme.js";
 
 const CURSOR_SYNC_KEY = "tb-sparsity-steps";

@@ -1,7 +1,7 @@
 // The diagnostics panel: every diagnostic of the selected runs, worst first; a click leads to
 // the layer's chart (or, for run-level diagnostics, to the run).
 import { el, replaceChildren, swatch } from "./dom.js";
-import { groupDiagnostics } from "../model.js";
+import { groupDiagnostics } from "../view_models/diagnostics.js";
 
 const SEVERITY_LABELS = { error: "error", warning: "warning", info: "info" };
 

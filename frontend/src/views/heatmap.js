@@ -2,8 +2,9 @@
 // sparsity, or measured − expected. The cells are one ImageData of rows × columns pixels drawn
 // scaled onto a single canvas (no DOM per cell), so 300 layers × 1000 steps stay responsive;
 // the hover outline is drawn on a second, transparent canvas on top.
-import { formatPercent } from "../model.js";
-import { cellAt, deviationScale, heatmapCellText, heatmapColor, heatmapMatrix, heatmapPixels, niceTicks, HEATMAP_MODES } from "../view_models.js";
+import { formatPercent } from "../view_models/format.js";
+import { cellAt, deviationScale, HEATMAP_MODES, heatmapCellText, heatmapColor, heatmapMatrix, heatmapPixels } from "../view_models/heatmap.js";
+import { niceTicks } from "../view_models/xy_chart.js";
 import { el, replaceChildren } from "./dom.js";
 import { themeColor } from "../theme.js";
 

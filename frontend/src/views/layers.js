@@ -3,19 +3,11 @@
 // layer's series of every selected run (the store batches those asks into one request) and is
 // redrawn when they arrive. Many runs stay readable: a group can be drawn as its mean with a
 // min–max band, readouts are bounded, a card's schedules and badges are counted, not repeated.
-import {
-  compileFilter,
-  filterLayerRows,
-  formatCompactCount,
-  formatCount,
-  formatPercent,
-  layerBadges,
-  lineUpLayers,
-  scheduleLine,
-  sortLayerRows,
-} from "../model.js";
+import { formatCompactCount, formatCount, formatPercent } from "../view_models/format.js";
+import { filterLayerRows, layerBadges, lineUpLayers, scheduleLine, sortLayerRows } from "../view_models/layers.js";
+import { compileFilter } from "../view_models/runs.js";
 import { FIRST_SCREEN_LAYERS, LOADING } from "../store.js";
-import { countTexts, meanBand, runCount } from "../sweeps.js";
+import { countTexts, meanBand, runCount } from "../view_models/sweeps.js";
 import { badge, ChartCard } from "./cards.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 

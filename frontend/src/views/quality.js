@@ -1,19 +1,9 @@
 // Quality vs sparsity: a metric of each selected run (validation accuracy, loss, ...) against
 // whole-model sparsity, from the backend's `metrics` and `quality` routes, with the point where
 // the metric first falls below its best by more than a tolerance marked.
-import { formatPercent } from "../model.js";
-import {
-  chooseMetric,
-  defaultToleranceText,
-  firstDropText,
-  formatMetric,
-  mergeMetricLists,
-  paddedExtent,
-  parseTolerance,
-  qualityLines,
-  sparsityDomain,
-  toleranceUnit,
-} from "../view_models.js";
+import { formatPercent } from "../view_models/format.js";
+import { chooseMetric, defaultToleranceText, firstDropText, formatMetric, mergeMetricLists, parseTolerance, qualityLines, sparsityDomain, toleranceUnit } from "../view_models/quality.js";
+import { paddedExtent } from "../view_models/xy_chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 import { XYChart } from "./xy_chart.js";
 

@@ -2,12 +2,6 @@
 // regex); a click on a run's name highlights it in every chart and readout.
 import { el, replaceChildren, swatch } from "./dom.js";
 
-const SOURCE_NOTES = {
-  none: "no schedule",
-  keras_model_config: "schedule from model config",
-  sparsity_summaries: "schedule from SparsitySummaries",
-};
-
 /**
  * Fills `container` with the run list.
  * @param {HTMLElement} container
@@ -47,7 +41,8 @@ export function renderRunList(container, props) {
           const meta = [];
           if (Number.isFinite(run.num_layers)) meta.push(`${run.num_layers} layer${run.num_layers === 1 ? "" : "s"}`);
           if (Number.isFinite(run.last_step)) meta.push(`step ${run.last_step}`);
-          if (SOURCE_NOTES[run.schedule_source] && run.schedule_source === "none") meta.push(SOURCE_NOTES.none);
+          if (run.framework) meta.push(run.framework);
+          if (run.schedule_source === "none") meta.push("no schedule");
           const error = errors.get(run.run);
           return el(
             "li",
@@ -57,7 +52,7 @@ export function renderRunList(container, props) {
             },
             el(
               "label",
-              { attrs: { title: `${run.run}${SOURCE_NOTES[run.schedule_source] ? ` (${SOURCE_NOTES[run.schedule_source]})` : ""}` } },
+              { attrs: { title: `${run.run}${run.source_label ? ` (${run.source_label})` : ""}` } },
               box,
               swatch(colors.get(run.run) || "#999"),
             ),

@@ -1,8 +1,8 @@
 // The per-layer table of one run at one step (the backend's `table` route), sortable, the whole
 // model on top, with links to the same table as CSV and to the run's full series.
 import { exportUrl, tableCsvUrl } from "../data.js";
-import { formatCell, sortTableRows, tableColumns } from "../view_models.js";
-import { MODEL_KEY } from "../model.js";
+import { formatCell, sortTableRows, tableColumns } from "../view_models/table.js";
+import { MODEL_KEY } from "../view_models/format.js";
 import { el, replaceChildren } from "./dom.js";
 
 export class TableView {

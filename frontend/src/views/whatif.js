@@ -1,8 +1,10 @@
 // What-if schedule: a form for a pruning schedule (class, parameters, training length) whose
 // expected and target curves the backend's `schedule` route computes; drawn over the measured
 // curves of the chosen run's layers, with the schedule's diagnostics.
-import { formatPercent, PALETTE, pointAt } from "../model.js";
-import { prefillSchedule, pruningStepsText, SCHEDULE_FIELDS, scheduleParams } from "../view_models.js";
+import { formatPercent } from "../view_models/format.js";
+import { PALETTE } from "../view_models/runs.js";
+import { pointAt } from "../view_models/series.js";
+import { prefillSchedule, pruningStepsText, SCHEDULE_FIELDS, scheduleParams } from "../view_models/whatif.js";
 import { SparsityChart } from "./chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 
@@ -84,7 +86,7 @@ export class WhatIfView {
     this.maxStepInput.value = String(p.maxStep);
     const params = this.data && Array.isArray(this.data.layers) ? this.data.layers.map((l) => l.params).filter(Number.isFinite) : [];
     this.paramsInput.value = params.length ? String(Math.max(...params)) : "";
-    this.prefillNote.textContent = `Type in a schedule to see what tfmot would apply over the measured curves of ${this.data ? this.data.run : "the run"}. Started from ${p.from}${params.length ? `, quantised for the largest layer (${Math.max(...params)} weights)` : ""}.`;
+    this.prefillNote.textContent = `Type in a schedule to see what its framework would apply over the measured curves of ${this.data ? this.data.run : "the run"}. Started from ${p.from}${params.length ? `, quantised for the largest layer (${Math.max(...params)} weights)` : ""}.`;
     if (draw) this.submit();
   }
 
@@ -189,7 +191,7 @@ export class WhatIfView {
     this.summary.textContent = `${r.schedule && r.schedule.class_name ? r.schedule.class_name : "Schedule"} over ${r.max_step} steps: ${pruningStepsText(r.pruning_steps)}; the mask ends at ${formatPercent(final)}.`;
     replaceChildren(
       this.legend,
-      el("span", { class: "legend-item" }, el("span", { class: "key-line key-expected key-whatif" }), "what-if expected (what tfmot would apply)"),
+      el("span", { class: "legend-item" }, el("span", { class: "key-line key-expected key-whatif" }), "what-if expected (what the schedule's framework would apply)"),
       el("span", { class: "legend-item" }, el("span", { class: "key-line key-target key-whatif" }), "what-if target"),
       shown.map((l, i) => el("span", { class: "legend-item" }, swatch(LAYER_COLORS[i % LAYER_COLORS.length]), `${l.name || l.key} measured`)),
       layers.length > shown.length ? el("span", { class: "legend-item muted", text: `(${shown.length} of ${layers.length} layers drawn)` }) : null,

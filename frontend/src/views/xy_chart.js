@@ -3,7 +3,7 @@
 // here. Lines join the points in step order; hollow dots are points whose sparsity comes from
 // the schedule (after the last record); a ring and a dashed rule mark each run's first drop.
 // Hover shows the nearest point; a click on a point picks its step.
-import { nearestPoint, niceTicks } from "../view_models.js";
+import { nearestPoint, niceTicks } from "../view_models/xy_chart.js";
 import { el } from "./dom.js";
 import { themeColor } from "../theme.js";
 

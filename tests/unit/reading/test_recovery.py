@@ -178,7 +178,7 @@ def test_runs_outside_the_logdir_are_not_scanned(tmp_path):
 
 
 def test_a_remote_logdir_this_process_cannot_read_is_left_unchecked_with_the_reason():
-    """Buckets are scanned through TensorBoard's filesystem layer (tests/test_remote_logdirs.py
+    """Buckets are scanned through TensorBoard's filesystem layer (tests/unit/reading/test_remote_logdirs.py
     against emulators); a scheme it has no filesystem for is skipped, and says why."""
     scanner = recovery.DamageScanner("nosuchscheme://bucket/logs")
     assert scanner.fingerprint("exp/metrics") == ()

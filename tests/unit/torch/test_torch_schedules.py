@@ -1,4 +1,4 @@
-"""torch_schedules.py and the neutral kinds of parse_schedule, on their own (numpy only).
+"""tb_sparsity_plugin/torch/schedules.py and the neutral kinds of parse_schedule, on their own (numpy only).
 
 The comparison with real torch runs is in test_torch_writer.py; here the rules at their edges."""
 

@@ -1,6 +1,7 @@
 // Many runs at once (sweeps: targets × seeds): run groups, colour families, a group's mean with
 // its min–max band, bounded readouts. Pure functions, no DOM, unit-tested with `node --test`.
-import { alignSeries, assignColors, compileFilter, groupRuns, PALETTE } from "./model.js";
+import { assignColors, compileFilter, groupRuns, PALETTE } from "./runs.js";
+import { alignSeries } from "./series.js";
 
 const NO_MATCH = "\u0000(no match)";
 

@@ -1,28 +1,11 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import {
-  alignSeries,
-  assignColors,
-  collectDiagnostics,
-  groupDiagnostics,
-  compileFilter,
-  scheduleLine,
-  filterLayerRows,
-  finalValues,
-  formatCompactCount,
-  formatPercent,
-  formatPoints,
-  groupRuns,
-  hoverValues,
-  layerBadges,
-  lineUpLayers,
-  PALETTE,
-  pointAt,
-  pointWithin,
-  runLabels,
-  sortLayerRows,
-} from "../src/model.js";
+import { collectDiagnostics, groupDiagnostics } from "../src/view_models/diagnostics.js";
+import { formatCompactCount, formatPercent, formatPoints } from "../src/view_models/format.js";
+import { filterLayerRows, layerBadges, lineUpLayers, scheduleLine, sortLayerRows } from "../src/view_models/layers.js";
+import { assignColors, compileFilter, groupRuns, PALETTE, runLabels } from "../src/view_models/runs.js";
+import { alignSeries, finalValues, hoverValues, pointAt, pointWithin } from "../src/view_models/series.js";
 
 test("assignColors keeps colours of known runs and gives new runs unused ones", () => {
   const first = assignColors(["a", "b"]);
@@ -339,4 +322,12 @@ test("alignSeries gives the same answer for steps gathered by index and by sorti
   const [xs3, ...columns3] = alignSeries(fractional, ["none", "hold"]);
   assert.deepEqual(xs3, [1.5, 2.5, 3.5, 4.5]);
   assert.deepEqual(columns3, columns);
+});
+
+test("the expected curve's legend names the shown runs' frameworks", async () => {
+  const { expectedLegendText } = await import("../src/view_models/runs.js");
+  assert.match(expectedLegendText([{ framework: "tfmot" }, { framework: "torch.nn.utils.prune" }, { framework: "tfmot" }]),
+    /^expected: what the schedule makes tfmot, torch\.nn\.utils\.prune apply/);
+  assert.match(expectedLegendText([]), /makes the run's framework apply/);
+  assert.doesNotMatch(expectedLegendText([{ framework: "torch.ao.pruning" }]), /tfmot/);
 });

@@ -2,35 +2,12 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import {
-  TABLE_COLUMNS,
-  tableColumns,
-  cellAt,
-  chooseMetric,
-  defaultToleranceText,
-  deviationScale,
-  firstDropText,
-  formatCell,
-  formatDrop,
-  formatMetric,
-  heatmapCellText,
-  heatmapColor,
-  heatmapMatrix,
-  heatmapPixels,
-  MISSING_COLOR,
-  mergeMetricLists,
-  nearestPoint,
-  niceTicks,
-  paddedExtent,
-  parseTolerance,
-  prefillSchedule,
-  pruningStepsText,
-  qualityLines,
-  scheduleParams,
-  sortTableRows,
-  sparsityDomain,
-  TABS,
-} from "../src/view_models.js";
+import { cellAt, deviationScale, heatmapCellText, heatmapColor, heatmapMatrix, heatmapPixels, MISSING_COLOR } from "../src/view_models/heatmap.js";
+import { chooseMetric, defaultToleranceText, firstDropText, formatDrop, formatMetric, mergeMetricLists, parseTolerance, qualityLines, sparsityDomain } from "../src/view_models/quality.js";
+import { TABS } from "../src/view_models/sections.js";
+import { formatCell, sortTableRows, TABLE_COLUMNS, tableColumns } from "../src/view_models/table.js";
+import { prefillSchedule, pruningStepsText, scheduleParams } from "../src/view_models/whatif.js";
+import { nearestPoint, niceTicks, paddedExtent } from "../src/view_models/xy_chart.js";
 
 const acc = (id, runs = 1) => ({ id, label: id, direction: "higher_is_better", alignment: "steps" });
 
