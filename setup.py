@@ -45,6 +45,8 @@ setuptools.setup(
         # checkpoints: llm-compressor's recipe.yaml (safe_load only), Keras' .h5 and .keras
         "pyyaml",
         "h5py",
+        # recipes' `re:` patterns run with a timeout (a pathological pattern is refused, never hangs)
+        "regex",
     ],
     extras_require={
         # Logdirs in S3 buckets: TensorBoard reads s3:// with boto3 (docs/remote_logdirs.md).
@@ -72,6 +74,8 @@ setuptools.setup(
             "accelerate",
             "llmcompressor==0.14.0.1",
             "safetensors",
+            # float8/bfloat16 values to check the bit-level zero counts against
+            "ml-dtypes",
             "pytest",
             # the suite runs on every core (scripts/test.sh); filelock: trained runs made once
             "pytest-xdist",

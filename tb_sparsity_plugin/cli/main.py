@@ -17,6 +17,7 @@ import sys
 
 import tqdm
 
+from tb_sparsity_plugin.checkpoints import command as inspect_command
 from tb_sparsity_plugin.cli import ingestion
 from tb_sparsity_plugin import run_data
 from tb_sparsity_plugin import words
@@ -248,9 +249,10 @@ def _add_reading_options(p):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tb-sparsity",
-        description="Measured vs expected sparsity of tfmot pruning runs, from a TensorBoard "
-                    "logdir: the analysis of TensorBoard's Sparsity tab, for reports and CI "
-                    "gates.",
+        description="Measured vs expected sparsity of pruning runs, from a TensorBoard "
+                    "logdir (tfmot, PyTorch, Lightning, Transformers, Keras 3, SparseML, "
+                    "Distiller, NNCF) or from saved checkpoints: the analysis of TensorBoard's "
+                    "Sparsity tab, for reports and CI gates.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -284,6 +286,17 @@ def build_parser():
     _add_reading_options(export)
     export.add_argument("--run", metavar="NAME", required=True, help="the run's exact name")
     export.add_argument("--format", choices=("csv", "json"), default="json")
+
+    inspect = sub.add_parser(
+        "inspect", help="per-tensor sparsity and N:M compliance of checkpoints, next to what "
+                        "their recipe declared",
+        description="Per prunable tensor of checkpoint files (safetensors, torch state dicts, "
+                    "Lightning .ckpt, Keras .keras/.h5): exact fraction of zeros, N:M "
+                    "compliance along the input dimension, whole zero rows; next to what "
+                    "llm-compressor's recipe.yaml declared, with diagnostics and gates. "
+                    "With --logdir and --run, a folder of checkpoints becomes a run of the tab.",
+        epilog=inspect_command.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    inspect_command.add_arguments(inspect)
     return parser
 
 
@@ -353,6 +366,8 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help (0) or a usage error (2)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
+    if args.command == "inspect":  # checkpoint files: no logdir to ingest
+        return inspect_command.run(args)
     try:
         with read_logdir(args) as source:
             if args.command == "report":

@@ -1,0 +1,236 @@
+"""`tb-sparsity inspect PATH...`: per-layer sparsity and N:M compliance of checkpoint files,
+next to what their recipe declared, with the same diagnostics and gates as `report`.
+
+`add_arguments(parser)` and `run(args)` are the subcommand; `main(argv)` runs it alone
+(`python -m tb_sparsity_plugin.checkpoints.command PATH`). Exit status: 0 ok, 1 a gate
+(--fail-on) failed, 2 bad input (missing path, unreadable, corrupt or refused file), said in
+one line on stderr.
+"""
+
+import argparse
+import importlib
+import re
+import sys
+
+from tb_sparsity_plugin import words
+from tb_sparsity_plugin.checkpoints import byte_source
+from tb_sparsity_plugin.checkpoints import render
+from tb_sparsity_plugin.checkpoints.errors import CheckpointError
+from tb_sparsity_plugin.checkpoints.measure import measure_checkpoint
+
+EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE = 0, 1, 2
+
+EPILOG = """\
+examples:
+  tb-sparsity inspect out/model.safetensors          one file
+  tb-sparsity inspect out/                           a folder: its checkpoint(s)
+  tb-sparsity inspect model.pt --nm 1:4 --include 'bias$'
+  tb-sparsity inspect out/ --format json > layers.json
+  tb-sparsity inspect out/ --fail-on warning         CI gate
+
+N:M groups run along each layer's input dimension: torch [out, in, ...] along dim 1,
+Keras [..., in, out] along the second-to-last (docs/checkpoints.md).
+
+exit status:
+  0  ok
+  1  a gate failed (--fail-on); one "FAIL path: ..." line per failure on stderr
+  2  bad input: a missing path, a truncated, corrupt or unsupported file, a refused pickle
+"""
+
+
+def parse_nm(text):
+    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError("not an N:M pattern: %r (use e.g. 2:4)" % text)
+    n, m = int(match.group(1)), int(match.group(2))
+    if not (0 <= n < m <= 255):
+        raise argparse.ArgumentTypeError("N:M needs 0 <= N < M <= 255, got %s" % text)
+    return n, m
+
+
+def _regex(text):
+    try:
+        return re.compile(text)
+    except re.error as e:
+        raise argparse.ArgumentTypeError("bad regular expression %r: %s" % (text, e))
+
+
+def add_arguments(parser):
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="checkpoint files or folders (local, s3://, gs://): safetensors "
+                             "(sharded too), torch.save .pt/.pth/.bin, Lightning .ckpt, Keras "
+                             ".keras/.h5; a folder of checkpoints gives one entry per step")
+    parser.add_argument("--nm", type=parse_nm, default=(2, 4), metavar="N:M",
+                        help="the pattern whose compliance is counted: at most N non-zeros "
+                             "in every M consecutive inputs (default 2:4)")
+    parser.add_argument("--include", type=_regex, metavar="REGEX",
+                        help="also measure tensors whose name matches REGEX (re.search), "
+                             "besides the Linear/Conv/Dense/Embedding weights")
+    parser.add_argument("--format", choices=sorted(render.FORMATTERS), default="table")
+    parser.add_argument("--fail-on", choices=("error", "warning", "info"),
+                        help="exit 1 when a diagnostic of this severity (or worse) is found")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    # Writing the checkpoints as a run of a logdir (a folder of checkpoints = a run over
+    # steps) is done by the logdir writer; these only carry its options.
+    parser.add_argument("--logdir", metavar="LOGDIR",
+                        help="also write the checkpoints as a run of LOGDIR (with --run)")
+    parser.add_argument("--run", metavar="NAME", help="the run's name under --logdir")
+    return parser
+
+
+def _companion(name):
+    """A module of this package written beside this one (steps, declared, diagnose), or
+    None while it does not exist."""
+    full = "tb_sparsity_plugin.checkpoints." + name
+    try:
+        return importlib.import_module(full)
+    except ModuleNotFoundError as e:
+        if e.name != full:
+            raise
+        return None
+
+
+def checkpoint_entries(path):
+    """[(step or None, checkpoint path)] of one PATH argument."""
+    if not byte_source.exists(path):
+        raise CheckpointError("%s does not exist" % path)
+    steps = _companion("steps")
+    if steps is None:
+        return [(None, path)]
+    return steps.checkpoint_steps(path) or [(None, path)]
+
+
+def _declared(checkpoint_path):
+    declared_lib = _companion("declared")
+    if declared_lib is None:
+        return None, None
+    folder = checkpoint_path if byte_source.isdir(checkpoint_path) \
+        else byte_source.dirname(checkpoint_path)
+    return declared_lib, declared_lib.read_declared(folder)
+
+
+def inspect_checkpoint(path, step=None, nm=(2, 4), include=None):
+    """The contract's document of one checkpoint."""
+    fmt, layers, diagnostics = measure_checkpoint(path, nm[0], nm[1], include)
+    declared_lib, declared = _declared(path)
+    if declared is not None:
+        tensors = [(layer["name"], layer["shape"]) for layer in layers]
+        if hasattr(declared_lib, "declared_layers"):  # every tensor in one pass
+            found = declared_lib.declared_layers(declared, tensors)
+        else:
+            found = {name: declared_lib.declared_for(declared, name, shape, tensors)
+                     for name, shape in tensors}
+        for layer in layers:
+            sparsity, structure, ignored = found.get(layer["name"], (None, None, False))
+            layer["declared_sparsity"] = sparsity
+            layer["declared_structure"] = list(structure) if structure else None
+            layer["ignored"] = bool(ignored)
+    diagnose_lib = _companion("diagnose")
+    if diagnose_lib is not None:
+        diagnostics = diagnostics + list(diagnose_lib.diagnose(layers, declared))
+    diagnostics.sort(key=lambda d: words.severity_rank(d["severity"]))
+    return {"path": path, "step": step, "format": fmt, "declared": declared,
+            "model": render.model_figures(layers), "layers": layers,
+            "diagnostics": diagnostics}
+
+
+def inspect_paths(paths, nm=(2, 4), include=None):
+    """Documents of every checkpoint the PATH arguments name, in order (steps ascending
+    within a folder of checkpoints)."""
+    docs = []
+    for path in paths:
+        for step, checkpoint_path in checkpoint_entries(path):
+            try:
+                docs.append(inspect_checkpoint(checkpoint_path, step, nm, include))
+            except CheckpointError:
+                raise
+            except (KeyboardInterrupt, MemoryError):
+                raise
+            except Exception as e:  # a damaged file makes its parsers raise anything
+                raise CheckpointError("%s cannot be read (%s: %s)" % (
+                    checkpoint_path, type(e).__name__,
+                    str(e).splitlines()[0] if str(e) else "no detail"))
+    return docs
+
+
+def gate_failures(docs, fail_on):
+    if not fail_on:
+        return []
+    limit = words.SEVERITY_RANK[fail_on]
+    return ["FAIL %s: %s %s%s: %s" % (doc["path"], d["severity"], d["code"],
+                                      " (%s)" % d["layer"] if d.get("layer") else "",
+                                      d["message"])
+            for doc in docs for d in doc["diagnostics"]
+            if words.severity_rank(d["severity"]) <= limit]
+
+
+def _write(args, text):
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        except OSError as e:
+            raise CheckpointError("cannot write %s: %s" % (args.output, e.strerror or e))
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _write_logdir(args, docs):
+    if (args.logdir is None) != (args.run is None):
+        raise CheckpointError("--logdir and --run go together")
+    writer = _companion("to_logdir")
+    if writer is None:
+        raise CheckpointError("writing checkpoints to a logdir is not available in this "
+                              "version")
+    writer.write_run(docs, args.logdir, args.run)
+
+
+def run(args):
+    """The subcommand: exit status, errors said in one line on stderr."""
+    try:
+        docs = inspect_paths(args.paths, args.nm, args.include)
+        if args.logdir is not None or args.run is not None:
+            _write_logdir(args, docs)
+        _write(args, render.FORMATTERS[args.format](docs))
+    except CheckpointError as e:
+        return _error(str(e))
+    except KeyboardInterrupt:
+        return _error("interrupted", 130)
+    except BrokenPipeError:
+        return EXIT_OK
+    except (OSError, MemoryError, ValueError) as e:  # a file system or a library's refusal
+        return _error("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+    failures = gate_failures(docs, args.fail_on)
+    for line in failures:
+        sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+    return EXIT_GATE_FAILED if failures else EXIT_OK
+
+
+def _error(message, status=EXIT_USAGE):
+    sys.stderr.write("tb-sparsity: error: %s\n" % " ".join(message.split()))
+    sys.stderr.flush()
+    return status
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="tb-sparsity inspect",
+        description="Per-layer sparsity, N:M compliance along the input dimension and "
+                    "whole zero rows of checkpoint files, next to what their recipe declared.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    return add_arguments(parser)
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2)
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
