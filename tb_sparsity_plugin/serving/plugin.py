@@ -58,6 +58,12 @@ def static_dir():
     return os.path.join(os.path.dirname(package), "frontend", "src")
 
 
+def _runs_and_thresholds(request):
+    """The runs (`run=A&run=B...`) and `threshold` flag of a request for several runs."""
+    return (request_params.several(request, "run", MAX_SERIES_RUNS),
+            request_params.flag(request, "threshold"))
+
+
 class LogdirUnreadableError(errors.PublicError):
     """The logdir cannot be read (503): the server cannot reach its data, a retry may help."""
 
@@ -129,6 +135,11 @@ class SparsityPlugin(base_plugin.TBPlugin):
         )
 
     # -- implementations (plain data) ------------------------------------------------
+
+    def _required_documents(self):
+        """The encoded-documents cache (FailedPreconditionError without a data provider)."""
+        self._require_reader()
+        return self._documents
 
     def _require_reader(self):
         if self._reader is None:
@@ -233,36 +244,31 @@ class SparsityPlugin(base_plugin.TBPlugin):
     def run_route(self, request):
         def impl(ctx, eid):
             run = request_params.single(request, "run")
-            thresholds = request_params.choice(request, "threshold", ("0", "1"), "0") == "1"
+            thresholds = request_params.flag(request, "threshold")
             series = request_params.choice(
                 request, "series", (documents.SERIES_ALL, documents.SERIES_NONE),
                 documents.SERIES_ALL)
-            self._require_reader()
-            return self._documents.document(ctx, eid, run, thresholds, series)
+            return self._required_documents().document(ctx, eid, run, thresholds, series)
 
         return self._json(request, impl)
 
     @wrappers.Request.application
     def summaries_route(self, request):
         def impl(ctx, eid):
-            runs = request_params.several(request, "run", MAX_SERIES_RUNS)
-            thresholds = request_params.choice(request, "threshold", ("0", "1"), "0") == "1"
             first_layers = request_params.integer(
                 request, "first_layers", 0, MAX_SERIES_LAYERS, required=False) or 0
-            self._require_reader()
-            return self._documents.summaries(ctx, eid, runs, thresholds, first_layers)
+            return self._required_documents().summaries(
+                ctx, eid, *_runs_and_thresholds(request), first_layers)
 
         return self._json(request, impl)
 
     @wrappers.Request.application
     def series_route(self, request):
         def impl(ctx, eid):
-            runs = request_params.several(request, "run", MAX_SERIES_RUNS)
+            runs, thresholds = _runs_and_thresholds(request)
             layers = request_params.several(request, "layer", MAX_SERIES_LAYERS)
-            thresholds = request_params.choice(request, "threshold", ("0", "1"), "0") == "1"
-            packed = request_params.choice(request, "packed", ("0", "1"), "0") == "1"
-            self._require_reader()
-            return self._documents.series(ctx, eid, runs, layers, thresholds, packed)
+            packed = request_params.flag(request, "packed")
+            return self._required_documents().series(ctx, eid, runs, layers, thresholds, packed)
 
         return self._json(request, impl)
 

@@ -27,6 +27,11 @@ def choice(request, name, allowed, default):
     return value
 
 
+def flag(request, name):
+    """A `name=0|1` parameter (absent: 0) as a bool."""
+    return choice(request, name, ("0", "1"), "0") == "1"
+
+
 def shorten(text, limit=80):
     return text if len(text) <= limit else text[:limit] + "…"
 
