@@ -618,6 +618,7 @@ def other_results():
     if not found:
         out.append({"name": "Keras callback training overhead", "ratio": None, "target": None,
                     "source": "`python benchmarks/callback_overhead.py` (no output yet)"})
+    out.extend(importlib.import_module("benchmarks.inspect_speed").summary_rows())
     return out
 
 

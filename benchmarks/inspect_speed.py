@@ -12,9 +12,13 @@ three interleaved `--repeats` times:
 
   raw       every byte of the shards read into one reused 16 MB buffer (`readinto`): the
             physical limit of any reader;
-  inspect   `python -m tb_sparsity_plugin.checkpoints.command DIR --format json`;
+  inspect   `python -m tb_sparsity_plugin inspect DIR --format json`;
   obvious   `safetensors.torch.load_file` shard by shard, then zeros and 2:4 groups counted
             with torch (`(t == 0).sum()`, `(t.view(r, -1, 4) != 0).sum(-1) <= 2`).
+
+With `--cold` (the default without --quick) each variant also runs once after the
+checkpoint's pages are evicted from the page cache (`posix_fadvise(DONTNEED)` on its files
+only): the disk-bound case.
 
 Reported per variant: the median of the time each process spends reading and counting
 (measured inside it, from before the first file is opened to the answer; interpreter start
@@ -63,7 +67,7 @@ print(json.dumps({"seconds": time.perf_counter() - t, "bytes": total}))
 INSPECT = r"""
 import io, json, sys, time, contextlib
 started = time.perf_counter()
-from tb_sparsity_plugin.checkpoints import command
+from tb_sparsity_plugin.cli import inspect as command
 imported = time.perf_counter()
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
@@ -202,6 +206,18 @@ def run_one(variant, folder, shards):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def evict(paths):
+    """Drop these files' pages from the page cache (theirs only: posix_fadvise DONTNEED),
+    so the next read comes from the disk."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def run(args):
     hidden, inter, blocks, shards = QUICK if args.quick else FULL
     folder = tempfile.mkdtemp(prefix="tb_sparsity_inspect_bench_", dir=args.workdir)
@@ -217,12 +233,20 @@ def run(args):
                 print("  %s #%d: %.2f s" % (variant, rep + 1,
                                             samples[variant][-1]["result"]["seconds"]),
                       flush=True)
+        cold = {}
+        if args.cold:  # the same, each run after this checkpoint's pages are evicted
+            for variant in VARIANTS:
+                evict(paths)
+                cold[variant] = run_one(variant, folder, paths)
+                print("  %s, cold: %.2f s" % (variant, cold[variant]["result"]["seconds"]),
+                      flush=True)
         got = samples["inspect"][0]["result"]
         want = samples["obvious"][0]["result"]
         agree = (got["layers"] == want["layers"] and got["sparsity"] == want["sparsity"]
                  and got["compliance"] == want["compliance"])
         return {"bytes": total, "largest": largest, "shards": shards, "blocks": blocks,
                 "hidden": hidden, "inter": inter, "samples": samples, "agree": agree,
+                "cold": cold,
                 "tensors": got["layers"]}
     finally:
         if not args.keep:
@@ -288,6 +312,13 @@ def markdown(result, args, machine):
                   "yes" if peak["inspect"] <= limit else "no"),
               "| obvious way peak RSS / (largest tensor + %d MB) | %.2f | | |" % (
                   TARGET_HEADROOM_MB, peak["obvious"] / limit), ""]
+    if result["cold"]:
+        c = {v: result["cold"][v]["result"]["seconds"] for v in VARIANTS}
+        lines += ["With a cold page cache (this checkpoint's pages evicted with "
+                  "`posix_fadvise(DONTNEED)` before each run, one run each): raw %.3f s "
+                  "(%.2f GB/s), inspect %.3f s (%.2f x raw), the obvious way %.3f s (%.2f x "
+                  "raw)." % (c["raw"], gb / c["raw"], c["inspect"], c["inspect"] / c["raw"],
+                             c["obvious"], c["obvious"] / c["raw"]), ""]
     lines += ["inspect and the obvious way report %s per tensor (sparsity and 2:4 "
               "compliance)." % ("the same figures" if result["agree"] else
                                 "DIFFERENT figures: a bug"), ""]
@@ -318,11 +349,16 @@ def parse_args(argv):
     p.add_argument("--workdir", default=None, help="where the checkpoint is written "
                                                    "(default: the system's temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the checkpoint afterwards")
+    p.add_argument("--cold", action=argparse.BooleanOptionalAction, default=None,
+                   help="also one run of each with the checkpoint evicted from the page "
+                        "cache (default: on, off with --quick)")
     p.add_argument("--output", default=DEFAULT_OUTPUT,
                    help="markdown file to write (default %(default)s)")
     args = p.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
+    if args.cold is None:
+        args.cold = not args.quick
     return args
 
 

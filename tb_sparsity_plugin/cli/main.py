@@ -17,7 +17,7 @@ import sys
 
 import tqdm
 
-from tb_sparsity_plugin.checkpoints import command as inspect_command
+from tb_sparsity_plugin.cli import inspect as inspect_command
 from tb_sparsity_plugin.cli import ingestion
 from tb_sparsity_plugin import run_data
 from tb_sparsity_plugin import words

@@ -257,7 +257,7 @@ def main(out, part=None):
             json.dump(truth, f)
         return
     truth = torch_models(out)
-    truth.update(in_subprocess(out, "keras3", {"KERAS_BACKEND": "numpy"}))
+    truth.update(in_subprocess(out, "keras3", {"KERAS_BACKEND": "torch"}))
     truth.update(in_subprocess(out, "tfmot", {"TF_USE_LEGACY_KERAS": "1"}))
     with open(os.path.join(out, "truth.json"), "w") as f:  # last: made_once waits for it
         json.dump(truth, f, indent=1)

@@ -18,7 +18,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from conftest import made_once
-from tb_sparsity_plugin.checkpoints import command
+from tb_sparsity_plugin.cli import inspect as command
 from tb_sparsity_plugin.checkpoints import formats
 from tb_sparsity_plugin.checkpoints import tensor_stats
 

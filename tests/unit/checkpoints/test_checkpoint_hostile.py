@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from tb_sparsity_plugin.checkpoints import command
+from tb_sparsity_plugin.cli import inspect as command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -142,7 +142,7 @@ def test_a_pickle_that_runs_code_is_refused_and_nothing_runs(capsys, tmp_path, e
 def test_the_refusal_holds_in_a_fresh_process(tmp_path):
     marker = tmp_path / "ran"
     path = torch_zip(tmp_path / "evil.bin", RunsCode(str(marker)))
-    proc = subprocess.run([sys.executable, "-m", "tb_sparsity_plugin.checkpoints.command",
+    proc = subprocess.run([sys.executable, "-m", "tb_sparsity_plugin", "inspect",
                            str(path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env=dict(os.environ, PYTHONPATH=ROOT))
     assert proc.returncode == 2

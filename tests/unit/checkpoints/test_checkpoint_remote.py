@@ -35,7 +35,7 @@ def s3(tmp_path_factory):
 
 def inspect(paths, env=None):
     proc = subprocess.run(
-        [sys.executable, "-m", "tb_sparsity_plugin.checkpoints.command", "--format", "json",
+        [sys.executable, "-m", "tb_sparsity_plugin", "inspect", "--format", "json",
          *paths], capture_output=True, text=True, cwd=ROOT, timeout=300,
         env=dict(os.environ, PYTHONPATH=ROOT, **(env or {})))
     return proc

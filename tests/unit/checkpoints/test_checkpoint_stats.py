@@ -11,7 +11,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from tb_sparsity_plugin.checkpoints import byte_source
-from tb_sparsity_plugin.checkpoints import command
+from tb_sparsity_plugin.cli import inspect as command
 from tb_sparsity_plugin.checkpoints import dtypes
 from tb_sparsity_plugin.checkpoints import safetensors_file
 from tb_sparsity_plugin.checkpoints import tensor_stats

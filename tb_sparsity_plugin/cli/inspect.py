@@ -2,21 +2,20 @@
 next to what their recipe declared, with the same diagnostics and gates as `report`.
 
 `add_arguments(parser)` and `run(args)` are the subcommand; `main(argv)` runs it alone
-(`python -m tb_sparsity_plugin.checkpoints.command PATH`). Exit status: 0 ok, 1 a gate
+(`python -m tb_sparsity_plugin inspect PATH`). Exit status: 0 ok, 1 a gate
 (--fail-on) failed, 2 bad input (missing path, unreadable, corrupt or refused file), said in
 one line on stderr.
 """
 
 import argparse
-import importlib
 import re
 import sys
 
 from tb_sparsity_plugin import words
-from tb_sparsity_plugin.checkpoints import byte_source
-from tb_sparsity_plugin.checkpoints import render
+from tb_sparsity_plugin.checkpoints import inspection
+from tb_sparsity_plugin.checkpoints import to_logdir
 from tb_sparsity_plugin.checkpoints.errors import CheckpointError
-from tb_sparsity_plugin.checkpoints.measure import measure_checkpoint
+from tb_sparsity_plugin.cli import inspect_formats as render
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -78,81 +77,6 @@ def add_arguments(parser):
     return parser
 
 
-def _companion(name):
-    """A module of this package written beside this one (steps, declared, diagnose), or
-    None while it does not exist."""
-    full = "tb_sparsity_plugin.checkpoints." + name
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as e:
-        if e.name != full:
-            raise
-        return None
-
-
-def checkpoint_entries(path):
-    """[(step or None, checkpoint path)] of one PATH argument."""
-    if not byte_source.exists(path):
-        raise CheckpointError("%s does not exist" % path)
-    steps = _companion("steps")
-    if steps is None:
-        return [(None, path)]
-    return steps.checkpoint_steps(path) or [(None, path)]
-
-
-def _declared(checkpoint_path):
-    declared_lib = _companion("declared")
-    if declared_lib is None:
-        return None, None
-    folder = checkpoint_path if byte_source.isdir(checkpoint_path) \
-        else byte_source.dirname(checkpoint_path)
-    return declared_lib, declared_lib.read_declared(folder)
-
-
-def inspect_checkpoint(path, step=None, nm=(2, 4), include=None):
-    """The contract's document of one checkpoint."""
-    fmt, layers, diagnostics = measure_checkpoint(path, nm[0], nm[1], include)
-    declared_lib, declared = _declared(path)
-    if declared is not None:
-        tensors = [(layer["name"], layer["shape"]) for layer in layers]
-        if hasattr(declared_lib, "declared_layers"):  # every tensor in one pass
-            found = declared_lib.declared_layers(declared, tensors)
-        else:
-            found = {name: declared_lib.declared_for(declared, name, shape, tensors)
-                     for name, shape in tensors}
-        for layer in layers:
-            sparsity, structure, ignored = found.get(layer["name"], (None, None, False))
-            layer["declared_sparsity"] = sparsity
-            layer["declared_structure"] = list(structure) if structure else None
-            layer["ignored"] = bool(ignored)
-    diagnose_lib = _companion("diagnose")
-    if diagnose_lib is not None:
-        diagnostics = diagnostics + list(diagnose_lib.diagnose(layers, declared))
-    diagnostics.sort(key=lambda d: words.severity_rank(d["severity"]))
-    return {"path": path, "step": step, "format": fmt, "declared": declared,
-            "model": render.model_figures(layers), "layers": layers,
-            "diagnostics": diagnostics}
-
-
-def inspect_paths(paths, nm=(2, 4), include=None):
-    """Documents of every checkpoint the PATH arguments name, in order (steps ascending
-    within a folder of checkpoints)."""
-    docs = []
-    for path in paths:
-        for step, checkpoint_path in checkpoint_entries(path):
-            try:
-                docs.append(inspect_checkpoint(checkpoint_path, step, nm, include))
-            except CheckpointError:
-                raise
-            except (KeyboardInterrupt, MemoryError):
-                raise
-            except Exception as e:  # a damaged file makes its parsers raise anything
-                raise CheckpointError("%s cannot be read (%s: %s)" % (
-                    checkpoint_path, type(e).__name__,
-                    str(e).splitlines()[0] if str(e) else "no detail"))
-    return docs
-
-
 def gate_failures(docs, fail_on):
     if not fail_on:
         return []
@@ -179,17 +103,13 @@ def _write(args, text):
 def _write_logdir(args, docs):
     if (args.logdir is None) != (args.run is None):
         raise CheckpointError("--logdir and --run go together")
-    writer = _companion("to_logdir")
-    if writer is None:
-        raise CheckpointError("writing checkpoints to a logdir is not available in this "
-                              "version")
-    writer.write_run(docs, args.logdir, args.run)
+    to_logdir.write_run(docs, args.logdir, args.run)
 
 
 def run(args):
     """The subcommand: exit status, errors said in one line on stderr."""
     try:
-        docs = inspect_paths(args.paths, args.nm, args.include)
+        docs = inspection.inspect_paths(args.paths, args.nm, args.include)
         if args.logdir is not None or args.run is not None:
             _write_logdir(args, docs)
         _write(args, render.FORMATTERS[args.format](docs))

@@ -4,15 +4,7 @@ documents (the JSON is the documents themselves, the contract tests and tools re
 import json
 
 from tb_sparsity_plugin import words
-
-
-def model_figures(layers):
-    """The whole model over its counted layers: weights, zeros and their fraction."""
-    counted = [l for l in layers if l.get("sparsity") is not None]
-    params = sum(l["params"] for l in counted)
-    zeros = sum(l["zeros"] for l in counted)
-    return {"params": params, "zeros": zeros,
-            "sparsity": zeros / params if params else None, "layers": len(counted)}
+from tb_sparsity_plugin.checkpoints import inspection
 
 
 def _nm(layer):
@@ -23,7 +15,7 @@ def _rows(doc):
     nm = _nm(doc["layers"][0]) if doc["layers"] else "N:M"
     header = ["layer", "shape", "dtype", "weights", "sparsity", "%s groups ok" % nm,
               "zero rows", "declared"]
-    model = doc.get("model") or model_figures(doc["layers"])
+    model = doc.get("model") or inspection.model_figures(doc["layers"])
     rows = [[words.MODEL_NAME, "", "", str(model["params"]), words.pct(model["sparsity"], 2),
              "", "", ""]]
     for layer in doc["layers"]:
