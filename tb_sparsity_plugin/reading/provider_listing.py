@@ -8,6 +8,7 @@ its group's. I/O and caching only.
 
 import collections
 import hashlib
+import threading
 import time
 
 from tensorboard.data import provider
@@ -90,6 +91,8 @@ class ProviderListing:
         self._listings = cache.BoundedCache(max_entries=self.MAX_LISTINGS)
         self._listing_seconds = {}  # True: the whole logdir, False: a group -> last duration
         self._scalar_listing = python_loader.ScalarListing()  # (the Python loader's only)
+        self._locks = {}  # (experiment_id, group) -> the Lock of its listing's making
+        self._locks_lock = threading.Lock()
 
     def fresh_full(self, experiment_id):
         """(monotonic time it was made, Listing) of the whole logdir while it serves, else
@@ -111,19 +114,41 @@ class ProviderListing:
         the Python loader, whose listing walks every point of the runs it lists, listing a
         group instead of the logdir was a quarter of a big run's first read.
         """
-        now = time.monotonic()
-        full = self._listings.get((experiment_id, None))
-        hit = self._listings.get((experiment_id, group))
-        if full and now - full[0] < self.LISTING_TTL_SECONDS:
-            return full[1] if group is None else full[1].of_group(group)
-        if hit and now - hit[0] < self.LISTING_TTL_SECONDS:
-            return hit[1]
+        fresh = self._fresh(experiment_id, group)
+        if fresh is not None:
+            return fresh
         # A dashboard asks for every run in turn: where listing the logdir costs little more
         # than listing a group (the Rust data server: ~4 round trips either way), one listing
         # of the logdir serves them all for its 2 s instead of one listing per run (3.7 s of
         # repeated fetches of a 100-run sweep were these round trips).
-        if group is not None and full and self._cheap_full_listing():
+        if (group is not None and self._listings.get((experiment_id, None))
+                and self._cheap_full_listing()):
             return self.get(ctx, experiment_id).of_group(group)
+        # One listing at a time of the same runs: requests that find it stale while another
+        # one lists wait for that listing instead of each making their own (many viewers of
+        # one TensorBoard found the listing stale together every 2 s, and each listed and
+        # hashed every run's tags again).
+        with self._lock_of((experiment_id, group)):
+            fresh = self._fresh(experiment_id, group)
+            return fresh if fresh is not None else self._list_and_keep(ctx, experiment_id, group)
+
+    def _fresh(self, experiment_id, group):
+        """The Listing of `group` (None: every run) while one serves, else None."""
+        now = time.monotonic()
+        full = self._listings.get((experiment_id, None))
+        if full and now - full[0] < self.LISTING_TTL_SECONDS:
+            return full[1] if group is None else full[1].of_group(group)
+        hit = self._listings.get((experiment_id, group))
+        if hit and now - hit[0] < self.LISTING_TTL_SECONDS:
+            return hit[1]
+        return None
+
+    def _lock_of(self, key):
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _list_and_keep(self, ctx, experiment_id, group):
+        now = time.monotonic()
         listing = self._list_now(ctx, experiment_id, group)
         done = time.monotonic()
         self._listing_seconds[group is None] = done - now
