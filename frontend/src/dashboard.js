@@ -1,9 +1,9 @@
 // The Sparsity dashboard: the page's state (selection, highlight, tab, groups) and its wiring.
 // The store (store.js) fetches and holds every resource; view_models/ shapes what the views
 // draw; the views draw.
-import { collectDiagnostics } from "./view_models/diagnostics.js";
+import { collectDiagnostics, comparisonSummary } from "./view_models/diagnostics.js";
 import { SORT_MODES } from "./view_models/layers.js";
-import { compileFilter, expectedLegendText, runLabels } from "./view_models/runs.js";
+import { assignSlots, compileFilter, expectedLegendText, natural, runLabels, slotColors } from "./view_models/runs.js";
 import { FAILED, LOADED, LOADING, Store } from "./store.js";
 import { familyColors, groupRunsBy } from "./view_models/sweeps.js";
 import { diagnosticId, renderDiagnostics } from "./views/diagnostics.js";
@@ -12,13 +12,15 @@ import { LayersView } from "./views/layers.js";
 import { banner, emptyMessage, errorMessage, fillFailedRunsBanner, loadingMessage, noScheduleNote } from "./views/messages.js";
 import { renderRunList } from "./views/runs.js";
 import { HeatmapView } from "./views/heatmap.js";
+import { BlocksView } from "./views/blocks.js";
+import { hasBlocks } from "./view_models/blocks.js";
 import { QualityView } from "./views/quality.js";
 import { runPicker, section, TabBar } from "./views/sections.js";
 import { TableView } from "./views/table.js";
 import { WhatIfView } from "./views/whatif.js";
 import { TABS } from "./view_models/sections.js";
 import { connectToHost, DATA_RELOADED } from "./tb_host.js";
-import { followTheme } from "./theme.js";
+import { DARK_CLASS, followTheme } from "./theme.js";
 import { UrlState } from "./url_state.js";
 
 export const REFRESH_SECONDS = 30;
@@ -28,6 +30,7 @@ export const PROGRESS_RENDER_MS = 150;
 const INTRO = {
   quality: "A metric of each selected run against whole-model sparsity: where quality starts to fall, and how runs compare at equal sparsity.",
   heatmap: "Every layer of one run at every logged step, coloured by its sparsity (or by how far it is from its schedule).",
+  blocks: "Transformers read from checkpoints: every block \u00d7 module type of one run at one step, coloured by sparsity, by its deviation from what the recipe declared, or by N:M compliance; then each selected run block by block.",
   table: "Every layer of one run at one step. Click a point on any chart to pick the step; the default is the run's last step.",
   whatif: "Try a schedule before training with it: the curves tfmot (PolynomialDecay, ConstantSparsity) or torch.ao (CubicSL) would apply, over the run's measured curves.",
 };
@@ -46,8 +49,10 @@ export class Dashboard {
     this.root = root;
     this.refreshSeconds = refreshSeconds;
     this.store = store;
-    this.groupColors = new Map(); // group -> base colour, kept for the page's life
-    this.colors = new Map(); // run -> colour (a shade of its group's)
+    this.runSlots = new Map(); // run -> its colour's slot, kept for the page's life (runs.js)
+    this.groupSlots = new Map(); // group of the "group by" regex -> its family's slot
+    this.groupColors = new Map(); // group -> base colour (its family's, or its first run's)
+    this.colors = new Map(); // run -> colour: its own, or a shade of its group's family
     this.deselected = new Set(); // runs the user unticked (new runs start ticked)
     this.refreshError = null; // a later refresh failed (what is drawn stays)
     this.lastUpdated = null;
@@ -166,6 +171,17 @@ export class Dashboard {
     this.views = {
       quality: new QualityView(this.viewSections.get("quality"), { store, onPick: (step, run) => this.pickStep(step, "the quality chart", run, true) }),
       heatmap: new HeatmapView(this.viewSections.get("heatmap"), { onPick: (step) => this.pickStep(step, "the heatmap", null, true) }),
+      blocks: new BlocksView(this.viewSections.get("blocks"), {
+        store,
+        onStep: (step) => {
+          this.pickStep(step, step === null ? null : "the blocks' step box");
+          this.render();
+        },
+        onRun: (run) => {
+          this.focusRun = this.chosenRun = run;
+          this.render();
+        },
+      }),
       table: new TableView(this.viewSections.get("table"), { store, onStep: (step) => this.pickStep(step, step === null ? null : "the step box") }),
       whatif: new WhatIfView(this.viewSections.get("whatif"), {
         store,
@@ -378,9 +394,7 @@ export class Dashboard {
     const { groups, error: groupError } = this.shownGroups();
     this.groupBy.classList.toggle("invalid", Boolean(groupError));
     this.groupByError.textContent = groupError || "";
-    const colors = familyColors(groupRunsBy(runs, this.groupBy.value).groups, this.groupColors);
-    this.groupColors = colors.groups;
-    this.colors = colors.runs;
+    this.colorRuns(runs, groupError);
     const errors = new Map();
     for (const r of runs) {
       const doc = this.store.doc(r.run);
@@ -431,6 +445,8 @@ export class Dashboard {
     else if (!this.stateBox.querySelector(".state-loading")) replaceChildren(this.stateBox, loadingMessage());
 
     this.showSections(runDatas.length > 0);
+    // The Blocks section only where it has something to show (transformers read from checkpoints).
+    this.tabBar.buttons.get("blocks").hidden = this.tab !== "blocks" && !runDatas.some((r) => hasBlocks(r.data.layers));
     this.renderView(runDatas);
     if (runDatas.length === 0) {
       this.layersView.clear();
@@ -439,6 +455,7 @@ export class Dashboard {
     if (this.tab !== "layers") return;
     renderDiagnostics(this.diagnosticsBox, {
       items: collectDiagnostics(runDatas),
+      comparison: comparisonSummary(runDatas),
       activeId: this.activeDiagnostic,
       onSelect: (item) => this.selectDiagnostic(item),
     });
@@ -454,6 +471,26 @@ export class Dashboard {
     });
     this.layerFilter.classList.toggle("invalid", Boolean(filterError));
     this.layerFilterError.textContent = filterError || "";
+  }
+
+  /**
+   * Every run its own colour (TensorBoard's Time Series does the same), over all the logdir's
+   * runs in natural order so that filters do not change it; colour families only for the
+   * groups the user asks for with the "group by" regex.
+   */
+  colorRuns(runs, groupError) {
+    const dark = document.documentElement.classList.contains(DARK_CLASS);
+    this.runSlots = assignSlots(runs.map((r) => r.run).sort(natural), this.runSlots);
+    if (this.groupBy.value.trim() && !groupError) {
+      const families = familyColors(groupRunsBy(runs, this.groupBy.value).groups, this.groupSlots, dark);
+      this.groupSlots = families.slots;
+      this.groupColors = families.groups;
+      this.colors = families.runs;
+      return;
+    }
+    this.colors = slotColors(this.runSlots, dark);
+    // A directory's mean line (the "mean and band" box) takes its first run's colour.
+    this.groupColors = new Map(groupRunsBy(runs, "").groups.map((g) => [g.group, this.colors.get(g.runs[0].run)]));
   }
 
   renderStatus() {
@@ -505,6 +542,10 @@ export class Dashboard {
       view.update(runDatas);
       return;
     }
+    if (this.tab === "blocks") {
+      view.update({ runs: runDatas, chosenRun: this.chosenRun, step: this.pickedStep, colors: this.colors });
+      return;
+    }
     const names = runDatas.map((r) => r.run);
     // The chosen run while it is drawn; else the first (a chosen run still loading comes back).
     this.focusRun = names.includes(this.chosenRun) ? this.chosenRun : names.length ? names[0] : null;
@@ -520,7 +561,8 @@ export class Dashboard {
       });
     } else replaceChildren(view.runPickerContainer);
     if (this.tab === "table") {
-      view.update({ run: this.focusRun, step: this.pickedStep, pickedFrom: this.pickedFrom });
+      const doc = this.focusRun ? this.store.doc(this.focusRun) : null;
+      view.update({ run: this.focusRun, step: this.pickedStep, pickedFrom: this.pickedFrom, layers: doc && doc.value ? doc.value.layers : null });
       return;
     }
     // The heatmap and the what-if view draw every series of one run: its full document.

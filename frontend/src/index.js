@@ -22,11 +22,11 @@ function addStylesheet(path) {
 // -> chart -> uPlot) fetched them in five rounds, 260 ms of the tab's first draw.
 export const MODULES = [
   "dashboard.js", "data.js", "store.js", "tb_host.js", "theme.js", "url_state.js",
-  "vendor/uPlot.esm.js", "view_models/diagnostics.js", "view_models/format.js",
+  "vendor/uPlot.esm.js", "view_models/blocks.js", "view_models/diagnostics.js", "view_models/format.js",
   "view_models/heatmap.js", "view_models/layers.js", "view_models/quality.js",
   "view_models/runs.js", "view_models/sections.js", "view_models/series.js",
   "view_models/sweeps.js", "view_models/table.js", "view_models/whatif.js",
-  "view_models/xy_chart.js", "views/cards.js", "views/chart.js", "views/diagnostics.js",
+  "view_models/xy_chart.js", "views/blocks.js", "views/cards.js", "views/chart.js", "views/diagnostics.js",
   "views/dom.js", "views/heatmap.js", "views/layers.js", "views/messages.js",
   "views/quality.js", "views/runs.js", "views/sections.js", "views/table.js",
   "views/whatif.js", "views/xy_chart.js",

@@ -13,7 +13,7 @@ const acc = (id, runs = 1) => ({ id, label: id, direction: "higher_is_better", a
 
 test("the Layers view stays the default, first tab", () => {
   assert.equal(TABS[0].id, "layers");
-  assert.deepEqual(TABS.map((t) => t.id), ["layers", "quality", "heatmap", "table", "whatif"]);
+  assert.deepEqual(TABS.map((t) => t.id), ["layers", "quality", "heatmap", "blocks", "table", "whatif"]);
 });
 
 test("metric lists of several runs merge by id, in the backend's order, with their runs", () => {

@@ -9,11 +9,13 @@ import math
 
 import numpy as np
 
+from tb_sparsity_plugin.analysis import declared_levels
 from tb_sparsity_plugin.analysis import diagnostics
 from tb_sparsity_plugin.analysis import schedules
 from tb_sparsity_plugin import run_data
 from tb_sparsity_plugin.tfmot import sentences as tfmot_sentences
 from tb_sparsity_plugin.torch import diagnostics as torch_diagnostics
+from tb_sparsity_plugin.torch import pools as torch_pools
 from tb_sparsity_plugin import words
 
 # Without a weight count the quantisation step is unknown; 2 % covers weights of 50+ entries.
@@ -25,6 +27,11 @@ def tolerance(layer):
     """How far measured may sit from the effective curve: one quantisation step."""
     if not layer.params:
         return UNKNOWN_COUNT_TOLERANCE
+    rounding = layer.rounding if isinstance(layer.rounding, dict) else {}
+    stated = rounding.get("tolerance")  # a level rounded by its library (a checkpoint's rows)
+    if rounding.get("rule") == "level" and isinstance(stated, (int, float)) and \
+            not isinstance(stated, bool) and 0 <= stated < 1:
+        return max(float(stated), 1.0 / layer.params) + 1e-6
     block = 1
     if isinstance(layer.block_size, (list, tuple)) and all(
         isinstance(b, int) and b > 0 for b in layer.block_size
@@ -56,6 +63,50 @@ def held_values(series, steps, arrays=None):
     return out
 
 
+def layer_label(layer):
+    """The layer's key as its framework names the layer: "2:Linear" for a PyTorch layer whose
+    key, which lines it up with Keras' "2:Dense", says "2:Dense"; the key itself otherwise."""
+    own = layer.layer_class
+    if not isinstance(own, str) or not own or layer.position is None:
+        return layer.key
+    if own.startswith("Parametrized") and len(own) > len("Parametrized"):  # torch.ao
+        own = own[len("Parametrized"):]
+    head, sep, rest = layer.key.partition("/")
+    position, colon, _ = head.partition(":")
+    if not colon or position != str(layer.position):
+        return layer.key
+    return "%s:%s%s%s" % (position, own, sep, rest)
+
+
+# Why a layer has no expected curve, by what it records (the dashboard's diagnostics box and
+# the report say what was not compared, and why).
+NOT_EVALUATED = ("unknown_schedule", "invalid_schedule")
+
+
+def expected_missing(layer, diags):
+    """{"code", "why"} of a layer without an expected curve: "m_by_n", "global_pruning",
+    "method_without_schedule", "schedule_not_evaluated", "target_only" or
+    "no_schedule_recorded"."""
+    method = str((layer.entry or {}).get("method") or "")
+    short = method.rsplit(".", 1)[-1]
+    if layer.sparsity_m_by_n or layer.m_by_n_marker:
+        return {"code": "m_by_n", "why": "m:n sparsity, set once with no schedule"}
+    if schedules.is_pooled(layer.schedule) or short == "CustomFromMask":
+        return {"code": "global_pruning",
+                "why": "global pruning: one level for all pruned layers together, none per layer"}
+    if any(d["layer"] == layer.key and d["code"] in NOT_EVALUATED for d in diags):
+        return {"code": "schedule_not_evaluated",
+                "why": "a schedule the plugin cannot evaluate"}
+    if layer.schedule is None and short and short not in ("tfmot", "exact_zeros"):
+        return {"code": "method_without_schedule",
+                "why": "%s, a method without a schedule on record" % short}
+    if layer.logged_target:
+        return {"code": "target_only", "why": "only the target level is logged"}
+    if short == "exact_zeros":  # SparsityWriter's `track`: no mask yet
+        return {"code": "no_schedule_recorded", "why": "no mask yet, only its exact zeros"}
+    return {"code": "no_schedule_recorded", "why": "no schedule recorded"}
+
+
 def analyze_layer(layer, run_last_step, run_source):
     """The layer's JSON document and its diagnostics."""
     key = layer.key
@@ -68,8 +119,10 @@ def analyze_layer(layer, run_last_step, run_source):
         "weight": layer.weight,
         "position": layer.position,
         "layer_class": layer.layer_class,
+        "layer_label": layer_label(layer),
         "schedule": layer.schedule if isinstance(layer.schedule, dict) else None,
         "schedule_text": schedules.schedule_text(layer.schedule),
+        "schedule_short": schedules.schedule_short_text(layer.schedule),
         "params": layer.params,
         "measured": measured,
         "weight_zeros": layer.weight_zeros,
@@ -98,6 +151,8 @@ def analyze_layer(layer, run_last_step, run_source):
         diags.append(diagnostics.diagnostic(
             "m_by_n_schedule_ignored", "info", key,
             tfmot_sentences.m_by_n_marker()))
+    elif schedules.is_pooled(layer.schedule):
+        pass  # a pool's curve (global pruning) is no one layer's: drawn for the whole model
     elif layer.schedule is not None:
         parsed = schedules.parse_schedule(layer.schedule, rounding=layer.rounding,
                                           shape=layer.shape, logged=layer.logged)
@@ -153,6 +208,9 @@ def analyze_layer(layer, run_last_step, run_source):
     elif layer.logged_target:  # a level the tool's scheduler asked for: drawn as the target
         doc["target"] = layer.logged_target
         doc["target_sparsity"] = layer.logged_target[-1][1]
+    doc["expected_missing"] = (
+        None if doc["expected"] else expected_missing(layer, diags))
+    declared_levels.add_declared(layer, doc, diags)  # checkpoints: layout, what was declared
     # (on the arrays: iterating the pairs made them, 30 % of a 500-step run's analysis)
     if measured and len(measured) > 1 and np.all(series_arrays(measured)[1] == 0.0):
         if not any(d["code"] == "no_pruning_happened" for d in diags):
@@ -225,7 +283,8 @@ def analyze_run(data, thresholds=True):
             "final_state_not_logged", "info", None,
             tfmot_sentences.final_state_unknown(last_step)))
     diags.extend(diagnostics.diagnostic(code, severity, None, message)
-                 for code, severity, message in torch_diagnostics.clock_diagnostics(data.clock))
+                 for code, severity, message in torch_diagnostics.clock_diagnostics(data.clock)
+                 + torch_pools.spread_diagnostics(data.layers, layer_docs))
     damaged = {k: v for k, v in data.skipped.items() if k != DUPLICATE_REASON}
     if damaged:
         diags.append(diagnostics.diagnostic(
@@ -258,9 +317,13 @@ def analyze_run(data, thresholds=True):
     if data.model_measured is not None:  # the tool's own, over weights we cannot count
         weighting, model_measured = "params", data.model_measured
     model_expected = model_series(layer_docs, "expected", weights)
-    targets = [d["target_sparsity"] for d in layer_docs]
+    pooled = torch_pools.model_parts(data.layers, layer_docs, run_last) if weighting == "params" else None
+    if pooled is not None and data.model_measured is None:  # global pruning's pools
+        model_expected = model_series(pooled[0], "expected", pooled[1])
+    parts, part_weights = pooled if pooled is not None else (layer_docs, weights)
+    targets = [d["target_sparsity"] for d in parts]
     target = (
-        float(np.dot(targets, weights) / np.sum(weights))
+        float(np.dot(targets, part_weights) / np.sum(part_weights))
         if targets and all(t is not None for t in targets) else None)
     if data.model_measured is not None:
         target = data.model_target[-1][1] if data.model_target else None

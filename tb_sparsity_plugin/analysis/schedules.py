@@ -30,7 +30,7 @@ _TYPED.update({name: (lambda _, config: torch_schedules.typed_cubic_sl(config),
 KNOWN_CLASSES = tuple(_TYPED)
 DEFAULTS = {**tfmot_schedules.DEFAULTS, **torch_schedules.TYPED_DEFAULTS}
 REQUIRED = {**tfmot_schedules.REQUIRED, **torch_schedules.TYPED_REQUIRED}
-NEUTRAL_KINDS = ("polynomial", "constant", "compound", "logged_levels")
+NEUTRAL_KINDS = ("polynomial", "constant", "compound", "global_compound", "logged_levels")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +86,12 @@ def _parse_neutral(schedule, rounding, shape, logged):
         return Problem("invalid_schedule", "%s: %s" % (schedule.get("kind"), e))
 
 
+def is_pooled(schedule):
+    """A schedule of a pool of tensors pruned together (torch's global_unstructured): a curve of
+    the pool, drawn for the whole model, not for any one layer."""
+    return torch_schedules.is_pooled(schedule)
+
+
 def typed_schedule(class_name, config):
     """The neutral schedule of a config typed into the what-if form, where it has one (the
     torch.ao schedulers: drawn like a logged run), else None."""
@@ -110,7 +116,7 @@ def schedule_text(schedule):
 
 def _neutral_schedule_text(schedule):
     """A version-2 schedule (docs/summary_format.md) in one line, named by its source:
-    "<class> 0% → 75%, scheduler steps 0–6"; "<method>+<method>: 2 prune calls"."""
+    "<class> 0% → 75%, scheduler steps 0–6"; "L1Unstructured 20% × 6 calls (compounding)"."""
     source = schedule.get("source") if isinstance(schedule.get("source"), dict) else {}
     kind = schedule.get("kind")
     name = str(source.get("class_name") or kind)
@@ -123,9 +129,59 @@ def _neutral_schedule_text(schedule):
         return text
     if kind == "constant":
         return "%s %s" % (name, short_pct(schedule.get("level")))
-    if kind == "compound" and isinstance(schedule.get("amounts"), list):
-        return "%s: %d prune call%s" % (name, len(schedule["amounts"]),
-                                        "" if len(schedule["amounts"]) == 1 else "s")
+    if kind in ("compound", "global_compound") and isinstance(schedule.get("amounts"), list):
+        return torch_schedules.prune_text(schedule)
     if kind == "logged_levels":
         return "%s (levels as logged)" % name
+    return name
+
+
+def schedule_short_text(schedule):
+    """A schedule in a few words, for legends where `schedule_text` does not fit: what prunes
+    and to what, without the steps ("L1Unstructured 20% × 6 calls", "CubicSL 0% → 75%",
+    "PolynomialDecay 0% → 87.5%"); "no schedule" without one. `schedule_text` has the rest."""
+    if not isinstance(schedule, dict):
+        return "no schedule"
+    if "kind" not in schedule:  # tfmot's {"class_name", "config"}
+        name = str(schedule.get("class_name") or "unknown schedule")
+        config = dict(DEFAULTS.get(name, {}))
+        if isinstance(schedule.get("config"), dict):
+            config.update(schedule["config"])
+        if name == "PolynomialDecay":
+            return "%s %s → %s" % (name, short_pct(config.get("initial_sparsity")),
+                                  short_pct(config.get("final_sparsity")))
+        if name == "ConstantSparsity":
+            return "%s %s" % (name, short_pct(config.get("target_sparsity")))
+        return name
+    source = schedule.get("source") if isinstance(schedule.get("source"), dict) else {}
+    config = source.get("config") if isinstance(source.get("config"), dict) else {}
+    kind = schedule.get("kind")
+    # "L1Unstructured+L1Unstructured" (one name per call in older summaries) says one method
+    names = str(source.get("class_name") or config.get("pruning_method") or kind).split("+")
+    name = "+".join(sorted(set(names), key=names.index))
+    if kind == "polynomial":
+        return "%s %s → %s" % (name, short_pct(schedule.get("initial")),
+                              short_pct(schedule.get("final")))
+    if kind == "constant":
+        return "%s %s" % (name, short_pct(schedule.get("level")))
+    if kind in ("compound", "global_compound") and isinstance(schedule.get("amounts"), list):
+        if kind == "global_compound":
+            name = "global %s" % (config.get("pruning_method") or "pruning")
+        amounts = schedule["amounts"]
+
+        def amount(a):
+            if isinstance(a, int) and not isinstance(a, bool):
+                return "%d %s" % (a, "channels" if "dim" in config else "weights")
+            return short_pct(a)
+
+        calls = "%d call%s" % (len(amounts), "" if len(amounts) == 1 else "s")
+        if len(amounts) <= 1:
+            return " ".join([name] + [amount(a) for a in amounts])
+        if len(set(map(repr, amounts))) == 1:
+            return "%s %s × %s" % (name, amount(amounts[0]), calls)
+        if len(amounts) <= 3:
+            return "%s %s" % (name, ", ".join(map(amount, amounts)))
+        return "%s, %s" % (name, calls)
+    if kind == "logged_levels":
+        return "%s (logged levels)" % name
     return name

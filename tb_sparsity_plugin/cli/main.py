@@ -17,8 +17,11 @@ import sys
 
 import tqdm
 
+from tb_sparsity_plugin.checkpoints.errors import CheckpointError
+from tb_sparsity_plugin.cli import checkpoint_report
 from tb_sparsity_plugin.cli import inspect as inspect_command
 from tb_sparsity_plugin.cli import ingestion
+from tb_sparsity_plugin.cli.loader_output import loader_output
 from tb_sparsity_plugin import run_data
 from tb_sparsity_plugin import words
 from tb_sparsity_plugin.cli.bulk_provider import BulkProvider
@@ -39,6 +42,7 @@ examples:
   tb-sparsity report logs --min-sparsity 0.8       whole model must reach 80 %%
   tb-sparsity report logs --min-sparsity 'dense.*=75%%' --min-sparsity 0.5
   tb-sparsity export logs --run exp/metrics --format csv > series.csv
+  tb-sparsity report out/checkpoints --fail-on warning   checkpoints, as one run
   python -m tb_sparsity_plugin report gs://bucket/logs
   S3_ENDPOINT=http://minio:9000 tb-sparsity report s3://bucket/logs   (docs/remote_logdirs.md)
 
@@ -57,11 +61,11 @@ class CliError(Exception):
 # -- progress on stderr ----------------------------------------------------------------
 
 
-def _counter(quiet):
-    """A run counter from tqdm on stderr, rewritten in place on a terminal. Off with --quiet
-    and, as tqdm's disable=None does, when stderr is not a terminal (a CI log): there the
-    one-line summaries of `_say` tell what happened."""
-    return tqdm.tqdm(file=sys.stderr, disable=True if quiet else None, leave=False,
+def _counter(quiet, stream=None):
+    """A run counter from tqdm on stderr (or `stream`), rewritten in place on a terminal. Off
+    with --quiet and, as tqdm's disable=None does, when stderr is not a terminal (a CI log):
+    there the one-line summaries of `_say` tell what happened."""
+    return tqdm.tqdm(file=stream or sys.stderr, disable=True if quiet else None, leave=False,
                      unit="run", bar_format="{desc}{n_fmt}/{total_fmt}")
 
 
@@ -232,7 +236,9 @@ def gate_failures(summaries, fail_on=None, min_sparsity=()):
 def _add_reading_options(p):
     p.add_argument("logdir", metavar="LOGDIR",
                    help="a TensorBoard logdir: a local path, or a bucket TensorBoard reads "
-                        "(s3://bucket/logs, gs://bucket/logs; see docs/remote_logdirs.md)")
+                        "(s3://bucket/logs, gs://bucket/logs; see docs/remote_logdirs.md); "
+                        "or a checkpoint, or a folder of checkpoints without event files, "
+                        "read as one run (docs/checkpoints.md)")
     p.add_argument("--load-fast", choices=("auto", "true", "false"), default="auto",
                    help="as tensorboard --load_fast: 'auto' (default) uses TensorBoard's Rust "
                         "data server for local and gs:// logdirs and its Python ingestion for "
@@ -242,7 +248,9 @@ def _add_reading_options(p):
                    help="as tensorboard --samples_per_plugin, e.g. 'scalars=all' (default: "
                         "TensorBoard's, 1000 scalars per series)")
     p.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress on stderr (FAIL lines and errors are still printed)")
+                   help="no progress on stderr, and none of the messages TensorBoard's loader "
+                        "and TensorFlow print while the logs are read (FAIL lines, errors and "
+                        "files that cannot be read are still printed)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
@@ -350,12 +358,19 @@ def run_export(args, source):
 
 
 def read_logdir(args):
-    """The ingestion.Logdir of args.logdir, with a run counter and its summary on stderr."""
-    with _counter(args.quiet) as counter:
-        source = ingestion.Logdir(args.logdir, load_fast=args.load_fast,
-                                  samples_per_plugin=args.samples_per_plugin, progress=counter)
+    """The ingestion.Logdir of args.logdir, with a run counter and its summary on stderr;
+    what TensorBoard's loader and TensorFlow print meanwhile comes after it (nothing of it
+    with --quiet: loader_output.py)."""
+    with loader_output(args.quiet) as held:
+        with _counter(args.quiet, held.stream) as counter:
+            source = ingestion.Logdir(args.logdir, load_fast=args.load_fast,
+                                      samples_per_plugin=args.samples_per_plugin,
+                                      progress=counter)
     _say("read %d runs in %.1fs" % (source.runs_read, source.seconds), args.quiet)
-    for warning in source.warnings:
+    if held.text:
+        sys.stderr.write(held.text if held.text.endswith("\n") else held.text + "\n")
+        sys.stderr.flush()
+    for warning in source.warnings:  # shown also with --quiet: what could not be read
         _say("warning: %s" % warning)
     return source
 
@@ -369,11 +384,14 @@ def main(argv=None):
     if args.command == "inspect":  # checkpoint files: no logdir to ingest
         return inspect_command.run(args)
     try:
-        with read_logdir(args) as source:
-            if args.command == "report":
-                return run_report(args, source)
-            return run_export(args, source)
-    except (CliError, ingestion.IngestionError) as e:
+        # A checkpoint, or a folder of them, is reported as a run (checkpoint_report.py).
+        with checkpoint_report.logdir_of(args.logdir, lambda t: _say(t, args.quiet)) as logdir:
+            args.logdir = logdir
+            with read_logdir(args) as source:
+                if args.command == "report":
+                    return run_report(args, source)
+                return run_export(args, source)
+    except (CliError, ingestion.IngestionError, CheckpointError) as e:
         _say("tb-sparsity: error: %s" % e)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -76,6 +76,45 @@ def layer_rows(summary):
     return header, rows
 
 
+def _count(n, noun):
+    return "%d %s%s" % (n, noun, "" if n == 1 else "s")
+
+
+# Layers a "not compared" line names before it counts the rest.
+NAMED_LAYERS = 6
+
+
+def comparison(summary):
+    """What a run's diagnostics rest on, in words: (what to say when there are none, one line
+    per reason some layers have no expected curve). "None" never claims that every layer
+    follows its schedule unless every layer has one (the run document's `expected_missing`)."""
+    layers = summary["layers"]
+    why = {}
+    for layer in layers:
+        missing = layer.get("expected_missing")
+        if missing:
+            why.setdefault(missing["why"], []).append(layer["name"])
+    lines = []
+    for reason, names in why.items():
+        shown = ", ".join(names[:NAMED_LAYERS])
+        if len(names) > NAMED_LAYERS:
+            shown += " and %d more" % (len(names) - NAMED_LAYERS)
+        lines.append("%s (%s)" % (shown, reason))
+    left = sum(len(names) for names in why.values())
+    if not layers:
+        headline = "none (no pruned layer logged)"
+    elif not left:
+        headline = ("none (the layer has an expected curve and follows its schedule)"
+                    if len(layers) == 1 else "none (all %d layers have an expected curve, "
+                    "each follows its schedule)" % len(layers))
+    elif left == len(layers):
+        headline = "none, but nothing was compared: no layer has an expected curve"
+    else:
+        headline = "none for the %s compared with an expected curve; %d not compared" % (
+            _count(len(layers) - left, "layer"), left)
+    return headline, lines
+
+
 def _run_heading(summary):
     parts = ["schedule from %s" % summary["schedule_source"],
              "last record at step %s" % summary["last_step"]]
@@ -104,6 +143,7 @@ def format_table(summaries):
         out.append(line(header))
         out.append("  " + "  ".join("-" * w for w in widths))
         out.extend(line(r) for r in rows)
+        headline, missing = comparison(summary)
         if summary["diagnostics"]:
             out.append("  diagnostics:")
             for d in summary["diagnostics"]:
@@ -111,7 +151,8 @@ def format_table(summaries):
                                                    " (%s)" % d["layer"] if d["layer"] else "",
                                                    d["message"]))
         else:
-            out.append("  diagnostics: none")
+            out.append("  diagnostics: %s" % headline)
+        out.extend("    not compared: %s" % line for line in missing)
         out.append("")
     return "\n".join(out)
 
@@ -134,12 +175,15 @@ def format_markdown(summaries):
         for r in rows:
             out.append("| " + " | ".join(_md_cell(c) for c in r) + " |")
         out.append("")
-        if summary["diagnostics"]:
-            for d in summary["diagnostics"]:
-                out.append("- **%s** `%s`%s: %s" % (
-                    d["severity"], d["code"], " (`%s`)" % d["layer"] if d["layer"] else "",
-                    _md_cell(d["message"])))
-            out.append("")
+        headline, missing = comparison(summary)
+        for d in summary["diagnostics"]:
+            out.append("- **%s** `%s`%s: %s" % (
+                d["severity"], d["code"], " (`%s`)" % d["layer"] if d["layer"] else "",
+                _md_cell(d["message"])))
+        if not summary["diagnostics"]:
+            out.append("- diagnostics: %s" % _md_cell(headline))
+        out.extend("- not compared: %s" % _md_cell(line) for line in missing)
+        out.append("")
     return "\n".join(out)
 
 

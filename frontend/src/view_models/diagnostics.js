@@ -67,3 +67,62 @@ export function groupDiagnostics(items) {
   }
   return [...merged.values()];
 }
+
+/** Whether a layer of a run document has an expected curve (the backend says why not). */
+function comparedLayer(layer) {
+  if (layer.expected_missing !== undefined) return !layer.expected_missing;
+  return Array.isArray(layer.expected) ? layer.expected.length > 0 : layer.expected_final_sparsity !== null && layer.expected_final_sparsity !== undefined;
+}
+
+/**
+ * What the diagnostics rest on: the layers of the given runs, how many were compared with an
+ * expected curve, and the others by reason (the run document's `expected_missing.why`: no
+ * schedule recorded, global pruning, a method without a schedule, ...), runs in the given order.
+ * @param {{run: string, color: string, data: object}[]} runDatas
+ * @returns {{layers: number, compared: number,
+ *            missing: {why: string, count: number, runs: {run: string, color: string, layers: string[]}[]}[]}}
+ */
+export function comparisonSummary(runDatas) {
+  let layers = 0;
+  let compared = 0;
+  const byWhy = new Map();
+  for (const { run, color, data } of runDatas) {
+    for (const layer of (data && data.layers) || []) {
+      if (!layer || typeof layer.key !== "string") continue;
+      layers += 1;
+      if (comparedLayer(layer)) {
+        compared += 1;
+        continue;
+      }
+      const why = (layer.expected_missing && layer.expected_missing.why) || "no schedule recorded";
+      if (!byWhy.has(why)) byWhy.set(why, new Map());
+      const runs = byWhy.get(why);
+      if (!runs.has(run)) runs.set(run, { run, color, layers: [] });
+      runs.get(run).layers.push(layer.name || layer.key);
+    }
+  }
+  const missing = [...byWhy.entries()].map(([why, runs]) => {
+    const list = [...runs.values()];
+    return { why, count: list.reduce((n, r) => n + r.layers.length, 0), runs: list };
+  });
+  missing.sort((a, b) => b.count - a.count || byText(a.why, b.why));
+  return { layers, compared, missing };
+}
+
+const layersWord = (n) => `${n} layer${n === 1 ? "" : "s"}`;
+
+/**
+ * The Diagnostics box's sentence for what was compared. It says that every layer follows its
+ * schedule only when there are no diagnostics and every layer has an expected curve.
+ * @param {ReturnType<typeof comparisonSummary>} summary
+ * @param {number} diagnostics how many diagnostics the runs have
+ * @returns {string}
+ */
+export function comparisonHeadline({ layers, compared }, diagnostics) {
+  const left = layers - compared;
+  if (diagnostics > 0) return left ? `Not compared: ${layersWord(left)} of ${layers} ha${left === 1 ? "s" : "ve"} no expected curve.` : "";
+  if (layers === 0) return "No diagnostics: the selected runs log no pruned layer.";
+  if (left === 0) return `No diagnostics for the selected runs: ${layers === 1 ? "the layer has" : `all ${layers} layers have`} an expected curve, and ${layers === 1 ? "it follows its" : "each follows its"} schedule.`;
+  if (compared === 0) return `No diagnostics, but nothing was compared: none of the ${layersWord(layers)} of the selected runs has an expected curve.`;
+  return `No diagnostics for the ${layersWord(compared)} compared with their expected curves; ${layersWord(left)} of ${layers} ${left === 1 ? "has" : "have"} none:`;
+}

@@ -7,7 +7,7 @@ import { byText } from "./runs.js";
 /**
  * Lines the layers of several runs up by their `key`.
  * @param {{run: string, color: string, data: object}[]} runDatas selected runs, in display order
- * @returns {{key: string, name: string, names: string[], position: number|null,
+ * @returns {{key: string, name: string, names: string[], labels: string[], position: number|null,
  *            params: number[], maxDeviation: number|null,
  *            entries: {run: string, color: string, layer: object}[]}[]}
  */
@@ -19,11 +19,13 @@ export function lineUpLayers(runDatas) {
       if (!layer || typeof layer.key !== "string") continue;
       let row = rows.get(layer.key);
       if (!row) {
-        row = { key: layer.key, name: "", names: [], position: null, params: [], maxDeviation: null, entries: [] };
+        row = { key: layer.key, name: "", names: [], labels: [], position: null, params: [], maxDeviation: null, entries: [] };
         rows.set(layer.key, row);
       }
       const name = typeof layer.name === "string" && layer.name ? layer.name : layer.key;
       if (!row.names.includes(name)) row.names.push(name);
+      const label = typeof layer.layer_label === "string" && layer.layer_label ? layer.layer_label : layer.key;
+      if (!row.labels.includes(label)) row.labels.push(label);
       if (Number.isFinite(layer.position) && (row.position === null || layer.position < row.position)) {
         row.position = layer.position;
       }
@@ -64,9 +66,24 @@ export function sortLayerRows(rows, mode) {
   return out;
 }
 
-/** Keeps the rows whose key or any of whose names match `matcher` (from `compileFilter`). */
+/** Keeps the rows whose key or any of whose names or labels match `matcher` (from `compileFilter`). */
 export function filterLayerRows(rows, matcher) {
-  return rows.filter((row) => matcher.test(row.key) || row.names.some((n) => matcher.test(n)));
+  return rows.filter((row) => matcher.test(row.key) || row.names.some((n) => matcher.test(n)) || (row.labels || []).some((l) => matcher.test(l)));
+}
+
+/**
+ * How a card lines its layers up, for the hover over its key: a key "<position>:<class>" is the
+ * layer's position among the model's layers with weights and its kind as Keras names it, so
+ * PyTorch's Linear (Keras' Dense) lines up with the Dense of a Keras run built alike; each
+ * framework's own name of the layer is its label ("2:Linear").
+ * @param {{key: string, labels?: string[]}} row from lineUpLayers
+ */
+export function lineUpText(row) {
+  const m = /^(\d+):([^/]+)/.exec(row.key);
+  const labels = (row.labels || []).filter((l) => l !== row.key);
+  if (!m) return `Cards line layers up across runs by the key ${row.key}: the layer's name (these logs give no position in the model).`;
+  const own = labels.length ? ` Here the frameworks call it ${labels.join(", ")}.` : "";
+  return `Cards line layers up across runs and frameworks by the key ${row.key}: the layer's position in the model (${m[1]}, counting from 0) and its kind as Keras names it (${m[2]}), so that PyTorch's Linear (Keras' Dense) and Conv2d (Conv2D) line up with a Keras model built alike.${own}`;
 }
 
 /** Short badge text for the diagnostic codes a layer header shows. */
@@ -120,9 +137,16 @@ export function layerSummary(layer) {
 /**
  * A layer's schedule in words (the run document's `schedule_text`, which also names PyTorch's
  * schedules) and, when the writer checked it, its N:M compliance ("2:4 groups ok 87.5%").
+ * `short`: the run document's `schedule_short` ("L1Unstructured 20% × 6 calls"), for legends.
  */
-export function scheduleLine(layer) {
-  const text = typeof layer.schedule_text === "string" ? layer.schedule_text : "";
+export function scheduleLine(layer, short = false) {
+  const full = typeof layer.schedule_text === "string" ? layer.schedule_text : "";
+  let text = short && typeof layer.schedule_short === "string" && layer.schedule_short ? layer.schedule_short : full;
+  // Why there is no expected curve, when it is more than "no schedule" (run document's
+  // expected_missing): in full, or as a few words for global pruning in legends.
+  const missing = layer.expected_missing && typeof layer.expected_missing.why === "string" ? layer.expected_missing : null;
+  if (missing && short && missing.code === "global_pruning" && text === "no schedule") text = "global pruning, no level per layer";
+  else if (missing && !short && missing.why !== "no schedule recorded" && missing.why !== text) text = `${text} (${missing.why})`;
   const nm = Array.isArray(layer.nm) && layer.nm.length === 2 && Number.isFinite(layer.final_n_m_compliance)
     ? ` \u00b7 ${layer.nm[0]}:${layer.nm[1]} groups ok ${formatPercent(layer.final_n_m_compliance)}`
     : "";

@@ -2,28 +2,29 @@
 // Pure: no DOM, no fetch, no schedule math (the backend's JSON holds the curves); unit-tested with
 // `node --test`.
 
-/** Run colours: distinct on white, colour-blind friendly first (Okabe-Ito + Tableau extras). */
+// Run colours, as TensorBoard's Time Series gives them: every run its own colour of a
+// categorical palette. Chosen so that any two of the 10 differ by CIE76 ΔE >= 28 and each
+// has a contrast of 3.4:1 or more against the card (white; #3a3a3a in the dark theme, where
+// the same hues are lighter): blue, orange, green, magenta, gold, teal, violet, brown, grey,
+// crimson. (Okabe-Ito's orange and olive differ by ΔE 23, its blues by 26.)
 export const PALETTE = [
-  "#0072b2", // blue
-  "#d55e00", // vermillion
-  "#009e73", // green
-  "#cc79a7", // purple-pink
-  "#e69f00", // orange
-  "#56b4e9", // sky blue
-  "#7f3c8d", // violet
-  "#8c564b", // brown
-  "#4d4d4d", // dark grey
-  "#b8a200", // olive
+  "#1f77b4", "#e6550d", "#2e9a3e", "#c2378f", "#9a7b00",
+  "#0f97a8", "#7e4fc8", "#8c564b", "#6a6f75", "#b5163a",
+];
+export const DARK_PALETTE = [
+  "#6fb3ea", "#ff9550", "#5cc96b", "#f27ec3", "#e3c14a",
+  "#3fd0df", "#b291ff", "#cc9a86", "#b7bcc2", "#ff5f7e",
 ];
 
 /**
- * A colour per run that never changes while the page lives: runs keep the colour they had in
- * `previous`; new runs (in the given order) take the first palette colour not in use.
+ * A colour per name that never changes while the page lives: names keep the colour they had
+ * in `previous`; new names (in the given order) take the first palette colour not in use.
+ * (Groups of runs get their family's base colour this way.)
  * @param {string[]} runNames
  * @param {Map<string,string>} [previous]
  * @returns {Map<string,string>}
  */
-export function assignColors(runNames, previous = new Map()) {
+export function assignColors(runNames, previous = new Map(), palette = PALETTE) {
   const colors = new Map();
   for (const name of runNames) {
     if (previous.has(name)) colors.set(name, previous.get(name));
@@ -32,14 +33,70 @@ export function assignColors(runNames, previous = new Map()) {
   for (const name of runNames) {
     if (colors.has(name)) continue;
     const used = new Set(colors.values());
-    let color = PALETTE.find((c) => !used.has(c));
+    let color = palette.find((c) => !used.has(c));
     if (color === undefined) {
-      color = PALETTE[cursor % PALETTE.length];
+      color = palette[cursor % palette.length];
       cursor += 1;
     }
     colors.set(name, color);
   }
   return colors;
+}
+
+/**
+ * A slot (0, 1, ...) per run, kept for the page's life: runs keep the slot they had in
+ * `previous`, new runs (in the given order: every run of the logdir, sorted) take the lowest
+ * free one. A run's colour is its slot's, in either theme, so it stays the run's colour
+ * through filters, theme switches and runs that come and go; after a reload, the same runs
+ * get the same slots again.
+ * @param {string[]} runNames
+ * @param {Map<string,number>} [previous]
+ * @returns {Map<string,number>}
+ */
+export function assignSlots(runNames, previous = new Map()) {
+  const slots = new Map();
+  for (const name of runNames) if (previous.has(name)) slots.set(name, previous.get(name));
+  const used = new Set(slots.values());
+  let next = 0;
+  for (const name of runNames) {
+    if (slots.has(name)) continue;
+    while (used.has(next)) next += 1;
+    slots.set(name, next);
+    used.add(next);
+  }
+  return slots;
+}
+
+/** #rrggbb of an HSL colour (h in degrees, s and l in 0..1). */
+export function hslHex(h, s, l) {
+  const f = (n) => {
+    const k = (n + h / 30) % 12;
+    return l - s * Math.min(l, 1 - l) * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+  };
+  return `#${[f(0), f(8), f(4)].map((v) => Math.round(v * 255).toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** Base colours for more runs or groups than the palette has: hues evenly round the ring. */
+export function hueRing(count, dark = false) {
+  return Array.from({ length: count }, (_, i) => (dark ? hslHex((i * 360) / count, 0.9, 0.66) : hslHex((i * 360) / count, 0.32 / 0.42, 0.42)));
+}
+
+/**
+ * Colours of slotted runs: the palette's (light or dark) while the slots fit in it; beyond
+ * it a hue ring, each slot 137.5° (the golden angle) round from the one before, so runs
+ * next to each other in the list still differ, with two lightnesses taking turns.
+ * @param {Map<string,number>} slots from assignSlots
+ * @returns {Map<string,string>}
+ */
+export function slotColors(slots, dark = false) {
+  const palette = dark ? DARK_PALETTE : PALETTE;
+  const size = Math.max(0, ...[...slots.values()].map((s) => s + 1));
+  const colorOf = (slot) => {
+    if (size <= palette.length) return palette[slot];
+    const light = dark ? (slot % 2 ? 0.72 : 0.6) : slot % 2 ? 0.32 : 0.46;
+    return hslHex((slot * 137.508) % 360, 0.75, light);
+  };
+  return new Map([...slots].map(([run, slot]) => [run, colorOf(slot)]));
 }
 
 /**
@@ -63,7 +120,7 @@ export function compileFilter(text) {
 export const byText = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 
 // Natural order, so "s0.9" < "s0.95" and "seed2" < "seed10".
-const natural = new Intl.Collator("en", { numeric: true }).compare;
+export const natural = new Intl.Collator("en", { numeric: true }).compare;
 
 /**
  * Groups runs by their `group` (the experiment directory), or by `groupOf(run)` when given.
@@ -122,4 +179,24 @@ export function expectedLegendText(runs) {
   const names = [...new Set(runs.map((r) => r.framework).filter((f) => typeof f === "string" && f))].sort(byText);
   const who = names.length === 0 ? "the run's framework" : names.length <= 3 ? names.join(", ") : "each run's framework";
   return `expected: what the schedule makes ${who} apply (it changes only when the framework prunes: a pruning step, a prune call, a scheduler step)`;
+}
+
+/**
+ * How to log a quality metric next to the sparsity, said for the frameworks of the given runs
+ * (the `runs` route's `framework`): Keras' TensorBoard callback for tfmot and Keras, the
+ * SummaryWriter SparsityWriter writes into for PyTorch, `self.log` for Lightning, the Trainer's
+ * evaluation for Transformers.
+ * @param {(string|null|undefined)[]} frameworks
+ */
+export function metricAdvice(frameworks) {
+  const ways = new Set();
+  for (const f of frameworks.length ? frameworks : [null]) {
+    const name = typeof f === "string" ? f : "";
+    if (name.startsWith("Lightning")) ways.add("self.log(\"val_acc\", ...) in the LightningModule (its TensorBoardLogger writes the run)");
+    else if (name.startsWith("Transformers")) ways.add("the Trainer's evaluation with report_to=\"tensorboard\"");
+    else if (name.startsWith("torch") || name === "PyTorch") ways.add("add_scalar on the SummaryWriter that SparsityWriter writes into");
+    else if (name === "" || name === "tfmot" || name === "Keras") ways.add("Keras' TensorBoard callback on the same log_dir as PruningSummaries (the article's setup)");
+    else ways.add(`a scalar in the same run directory as ${name}'s tags`);
+  }
+  return `log validation accuracy next to the sparsity: ${[...ways].join("; or ")}.`;
 }

@@ -7,6 +7,7 @@ export const TABS = [
   { id: "layers", label: "Layers" },
   { id: "quality", label: "Quality vs sparsity" },
   { id: "heatmap", label: "Heatmap" },
+  { id: "blocks", label: "Blocks" }, // shown for transformers read from checkpoints
   { id: "table", label: "Table" },
   { id: "whatif", label: "What-if schedule" },
 ];

@@ -1,6 +1,6 @@
 // Many runs at once (sweeps: targets × seeds): run groups, colour families, a group's mean with
 // its min–max band, bounded readouts. Pure functions, no DOM, unit-tested with `node --test`.
-import { assignColors, compileFilter, groupRuns, PALETTE } from "./runs.js";
+import { assignSlots, compileFilter, DARK_PALETTE, groupRuns, hueRing, PALETTE } from "./runs.js";
 import { alignSeries } from "./series.js";
 
 const NO_MATCH = "\u0000(no match)";
@@ -59,42 +59,37 @@ function rampColor(t) {
   return rgbToHex(a.map((v, k) => v + (b[k] - v) * (x - i)));
 }
 
-/** Base colours for more groups than the palette has: evenly spread hues, in group order. */
-function hueRing(count) {
-  return Array.from({ length: count }, (_, i) => {
-    const h = (i * 360) / count;
-    const f = (n) => {
-      const k = (n + h / 30) % 12;
-      return 0.42 - 0.32 * Math.max(-1, Math.min(k - 3, 9 - k, 1)); // HSL, s = 0.8, l = 0.42
-    };
-    return rgbToHex([f(0), f(8), f(4)].map((v) => v * 255));
-  });
-}
-
 /**
- * A colour per run: each group has a base colour and its runs take shades of it, so a group
- * reads as one family. Groups named by numbers (the targets of a sweep, from the group regex)
- * are coloured along a ramp by their number; up to the palette's size, groups keep the colour
- * they had (`previous`, as `assignColors` keeps run colours); beyond it, hues are spread evenly.
+ * A colour per run for the groups the user asked for (the "group by" regex): each group has a
+ * base colour and its runs take shades of it, so a group reads as one family. Groups named by
+ * numbers (the targets of a sweep) are coloured along a ramp by their number; up to the
+ * palette's size, groups keep the slot they had (`previous`, as `assignSlots` keeps runs');
+ * beyond it, hues are spread evenly. `dark`: the dark theme's palette, and the ramp lightened
+ * towards white so that it reads on a dark card.
  * @param {{group: string, runs: {run: string}[]}[]} groups from groupRunsBy
- * @returns {{runs: Map<string,string>, groups: Map<string,string>}}
+ * @returns {{runs: Map<string,string>, groups: Map<string,string>, slots: Map<string,number>}}
  */
-export function familyColors(groups, previous = new Map()) {
+export function familyColors(groups, previous = new Map(), dark = false) {
   const numbers = groups.map((g) => Number(g.group));
+  const slots = assignSlots(groups.map((g) => g.group), previous);
   let groupColors;
   if (groups.length > 1 && groups.every((g) => g.group.trim() !== "") && numbers.every(Number.isFinite)) {
     const lo = Math.min(...numbers);
     const hi = Math.max(...numbers);
-    groupColors = new Map(groups.map((g, i) => [g.group, rampColor(hi > lo ? (numbers[i] - lo) / (hi - lo) : 0)]));
-  } else if (groups.length > PALETTE.length) {
-    const ring = hueRing(groups.length);
+    const lift = (hex) => (dark ? rgbToHex(hexToRgb(hex).map((v) => v + (255 - v) * 0.35)) : hex);
+    groupColors = new Map(groups.map((g, i) => [g.group, lift(rampColor(hi > lo ? (numbers[i] - lo) / (hi - lo) : 0))]));
+  } else if (groups.length > PALETTE.length || Math.max(...slots.values()) >= PALETTE.length) {
+    const ring = hueRing(groups.length, dark);
     groupColors = new Map(groups.map((g, i) => [g.group, ring[i]]));
-  } else groupColors = assignColors(groups.map((g) => g.group), previous);
+  } else {
+    const palette = dark ? DARK_PALETTE : PALETTE;
+    groupColors = new Map(groups.map((g) => [g.group, palette[slots.get(g.group)]]));
+  }
   const runs = new Map();
   for (const g of groups) {
     g.runs.forEach((r, i) => runs.set(r.run, shade(groupColors.get(g.group), i, g.runs.length)));
   }
-  return { runs, groups: groupColors };
+  return { runs, groups: groupColors, slots };
 }
 
 /** Hue (0–360) of a #rrggbb colour: tests check that a group's shades share one. */

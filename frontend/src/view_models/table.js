@@ -13,10 +13,31 @@ export const TABLE_COLUMNS = [
   { id: "threshold", label: "threshold", kind: "number" },
 ];
 
-/** The table's columns: N:M compliance only when a row logs it (PyTorch's SparsityWriter). */
+/**
+ * The table's columns: the schedule (in full) when the rows have one (withSchedules), N:M
+ * compliance only when a row logs it (PyTorch's SparsityWriter).
+ */
 export function tableColumns(rows) {
   const nm = rows.some((r) => Number.isFinite(r.n_m_compliance));
-  return nm ? [...TABLE_COLUMNS, { id: "n_m_compliance", label: "N:M groups ok", kind: "percent" }] : TABLE_COLUMNS;
+  const schedule = rows.some((r) => typeof r.schedule === "string" && r.schedule);
+  const columns = schedule ? [TABLE_COLUMNS[0], { id: "schedule", label: "schedule", kind: "text" }, ...TABLE_COLUMNS.slice(1)] : TABLE_COLUMNS;
+  return nm ? [...columns, { id: "n_m_compliance", label: "N:M groups ok", kind: "percent" }] : columns;
+}
+
+/**
+ * The `table` route's rows with each layer's schedule in full and its framework's label (from
+ * the run document's layers: `schedule_text`, `layer_label`); the whole model's row gets none.
+ * @param {object[]} rows
+ * @param {object[]|null} layers the run document's layers
+ */
+export function withSchedules(rows, layers) {
+  if (!Array.isArray(layers) || !layers.length) return rows;
+  const byKey = new Map(layers.filter((l) => l && typeof l.key === "string").map((l) => [l.key, l]));
+  return rows.map((r) => {
+    const layer = byKey.get(r.key);
+    if (!layer) return r;
+    return { ...r, schedule: typeof layer.schedule_text === "string" ? layer.schedule_text : null, label: layer.layer_label || r.key };
+  });
 }
 
 /**

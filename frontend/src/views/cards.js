@@ -200,7 +200,7 @@ export class ChartCard {
           // (not "none" while the series are on their way; "none", not "no schedule": a card
           // a third of the row wide has room for the one word)
           text: entry.expected ? (v.ended ? "ended" : formatPercent(v.expected)) : entry.loading ? "loading\u2026" : "none",
-          attrs: entry.expected || entry.loading ? {} : { title: "no schedule on record for this run: nothing to expect" },
+          attrs: entry.expected || entry.loading ? {} : { title: `nothing to expect: ${entry.why || "no schedule on record for this run"}` },
         }),
         el("td", { class: `num diff${diffClass}`, text: entry.expected ? formatPoints(v.difference) : "" }),
         anyTarget ? el("td", { class: "num target", text: formatPercent(atRest ? entry.finalTarget : targetAt(entry, this.hoverStep)) }) : null,

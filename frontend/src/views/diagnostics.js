@@ -1,16 +1,17 @@
 // The diagnostics panel: every diagnostic of the selected runs, worst first; a click leads to
 // the layer's chart (or, for run-level diagnostics, to the run).
 import { el, replaceChildren, swatch } from "./dom.js";
-import { groupDiagnostics } from "../view_models/diagnostics.js";
+import { comparisonHeadline, groupDiagnostics } from "../view_models/diagnostics.js";
 
 const SEVERITY_LABELS = { error: "error", warning: "warning", info: "info" };
 
 /**
  * @param {HTMLElement} container
- * @param {{items: object[], onSelect: (item: object) => void, activeId: string|null}} props
- *   items from model.collectDiagnostics
+ * @param {{items: object[], onSelect: (item: object) => void, activeId: string|null,
+ *          comparison?: object}} props items from collectDiagnostics; comparison from
+ *   comparisonSummary: what was compared, said under the list (or instead of it)
  */
-export function renderDiagnostics(container, { items, onSelect, activeId }) {
+export function renderDiagnostics(container, { items, onSelect, activeId, comparison = null }) {
   const counts = { error: 0, warning: 0, info: 0 };
   for (const item of items) if (item.diagnostic.severity in counts) counts[item.diagnostic.severity] += 1;
   const summary = el(
@@ -21,8 +22,9 @@ export function renderDiagnostics(container, { items, onSelect, activeId }) {
       counts[s] ? el("span", { class: `badge badge-${s}`, text: `${counts[s]} ${s}${counts[s] === 1 ? "" : "s"}` }) : null,
     ),
   );
+  const compared = comparison ? notCompared(comparison, items.length) : null;
   if (items.length === 0) {
-    replaceChildren(container, summary, el("p", { class: "muted small", text: "No diagnostics for the selected runs: every layer follows its schedule." }));
+    replaceChildren(container, summary, compared || el("p", { class: "muted small diag-none", text: "No diagnostics for the selected runs." }));
     return;
   }
   const list = el(
@@ -75,7 +77,40 @@ export function renderDiagnostics(container, { items, onSelect, activeId }) {
       );
     }),
   );
-  replaceChildren(container, summary, list);
+  replaceChildren(container, summary, list, compared);
+}
+
+// Runs a "not compared" reason names before it folds the rest away.
+const NAMED_NOT_COMPARED = 6;
+
+/** What was and was not compared: the headline, then per reason the runs and their layers. */
+function notCompared(comparison, count) {
+  const headline = comparisonHeadline(comparison, count);
+  if (!headline) return null;
+  const runLine = (r) =>
+    el(
+      "li",
+      { class: "not-compared-run", dataset: { run: r.run }, attrs: { title: `${r.run}: ${r.layers.join(", ")}` } },
+      swatch(r.color, "swatch swatch-small"),
+      el("span", { class: "diag-run", text: r.run }),
+      el("span", { class: "not-compared-layers", text: r.layers.length > 3 ? `${r.layers.length} layers` : r.layers.join(", ") }),
+    );
+  return el(
+    "div",
+    { class: "diag-not-compared small", dataset: { layers: String(comparison.layers), compared: String(comparison.compared) } },
+    el("p", { class: "muted diag-none", text: headline }),
+    comparison.missing.map((m) =>
+      el(
+        "div",
+        { class: "not-compared-reason", dataset: { count: String(m.count) } },
+        el("span", { class: "not-compared-why", text: `${m.why[0].toUpperCase()}${m.why.slice(1)}:` }),
+        el("ul", { class: "not-compared-runs" }, m.runs.slice(0, NAMED_NOT_COMPARED).map(runLine)),
+        m.runs.length > NAMED_NOT_COMPARED
+          ? el("details", { class: "diag-more" }, el("summary", { text: `${m.runs.length - NAMED_NOT_COMPARED} more runs` }), el("ul", { class: "not-compared-runs" }, m.runs.slice(NAMED_NOT_COMPARED).map(runLine)))
+          : null,
+      ),
+    ),
+  );
 }
 
 // Runs a "same in N more runs" line names before it folds the rest away.

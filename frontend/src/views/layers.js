@@ -4,7 +4,7 @@
 // redrawn when they arrive. Many runs stay readable: a group can be drawn as its mean with a
 // min–max band, readouts are bounded, a card's schedules and badges are counted, not repeated.
 import { formatCompactCount, formatCount, formatPercent } from "../view_models/format.js";
-import { filterLayerRows, layerBadges, lineUpLayers, scheduleLine, sortLayerRows } from "../view_models/layers.js";
+import { filterLayerRows, layerBadges, lineUpLayers, lineUpText, scheduleLine, sortLayerRows } from "../view_models/layers.js";
 import { compileFilter } from "../view_models/runs.js";
 import { FIRST_SCREEN_LAYERS, LOADING } from "../store.js";
 import { countTexts, meanBand, runCount } from "../view_models/sweeps.js";
@@ -310,16 +310,29 @@ export class LayersView {
     );
     const params = row.params.length ? `${row.params.map(formatCompactCount).join(" / ")} weights` : "weight count not logged";
     const single = row.names.length === 1;
+    // Each framework's own name of the layer ("2:Linear"), and the neutral key that lines the
+    // runs up ("2:Dense"), whose hover says how.
+    const labels = row.labels && row.labels.length ? row.labels : [row.key];
+    const keyTitle = lineUpText({ ...row, labels });
+    const facts = [];
+    if (!single) facts.push(row.names.join(", "));
+    else {
+      const own = labels.filter((l) => l !== row.names[0] && l !== row.key);
+      if (own.length) facts.push(el("span", { class: "layer-label", text: own.join(" / ") }));
+    }
+    if (labels.some((l) => l !== row.key)) facts.push(el("span", { class: "layer-key", text: `key ${row.key}`, attrs: { title: keyTitle } }));
+    else if (single && row.key !== row.names[0]) facts.push(el("span", { class: "layer-key", text: row.key, attrs: { title: keyTitle } }));
+    facts.push(params);
     const header = [
       el(
         "div",
         { class: "card-title" },
         this.titleOf(row),
-        el("span", {
-          class: "layer-facts",
-          text: `${single ? (row.key !== row.names[0] ? `${row.key} \u00b7 ` : "") : `${row.names.join(", ")} \u00b7 `}${params}`,
-          attrs: { title: `${row.names.join(", ")}: ${row.params.map(formatCount).join(" / ") || "?"} weights` },
-        }),
+        el(
+          "span",
+          { class: "layer-facts", attrs: { title: `${row.names.join(", ")}: ${row.params.map(formatCount).join(" / ") || "?"} weights` } },
+          facts.flatMap((f, i) => (i ? [" \u00b7 ", f] : [f])),
+        ),
       ),
       badges.length ? el("div", { class: "badges" }, badges) : null,
       el(
@@ -339,16 +352,20 @@ export class LayersView {
         }),
       ),
     ];
-    const schedules = countTexts(row.entries.map((e) => ({ run: e.run, text: scheduleLine(e.layer) })));
+    // Legends say a schedule in short ("L1Unstructured 20% × 6 calls"); the hover and the
+    // table view say it in full.
+    const schedules = countTexts(row.entries.map((e) => ({ run: e.run, text: scheduleLine(e.layer, true) })));
+    const fullOf = new Map(row.entries.map((e) => [e.run, scheduleLine(e.layer)]));
     const colorOf = new Map(row.entries.map((e) => [e.run, e.color]));
-    const footer = schedules.slice(0, FOOTER_LINES).map((s) =>
-      el(
+    const footer = schedules.slice(0, FOOTER_LINES).map((s) => {
+      const full = [...new Set(s.runs.map((r) => fullOf.get(r)))].join("; ");
+      return el(
         "div",
-        { class: "schedule-line", attrs: { title: s.runs.length > 1 ? s.runs.join(", ") : null } },
+        { class: "schedule-line", attrs: { title: s.runs.length > 1 ? `${full} (${s.runs.join(", ")})` : full } },
         multi && s.runs.length === 1 ? swatch(colorOf.get(s.runs[0]), "swatch swatch-small") : null,
         el("span", { class: "schedule-text", text: multi && s.runs.length > 1 ? `${s.text} (${runCount(s.runs.length)})` : s.text }),
-      ),
-    );
+      );
+    });
     if (schedules.length > FOOTER_LINES) {
       footer.push(el("div", { class: "schedule-line muted", text: `and ${schedules.length - FOOTER_LINES} other schedules (the table view lists each run's)` }));
     }
@@ -365,6 +382,7 @@ export class LayersView {
         expected: s.expected || null,
         target: s.target || null,
         loading: onTheirWay.has(r.run),
+        why: layer.expected_missing && layer.expected_missing.why ? layer.expected_missing.why : null,
         finalTarget: layer.target_sparsity,
         tooltip: `${r.run}: ${scheduleLine(layer)}${Number.isFinite(layer.target_sparsity) ? `; final target ${formatPercent(layer.target_sparsity)}` : ""}`,
       };
@@ -374,10 +392,11 @@ export class LayersView {
     card.update({ header, footer, entries, highlighted: props.highlighted }, fresh ? this.zooms.get(row.key) ?? null : undefined, false);
   }
 
-  /** A layer card's name: the layer's name, or its key when runs name it differently. */
+  /** A layer card's name: the layer's name, or each framework's label of it when runs name
+   * it differently ("7:Dense / 7:Linear"). */
   titleOf(row) {
-    const text = row.names.length === 1 ? row.names[0] : row.key;
-    return el("h3", { class: "layer-name", text, attrs: { title: `${row.names.join(", ")} (key ${row.key})` } });
+    const text = row.names.length === 1 ? row.names[0] : (row.labels && row.labels.length ? row.labels : [row.key]).join(" / ");
+    return el("h3", { class: "layer-name", text, attrs: { title: `${row.names.join(", ")} (key ${row.key}). ${lineUpText(row)}` } });
   }
 
   takeDown(key) {

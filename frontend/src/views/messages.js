@@ -8,6 +8,13 @@ export const PRUNING_SNIPPET = [
   "])",
 ].join("\n");
 
+export const PYTORCH_SNIPPET = [
+  "from tb_sparsity_plugin.torch import SparsityWriter",
+  "sparsity = SparsityWriter(summary_writer, model)   # torch.nn.utils.prune or torch.ao",
+  "for step, batch in enumerate(batches):",
+  "    train_step(batch); sparsity.log(step)",
+].join("\n");
+
 export const SPARSITY_SUMMARIES_SNIPPET = [
   "from tb_sparsity_plugin import SparsitySummaries",
   "",
@@ -26,9 +33,12 @@ export function emptyMessage() {
     { class: "state state-empty" },
     el("h2", { text: "No pruning data in this logdir yet" }),
     el("p", {
-      text: "The Sparsity tab draws the mask sparsity that TensorFlow Model Optimization logs while it prunes. Train a model wrapped with tfmot.sparsity.keras.prune_low_magnitude with these two callbacks:",
+      text: "The Sparsity tab draws the mask sparsity of pruned layers as they are logged while training. With TensorFlow Model Optimization (tfmot), train a model wrapped with tfmot.sparsity.keras.prune_low_magnitude with these two callbacks:",
     }),
     el("pre", { class: "code" }, el("code", { text: PRUNING_SNIPPET })),
+    el("p", { text: "With PyTorch (torch.nn.utils.prune, torch.ao.pruning), log with the plugin's writer into the run of your SummaryWriter:" }),
+    el("pre", { class: "code" }, el("code", { text: PYTORCH_SNIPPET })),
+    el("p", { class: "muted small", text: "Lightning's ModelPruning, Transformers' Trainer and Keras 3 have callbacks of their own (see the README); SparseML's, Distiller's and NNCF's own tags show as they are." }),
     el("p", {}, "and point TensorBoard at the parent directory: ", el("code", { text: "tensorboard --logdir logs" }), ". Runs appear here as soon as the first epoch starts (this page re-reads the logs every 30 seconds)."),
     el("p", { class: "muted small" }, "For the expected curve of each layer's schedule, also log the model config with ", el("code", { text: "SparsitySummaries" }), " from tb_sparsity_plugin (see the README)."),
   );

@@ -2,6 +2,7 @@
 // whole-model sparsity, from the backend's `metrics` and `quality` routes, with the point where
 // the metric first falls below its best by more than a tolerance marked.
 import { formatPercent } from "../view_models/format.js";
+import { metricAdvice } from "../view_models/runs.js";
 import { chooseMetric, defaultToleranceText, firstDropText, formatMetric, mergeMetricLists, parseTolerance, qualityLines, sparsityDomain, toleranceUnit } from "../view_models/quality.js";
 import { paddedExtent } from "../view_models/xy_chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
@@ -89,7 +90,7 @@ export class QualityView {
         continue;
       }
       if (!m.value.length) {
-        lacking.push({ run: r.run, text: "its directory holds no other run with scalars (e.g. validation accuracy): log with Keras' TensorBoard callback next to PruningSummaries to compare quality." });
+        lacking.push({ run: r.run, text: `its directory holds no other run with scalars (e.g. validation accuracy): to compare quality, ${metricAdvice([r.info && r.info.framework])}` });
         continue;
       }
       if (!metric) continue;
@@ -131,7 +132,7 @@ export class QualityView {
     const messages = [];
     if (runDatas.length === 0) messages.push("Select a run on the left to compare its quality against sparsity.");
     else if (!metric && runDatas.every((r) => this.store.metrics(r.run).state !== "loading")) {
-      messages.push("None of the selected runs logs a quality metric next to its sparsity: log validation accuracy with Keras' TensorBoard callback (the article's setup: PruningSummaries plus TensorBoard on the same log_dir).");
+      messages.push(`None of the selected runs logs a quality metric next to its sparsity: ${metricAdvice(runDatas.map((r) => r.info && r.info.framework))}`);
     }
     replaceChildren(this.message, messages.map((text) => el("p", { class: "view-message-text", text })));
     const lines = qualityLines(entries);

@@ -1,7 +1,7 @@
 // The per-layer table of one run at one step (the backend's `table` route), sortable, the whole
 // model on top, with links to the same table as CSV and to the run's full series.
 import { exportUrl, tableCsvUrl } from "../data.js";
-import { formatCell, sortTableRows, tableColumns } from "../view_models/table.js";
+import { formatCell, sortTableRows, tableColumns, withSchedules } from "../view_models/table.js";
 import { MODEL_KEY } from "../view_models/format.js";
 import { el, replaceChildren } from "./dom.js";
 
@@ -43,7 +43,8 @@ export class TableView {
     return this.runPickerBox;
   }
 
-  /** @param {{run: string|null, step: number|null, pickedFrom: string|null}} props */
+  /** @param {{run: string|null, step: number|null, pickedFrom: string|null, layers?: object[]|null}} props
+   *  layers: the run document's (for each layer's schedule in full) */
   update(props) {
     this.props = props;
     const { run, step } = props;
@@ -79,7 +80,7 @@ export class TableView {
     else if (layers.every((r) => r.measured === null)) messages.push(`Run ${run} has no record at or before step ${doc.step}: pick a later step.`);
     if (layers.length && layers.every((r) => r.expected === null)) messages.push(`Run ${run} has no schedule on record: the expected, target and deviation columns are empty.`);
     replaceChildren(this.message, messages.map((text) => el("p", { class: "view-message-text", text })));
-    this.renderTable(doc.rows);
+    this.renderTable(withSchedules(doc.rows, props.layers));
   }
 
   renderTable(rows) {
@@ -107,7 +108,8 @@ export class TableView {
           const cls = [c.kind === "text" ? "text" : "num"];
           if (c.id === "deviation" && Number.isFinite(r.deviation) && Math.abs(r.deviation) >= 0.005) cls.push(r.deviation < 0 ? "diff-neg" : "diff-pos");
           const cell = el("td", { class: cls.join(" "), text, dataset: { column: c.id } });
-          if (c.id === "name") cell.title = `${r.name} (key ${r.key})`;
+          if (c.id === "name") cell.title = r.label && r.label !== r.key ? `${r.name} (${r.label}; key ${r.key})` : `${r.name} (key ${r.key})`;
+          if (c.id === "schedule") cell.classList.add("schedule-cell");
           return cell;
         }),
       ),
