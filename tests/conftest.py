@@ -132,6 +132,35 @@ def trap_logdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def llm_checkpoints(tmp_path_factory):
+    """A tiny Llama pruned by llm-compressor (SparseGPT 2:4, Wanda 50%, a copy doctored to
+    break 2:4 in one tensor; tests/generated/llm_checkpoints.py): the folder holding them."""
+    require_torch()
+    return made_once(tmp_path_factory, "llm_checkpoints", "TB_SPARSITY_LLM_CHECKPOINTS",
+                     "llm_checkpoints.py")
+
+
+@pytest.fixture(scope="session")
+def trainer_checkpoints(tmp_path_factory):
+    """A Hugging Face Trainer output_dir with checkpoints at steps 2, 4 and 6
+    (tests/generated/trainer_checkpoints.py): its truth.json (`output_dir`, `checkpoints`)."""
+    require_torch()
+    out = made_once(tmp_path_factory, "trainer_checkpoints", "TB_SPARSITY_TRAINER_CHECKPOINTS",
+                    "trainer_checkpoints.py")
+    with open(os.path.join(out, "truth.json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="session")
+def recipe_logdir(tmp_path_factory):
+    """PyTorch's pruning-tutorial recipes side by side at the top of a logdir, logged with
+    SparsityWriter (tests/generated/torch_recipe_runs.py), made once for every test file."""
+    require_torch()
+    return made_once(tmp_path_factory, "torch_recipe_runs", "TB_SPARSITY_RECIPE_LOGDIR",
+                     "torch_recipe_runs.py")
+
+
+@pytest.fixture(scope="session")
 def truth(tfmot_logdir):
     with open(os.path.join(tfmot_logdir, "truth.json")) as f:
         return json.load(f)

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from conftest import NO_TENSORFLOW, TensorBoardProcess, made_once, require_torch
+from conftest import NO_TENSORFLOW, TensorBoardProcess, require_torch
 from test_dashboard_browser import TIMEOUT_MS, Console, assert_clean, backend_json, card, open_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.tensorboard, pytest.mark.torch]
@@ -21,13 +21,6 @@ RUNS = 10
 MIN_DELTA_E = 25.0
 # Contrast of a run colour against the card it is drawn on (WCAG's 3:1 for graphics).
 MIN_CONTRAST = 3.0
-
-
-@pytest.fixture(scope="module")
-def recipe_logdir(tmp_path_factory):
-    require_torch()
-    return made_once(tmp_path_factory, "torch_recipe_runs", "TB_SPARSITY_RECIPE_LOGDIR",
-                     "torch_recipe_runs.py")
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,6 @@ KERAS_NAMES = {"Linear": "Dense", "Conv2d": "Conv2D"}
 
 
 @pytest.fixture(scope="module")
-def recipe_logdir(tmp_path_factory):
-    require_torch()
-    return made_once(tmp_path_factory, "torch_recipe_runs", "TB_SPARSITY_RECIPE_LOGDIR",
-                     "torch_recipe_runs.py")
-
-
-@pytest.fixture(scope="module")
 def recipe_truth(recipe_logdir):
     with open("%s/truth.json" % recipe_logdir) as f:
         return json.load(f)

@@ -8,18 +8,10 @@ layer has a schedule.
 
 import pytest
 
-from conftest import made_once, require_torch
 from tb_sparsity_plugin.cli import main as cli
 from tb_sparsity_plugin.cli.report import comparison
 
 GLOBAL_WHY = "global pruning: one level for all pruned layers together, none per layer"
-
-
-@pytest.fixture(scope="module")
-def recipe_logdir(tmp_path_factory):
-    require_torch()
-    return made_once(tmp_path_factory, "torch_recipe_runs", "TB_SPARSITY_RECIPE_LOGDIR",
-                     "torch_recipe_runs.py")
 
 
 def blocks(capsys, logdir, *args):
