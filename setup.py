@@ -55,12 +55,17 @@ setuptools.setup(
         # Pinned: a bare `torch` (or a range admitting a newer release) pulls a CUDA build of
         # several GB; this one is the CPU build the writer and its tests are checked with.
         "torch": ["torch==2.13.0"],
+        # The training-loop callbacks (tb_sparsity_plugin.lightning, .transformers), pinned to
+        # the releases they are tested with; the Trainer needs accelerate.
+        "lightning": ["torch==2.13.0", "lightning==2.6.6"],
+        "transformers": ["torch==2.13.0", "transformers==5.17.0", "accelerate"],
         "demo": [
             "tensorflow>=2.16",
             "tf-keras",
             "tensorflow-model-optimization>=0.8",
             "scikit-learn",
             "torch==2.13.0",
+            "lightning==2.6.6",
         ],
         "test": [
             "tensorflow>=2.16",

@@ -45,10 +45,11 @@ def main(argv=None):
     p.add_argument("--height", type=int, default=1400)
     p.add_argument("--runs", help="regex of the runs to select (default: all)")
     p.add_argument("--view", default="layers",
-                   choices=("layers", "quality", "heatmap", "table", "whatif"),
+                   choices=("layers", "quality", "heatmap", "blocks", "table", "whatif"),
                    help="the dashboard's section to show (default: layers); e.g. "
                         "--view quality --out docs/views.png")
-    p.add_argument("--run", help="the run of the single-run views (heatmap, table, whatif)")
+    p.add_argument("--run", help="the run of the single-run views (heatmap, blocks, table, "
+                                 "whatif)")
     p.add_argument("--theme", choices=("light", "dark"), default="light",
                    help="the browser's colour scheme, which TensorBoard (and so the tab) follows")
     args = p.parse_args(argv)

@@ -149,12 +149,21 @@ class EventWriter:
 _LOGGER = logging.getLogger("tb_sparsity_plugin")
 
 
+# Causes told by their message when the error has no errno (TensorFlow's file system, under
+# a torch SummaryWriter when TensorFlow is installed, raises ResourceExhaustedError and such).
+_KNOWN_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EIO, errno.ENOENT)
+
+
 def fault_cause(error):
     """A short name for why logging failed (`ENOSPC`, `EROFS`, `ValueError`, ...): each
     cause is warned about once."""
     number = getattr(error, "errno", None)
     if isinstance(error, OSError) and number is not None:
         return errno.errorcode.get(number, "errno %d" % number)
+    text = str(error)
+    for known in _KNOWN_ERRNOS:
+        if os.strerror(known) in text:
+            return errno.errorcode[known]
     return type(error).__name__
 
 
@@ -176,7 +185,7 @@ class Faults:
     def failed(self, what, error, step=None, hint=None):
         """Note a failure; warn if it is the first of its cause. `hint`: what happens next
         (default: logging is tried again at the next log)."""
-        cause = "%s: %s" % (what, fault_cause(error))
+        cause = fault_cause(error)  # one disk-full warning, whichever write met it first
         self.failures += 1
         if self.failing is None:
             self.failing = (cause, step)
@@ -195,5 +204,5 @@ class Faults:
         if self.failing is not None:
             cause, first = self.failing
             self.failing = None
-            _LOGGER.warning("%s: sparsity logging works again at step %s (it failed from step %s: %s)",
-                            self.owner, step, first, cause)
+            _LOGGER.info("%s: sparsity logging works again at step %s (it failed from step %s: %s)",
+                         self.owner, step, first, cause)

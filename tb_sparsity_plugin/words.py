@@ -40,6 +40,18 @@ def pct_pair(a, b):
     return left, right
 
 
+def share(count, total):
+    """"0.29%": a fraction of groups with two significant digits at least (a non-zero count
+    never shows as 0.0%, nor a partial one as 100.0%)."""
+    value = count / float(total)
+    digits = 1
+    if 0 < value < 1:
+        digits = max(1, min(6, 1 - int(math.floor(math.log10(100.0 * value)))))
+        while digits < 6 and pct(value, digits) in ("100.%s%%" % ("0" * digits),):
+            digits += 1
+    return pct(value, digits)
+
+
 def m_by_n_text(m_by_n):
     """"2:4" for [2, 4] (m zeros in every n consecutive weights)."""
     if isinstance(m_by_n, (list, tuple)) and len(m_by_n) == 2:

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { blockCellText, blockColor, blockGrid, blockLayout, blockProfiles, cellLabel, declaredText, gridFacts, hasBlocks, moduleTypes, pathInBlock, scaleStops } from "../src/view_models/blocks.js";
+import { blockCellText, blockColor, blockGrid, blockLayout, blockProfiles, cellLabel, declaredText, gridFacts, hasBlocks, moduleTypes, pathInBlock, profileText, scaleStops } from "../src/view_models/blocks.js";
 
 const SPARSEGPT = { sparsity: 0.5, structure: [2, 4], ignored: false, source: "recipe.yaml", modifier: "SparseGPTModifier" };
 
@@ -131,4 +131,21 @@ test("profiles: one line per run, x = block, the block's tensors weighted by wei
 test("the facts name the tensors outside the blocks", () => {
   const layers = llama(2);
   assert.equal(gridFacts("sparsegpt", blockGrid(layers, rowsOf(layers)), 0), "sparsegpt at step 0: 2 blocks \u00d7 7 module types, 14 tensors. 1 tensor outside the blocks (lm_head) is in the Layers view.");
+});
+
+test("the profiles' hover names every run at the block, the hovered one first", () => {
+  const lines = [
+    { id: "a", label: "sparsegpt_24", points: [{ x: 0, y: 1, step: 0 }, { x: 1, y: 1, step: 0 }] },
+    { id: "b", label: "sparsegpt_24_broken", points: [{ x: 0, y: 1, step: 0 }, { x: 1, y: 0.9993, step: 0 }] },
+    { id: "c", label: "wanda_50", points: [{ x: 0, y: 0.69, step: 0 }] },
+  ];
+  const pct = (v) => `${(v * 100).toFixed(2)}%`;
+  assert.equal(profileText(lines, "b", 1, "o_proj", pct), "block 1 \u00b7 o_proj \u00b7 sparsegpt_24_broken 99.93% (step 0) \u00b7 sparsegpt_24 100.00% (step 0)");
+  assert.equal(profileText(lines, "c", 0, "all", pct).split(" \u00b7 ").slice(2).join("|"), "wanda_50 69.00% (step 0)|sparsegpt_24 100.00% (step 0)|sparsegpt_24_broken 100.00% (step 0)");
+});
+
+test("the legend says what the expected value of checkpoint runs is", async () => {
+  const { expectedLegendText } = await import("../src/view_models/runs.js");
+  assert.match(expectedLegendText([{ framework: "Checkpoints (PyTorch)" }]), /checkpoints' recipe .* declared/);
+  assert.match(expectedLegendText([{ framework: "Checkpoints (PyTorch)" }, { framework: "tfmot" }]), /makes Checkpoints \(PyTorch\), tfmot apply/);
 });

@@ -28,6 +28,7 @@ from tb_sparsity_plugin.analysis.diagnostics import material
 from tb_sparsity_plugin.analysis.diagnostics import shortfall_words
 from tb_sparsity_plugin.checkpoints import declared as declared_lib
 from tb_sparsity_plugin.words import pct
+from tb_sparsity_plugin.words import share  # the tab's analysis says shares of groups too
 
 # An ignored layer "holds zeros anyway" above this fraction: dense weights have next to no
 # exact zeros, but an embedding-like weight may keep a zeroed row or two.
@@ -52,18 +53,6 @@ def rounding(shape, params):
     rows = dims[0] if dims else 1
     rest = math.prod(dims[1:]) if len(dims) > 1 else 1
     return max(rows, rest) / float(params)
-
-
-def share(count, total):
-    """"0.29%": a fraction of groups with two significant digits at least (a non-zero count
-    never shows as 0.0%, nor a partial one as 100.0%)."""
-    value = count / float(total)
-    digits = 1
-    if 0 < value < 1:
-        digits = max(1, min(6, 1 - int(math.floor(math.log10(100.0 * value)))))
-        while digits < 6 and pct(value, digits) in ("100.%s%%" % ("0" * digits),):
-            digits += 1
-    return pct(value, digits)
 
 
 def _broken_counts(stats):

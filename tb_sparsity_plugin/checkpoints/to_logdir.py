@@ -10,8 +10,9 @@ heatmap, the table, `tb-sparsity report` and its gates work on them unchanged:
   `nm_compliance` when counted;
 - the declared sparsity as the expected value: schedule kind `logged_levels`, whose
   `scheduled_level` and `applied_level` series are the level the checkpoint's recipe
-  declares at that step, with rounding `{"rule": "level"}` (the level itself is the
-  expected sparsity). It is the one kind whose expected value is "what was declared at each
+  declares at that step, with rounding `{"rule": "level", "tolerance": t}` (the level
+  itself is the expected sparsity; `t` the fraction of weights rounding to whole rows or
+  columns may leave, diagnose.rounding). It is the one kind whose expected value is "what was declared at each
   logged step", also when a later checkpoint's recipe declares another level; a weight
   nothing declares (or the recipe ignores) has no schedule: measured only.
 
@@ -45,6 +46,7 @@ from tensorboard.util import tensor_util
 from tb_sparsity_plugin import metadata
 from tb_sparsity_plugin import summary
 from tb_sparsity_plugin.checkpoints import declared as declared_lib
+from tb_sparsity_plugin.checkpoints import diagnose
 from tb_sparsity_plugin.checkpoints import module_targets
 from tb_sparsity_plugin.checkpoints.errors import CheckpointError
 from tb_sparsity_plugin.reading import logdir_files
@@ -62,6 +64,19 @@ def block_and_module(name):
     """(3, "q_proj") for `model.layers.3.self_attn.q_proj.weight`; (None, None) otherwise."""
     match = _BLOCK.search(name)
     return (int(match.group(1)), match.group(2)) if match else (None, None)
+
+
+def _natural(name):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def model_order(layers):
+    """{tensor name: position}: every tensor the checkpoint reports (dense and ignored ones
+    too, so one architecture gives the same positions in every run), in natural name order
+    (`layers.2` before `layers.10`), which is the model's order for transformers. The tab
+    sorts cards by it; it lines layers up by name (sources/own.py), not by position."""
+    names = sorted({l["name"] for l in layers}, key=_natural)
+    return {name: i for i, name in enumerate(names)}
 
 
 def _split(name):
@@ -176,7 +191,10 @@ def _declare(entry, level, structure, ignored, modifier, source):
     entry["schedule"] = {"kind": "logged_levels", "stepping": {"rule": "checkpoints"},
                          "source": {"class_name": "%s (%s)" % (label, source),
                                     "config": {"base_sl": level}}}
-    entry["rounding"] = {"rule": "level"}
+    # The library rounds the level to whole rows or columns (diagnose.rounding): the tab's
+    # analysis allows that much, as inspect does, instead of one weight.
+    entry["rounding"] = {"rule": "level",
+                         "tolerance": diagnose.rounding(entry["shape"], entry["params"])}
 
 
 def _steps(reports):
@@ -260,6 +278,7 @@ def write_run(checkpoint_reports, logdir, run):
     for step, report in new:
         declared = _declared_by_name(report)
         source = (report.get("declared") or {}).get("source")
+        order = model_order(report.get("layers") or [])
         for layer in report.get("layers") or []:
             value = layer.get("sparsity")
             if value is None:  # not counted (quantized, packed): nothing to draw
@@ -268,7 +287,7 @@ def write_run(checkpoint_reports, logdir, run):
             if layer["name"] not in weights:
                 if not (found and found[0] is not None) and not value > 0.0:
                     continue  # dense, and no level declared (ignored, or not targeted)
-                weights[layer["name"]] = _weight_entry(layer, len(weights), framework)
+                weights[layer["name"]] = _weight_entry(layer, order[layer["name"]], framework)
             entry = weights[layer["name"]]
             if found:
                 _declare(entry, found[0], found[1], found[2], found[3], source)

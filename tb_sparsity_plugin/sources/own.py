@@ -138,7 +138,9 @@ def plan_layers(weights):
             wrapper=wrapper,
             name=name,
             weight=weight,
-            key=layer_key(position, key_class(layer_class) if layer_class else None, name,
+            # Checkpoints line up by tensor name (their position is only a sort order).
+            key=layer_key(None if w.get("method") == "checkpoint" else position,
+                          key_class(layer_class) if layer_class else None, name,
                           "" if first else weight),
             position=position,
             layer_class=layer_class,

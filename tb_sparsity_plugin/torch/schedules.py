@@ -7,7 +7,9 @@
   `mask_schedule_step` says, at each logged step, which schedule step the masks hold.
 - `WeightNormSparsifier`'s block rounding (`block_sparsity`).
 - iterative `torch.nn.utils.prune` (`compound`): each call prunes `round(a * r)` of the `r`
-  entries still unpruned.
+  entries still unpruned (the structured methods: of the `r` channels still unpruned,
+  rounding `remaining_channels`); `global_compound`: of the pool's entries still unpruned,
+  a curve of the pool (the whole model's when the pool is every tensor), not of one tensor.
 - `logged_levels`: schedules that cannot be serialized (`LambdaSL`): the levels the writer
   logged are the curve.
 
@@ -20,6 +22,8 @@ import dataclasses
 import math
 
 import numpy as np
+
+from tb_sparsity_plugin.words import short_pct
 
 
 class ScheduleError(ValueError):
@@ -213,21 +217,8 @@ def held_schedule(schedule, rounding=None, shape=None, logged=None):
     rule = stepping.get("rule")
     round_fn = rounding_rule(rounding, shape)
 
-    if kind == "compound":
-        amounts, steps = schedule.get("amounts"), schedule.get("steps")
-        if not isinstance(amounts, list) or not isinstance(steps, list) or len(amounts) != len(steps):
-            raise ScheduleError("compound needs 'amounts' and 'steps' lists of one length")
-        params = int(np.prod(shape)) if shape else None
-        if not params:
-            raise ScheduleError("compound needs the weight's shape")
-        order = sorted(range(len(steps)), key=lambda i: steps[i])
-        amounts = [amounts[i] for i in order]
-        steps = [int(_number(steps[i], "step")) for i in order]
-        remaining = compound_remaining(amounts, params)
-        applied = tuple((s, 1.0 - r / params) for s, r in zip(steps, remaining))
-        asked = tuple((s, compound_level(amounts[: i + 1], params)) for i, s in enumerate(steps))
-        return HeldSchedule(_source_name(schedule, "prune"), kind, applied, asked,
-                            asked[-1][1] if asked else 0.0, None)
+    if kind in ("compound", "global_compound"):
+        return _compound_schedule(schedule, kind, rounding, shape)
 
     if kind == "logged_levels":
         applied = tuple(_clean(logged.get("applied_level")))
@@ -268,6 +259,89 @@ def held_schedule(schedule, rounding=None, shape=None, logged=None):
     asked = tuple((s, level_at(int(t))) for s, t in now)
     final = level_at(end) if kind == "polynomial" else level
     return HeldSchedule(_source_name(schedule, kind), kind, applied, asked, final, round_fn)
+
+
+def _compound_schedule(schedule, kind, rounding, shape):
+    """Repeated prune calls: of a tensor's entries, its channels, or a pool's entries."""
+    amounts, steps = schedule.get("amounts"), schedule.get("steps")
+    if not isinstance(amounts, list) or not isinstance(steps, list) or len(amounts) != len(steps):
+        raise ScheduleError("%s needs 'amounts' and 'steps' lists of one length" % kind)
+    round_fn = None
+    if kind == "global_compound":
+        total = _count(schedule.get("pool_params"), "pool_params")
+        start = _count(schedule.get("start_remaining", total), "start_remaining")
+    elif isinstance(rounding, dict) and rounding.get("rule") == "remaining_channels":
+        total = start = _count(rounding.get("channels"), "channels")
+        # whole channels: a level (the target) holds round(level × channels) of them
+        round_fn = lambda level: round(level * total) / float(total)  # noqa: E731
+    else:
+        total = start = int(np.prod(shape)) if shape else None
+        if not total:
+            raise ScheduleError("compound needs the weight's shape")
+    if start > total:
+        raise ScheduleError("start_remaining %d exceeds the pool's %d entries" % (start, total))
+    order = sorted(range(len(steps)), key=lambda i: steps[i])
+    amounts = [amounts[i] for i in order]
+    steps = [int(_number(steps[i], "step")) for i in order]
+    remaining = compound_remaining(amounts, start)
+    kept = start / float(total)
+    applied = tuple((s, 1.0 - r / total) for s, r in zip(steps, remaining))
+    asked = tuple((s, 1.0 - kept * (1.0 - compound_level(amounts[: i + 1], start)))
+                  for i, s in enumerate(steps))
+    name = _source_name(schedule, "prune")
+    final = asked[-1][1] if asked else 1.0 - kept
+    return HeldSchedule(name, kind, applied, asked, round_fn(final) if round_fn else final, round_fn)
+
+
+def _count(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ScheduleError("%s must be a positive whole number, got %r" % (name, value))
+    return value
+
+
+def is_pooled(schedule):
+    """A schedule of a pool of tensors pruned together (global_unstructured): its curve is the
+    pool's, not any one tensor's."""
+    return isinstance(schedule, dict) and schedule.get("kind") == "global_compound"
+
+
+# -- schedule texts -------------------------------------------------------------------------------
+
+
+def prune_text(schedule):
+    """Repeated prune calls in one line, as a person says them: "L1Unstructured 20% × 6 calls
+    (compounding)", "global L1Unstructured 20% × 3 calls over 5 tensors", "LnStructured 25%
+    of channels (dim 0) × 6 calls (compounding)", "L1Unstructured 50%, 30%, 20% (3 calls,
+    compounding)"."""
+    source = schedule.get("source") if isinstance(schedule.get("source"), dict) else {}
+    config = source.get("config") if isinstance(source.get("config"), dict) else {}
+    amounts = schedule.get("amounts") if isinstance(schedule.get("amounts"), list) else []
+    pooled = is_pooled(schedule)
+    if pooled:
+        name = "global %s" % (config.get("pruning_method") or "pruning")
+    else:  # "L1Unstructured+L1Unstructured" (older summaries) says one method
+        names = str(source.get("class_name") or "prune").split("+")
+        name = "+".join(sorted(set(names), key=names.index))
+    channels = "dim" in config
+    unit = "channel" if channels else "weight"
+
+    def amount(a):
+        if isinstance(a, int) and not isinstance(a, bool):
+            return "%d %s%s" % (a, unit, "" if a == 1 else "s")
+        return short_pct(a) + (" of channels" if channels else "")
+
+    where = " (dim %s)" % config["dim"] if channels else ""
+    over = " over %d tensors" % len(schedule.get("pool") or []) if pooled else ""
+    calls = len(amounts)
+    if calls == 0:
+        return "%s%s: no calls yet%s" % (name, where, over)
+    if calls == 1:
+        return "%s %s%s, 1 call%s" % (name, amount(amounts[0]), where, over)
+    compounding = "" if pooled else " (compounding)"
+    if len(set(map(repr, amounts))) == 1:
+        return "%s %s%s × %d calls%s%s" % (name, amount(amounts[0]), where, calls, over, compounding)
+    return "%s %s%s (%d calls%s)%s" % (name, ", ".join(map(amount, amounts)), where, calls,
+                                       ", compounding" if not pooled else "", over)
 
 
 # -- a CubicSL typed into the what-if form ------------------------------------------------------

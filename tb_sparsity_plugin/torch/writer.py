@@ -10,23 +10,26 @@ Per tensor it logs the mask sparsity, the fraction of exact zeros in the effecti
 weight count and the N:M compliance; with a torch.ao sparsifier (and scheduler) also the level
 the scheduler asks for and the level the mask holds, plus the run's *clock* (which scheduler
 step the masks follow). The config summary records each tensor's schedule: `CubicSL`'s
-parameters, the amounts of iterative `torch.nn.utils.prune` calls, or the logged levels
-(`LambdaSL`). Format: docs/summary_format.md; records built by `tb_sparsity_plugin.summary`.
+parameters, the amounts of iterative `torch.nn.utils.prune` calls (by weights, by channels
+for the structured methods, by the pooled weights for `global_unstructured`; prune_calls.py),
+or the logged levels (`LambdaSL`). Format: docs/summary_format.md; records built by
+`tb_sparsity_plugin.summary`.
 
 The sparsifier's `step` is wrapped (as torch.ao's own schedulers do) to count its calls and
 note the scheduler step and levels at each: that is how the writer knows which level a mask
-holds (the one-call lag) without guessing.
+holds (the one-call lag) without guessing. `torch.nn.utils.prune.global_unstructured` is
+wrapped the same way (global_calls.py), since torch keeps nothing of a global call's amount.
 """
 
-import json
 import os
 import types
 
 import torch
-from torch.ao.pruning import FakeSparsity
 from torch.nn.utils import parametrize, prune
 
 from tb_sparsity_plugin import metadata, summary
+from tb_sparsity_plugin.torch import global_calls, prune_calls, tensors
+from tb_sparsity_plugin.torch.tensors import nm_compliance  # noqa: F401  (its home before)
 
 WRITER_NAME = "tb_sparsity_plugin.torch.SparsityWriter"
 # The method of a tracked tensor that has no mask: its exact zeros are its measured sparsity.
@@ -34,8 +37,6 @@ EXACT_ZEROS = "exact_zeros"
 # Entry fields `annotate` may not replace (docs/summary_format.md).
 _CORE_FIELDS = {"name", "module", "weight", "module_class", "position", "params", "shape",
                 "method", "schedule", "rounding", "nm", "mask_removed_at", "tags"}
-# The methods `compound` can reproduce: they prune round(amount * remaining) entries.
-UNSTRUCTURED = ("L1Unstructured", "RandomUnstructured")
 
 
 class SparsityWriter:
@@ -75,7 +76,7 @@ class SparsityWriter:
             self._log_dir = os.fspath(target)
         elif hasattr(target, "_get_file_writer"):
             self._file_writer, self._own_writer = target._get_file_writer(), False
-            self._log_dir = _summary_writer_dir(target, self._file_writer)
+            self._log_dir = tensors.summary_writer_dir(target, self._file_writer)
         else:
             raise TypeError("expected a log directory or a torch.utils.tensorboard.SummaryWriter, got %r"
                             % type(target).__name__)
@@ -93,6 +94,7 @@ class SparsityWriter:
         self._track = track
         self._annotations = {}  # name -> extra entry fields (annotate)
         self._faults = summary.Faults("SparsityWriter")
+        self._last_record = None  # (step, config, points) written last
         self._known = {}  # name -> the config entry last written (kept after a mask is removed)
         self._prune_steps = {}  # name -> the step at which each prune call was first seen
         self._config = None
@@ -101,6 +103,8 @@ class SparsityWriter:
         self._sparsifier_steps = int(getattr(self.sparsifier, "_step_count", 0) or 0)
         self._mask_schedule_step = -1
         self._applied = {}  # tensor_fqn -> the group's level at the last mask update
+        self._global_calls = {}  # name -> the global_unstructured calls that pruned it
+        global_calls.listen(self)
         if self.sparsifier is not None:
             self._wrap_sparsifier_step()
 
@@ -131,23 +135,11 @@ class SparsityWriter:
                 points[entry["tags"][key]] = value
         points.update(self._clock())
         points.update(extra or {})
-        try:
-            self._write(step, config, points)
-        except Exception as error:  # noqa: BLE001 - disk full, read-only, closed writer
-            self._config = None  # write the config again with the next record that gets through
-            if self._own_writer:
-                self._faults.failed("write", error, step)
-                return {}
-            self._faults.failed("write into the SummaryWriter's event file (records go on in "
-                                "an event file of their own in %s)" % self._log_dir, error, step)
-            self._file_writer, self._own_writer = summary.EventWriter(self._log_dir), True
-            try:
-                self._write(step, config, points)
-            except Exception as error:  # noqa: BLE001
-                self._config = None
-                self._faults.failed("write", error, step)
-                return {}
-        self._faults.succeeded(step)
+        if (step, config, points) == self._last_record:
+            return points  # the same state at the same step: one record says it
+        if not self._write(step, config, points):
+            return {}
+        self._last_record = (step, config, points)
         return points
 
     def log_scalars(self, step, points):
@@ -155,17 +147,27 @@ class SparsityWriter:
         the same fault rules as `log`; returns what was written."""
         if self._closed:
             return {}
-        try:
-            self._file_writer.add_summary(summary.scalars_pb(points), global_step=int(step))
-            self._file_writer.flush()
-        except Exception as error:  # noqa: BLE001
-            self._config = None
-            self._faults.failed("write", error, step)
-            return {}
-        return dict(points)
+        return dict(points) if self._write(int(step), None, points) else {}
 
     def _write(self, step, config, points):
-        if config != self._config:
+        """Write the config (when it changed) and the points; False when it failed (warned).
+        A borrowed SummaryWriter that fails is replaced by an event file of our own."""
+        try:
+            self._write_records(step, config, points)
+        except Exception as error:  # noqa: BLE001 - disk full, read-only, closed writer
+            self._config = None  # write the config again with the next record that gets through
+            if self._own_writer:
+                self._faults.failed("write", error, step)
+                return False
+            self._faults.failed("write into the SummaryWriter's event file (records go on in "
+                                "an event file of their own in %s)" % self._log_dir, error, step)
+            self._file_writer, self._own_writer = summary.EventWriter(self._log_dir), True
+            return self._write(step, config, points)
+        self._faults.succeeded(step)
+        return True
+
+    def _write_records(self, step, config, points):
+        if config is not None and config != self._config:
             self._file_writer.add_summary(summary.config_pb(config), global_step=step)
             self._config = config
         if points:
@@ -194,25 +196,27 @@ class SparsityWriter:
         if log and (step is not None or self._last_step is not None):
             self.log(step if step is not None else self._last_step)
         self._closed = True
+        global_calls.stop(self)
         try:
             if self._own_writer:
                 self._file_writer.close()
             else:
                 self._file_writer.flush()
         except Exception as error:  # noqa: BLE001 - close never raises
-            self._faults.failed("close its event file", error, step)
+            if self._own_writer:  # a borrowed writer closed by its owner was flushed by it
+                self._faults.failed("close its event file", error, step)
 
     # -- finding and measuring pruned tensors ----------------------------------------------
 
     def _measure(self, step):
         found = {}
-        layers = _layer_modules(self.model)
+        layers = tensors.layer_modules(self.model)
         tracked = self._tracked(layers)
         for position, (path, module) in enumerate(layers):
-            for name, mask, orig, method in _pruned_tensors(module):
-                found[_join(path, name)] = (path, module, name, position, mask, orig, method)
+            for name, mask, orig, method in tensors.pruned_tensors(module):
+                found[tensors.join(path, name)] = (path, module, name, position, mask, orig, method)
             for name in tracked.get(path, ()):
-                fqn = _join(path, name)
+                fqn = tensors.join(path, name)
                 known = self._known.get(fqn)
                 if fqn in found or (known is not None and known["method"] != EXACT_ZEROS):
                     continue  # masked, or its mask was removed (noted below)
@@ -228,7 +232,7 @@ class SparsityWriter:
         for fqn, entry in self._known.items():  # masks removed (prune.remove, squash_mask)
             if fqn in found:
                 continue
-            tensor = _get_tensor(self.model, fqn)
+            tensor = tensors.get_tensor(self.model, fqn)
             if tensor is None:
                 continue
             if entry.get("mask_removed_at") is None:
@@ -252,7 +256,7 @@ class SparsityWriter:
         elif method is None:
             entry.update({"method": EXACT_ZEROS, "schedule": None, "rounding": {"rule": "none"}})
         else:
-            entry.update(self._prune_config(fqn, method, step))
+            entry.update(self._prune_config(fqn, method, step, entry["shape"]))
         entry.update(self._annotations.get(fqn, {}))
         nm = entry.pop("_nm", None) or self.nm
         entry["nm"] = list(nm) if nm else None
@@ -266,22 +270,22 @@ class SparsityWriter:
                 return group
         return None
 
-    def _prune_config(self, fqn, method, step):
+    def _prune_config(self, fqn, method, step, shape):
         methods = list(method._pruning_methods) if isinstance(method, prune.PruningContainer) else [method]
-        names = [type(m).__name__ for m in methods]
         seen = self._prune_steps.setdefault(fqn, [])
         seen.extend([step] * (len(methods) - len(seen)))
-        out = {"method": "torch.nn.utils.prune." + names[-1]}
-        if all(n in UNSTRUCTURED for n in names):
-            amounts = [m.amount for m in methods]
-            out["schedule"] = {"kind": "compound", "amounts": amounts, "steps": seen[: len(methods)],
-                               "stepping": {"rule": "prune_calls"},
-                               "source": {"class_name": "+".join(names), "config": {"amounts": amounts}}}
-            out["rounding"] = {"rule": "remaining_weights"}
-        else:  # global_unstructured (CustomFromMask), structured methods: measured only
-            out["schedule"] = None
-            out["rounding"] = {"rule": "none"}
-        return out
+        return prune_calls.prune_config(methods, seen, self._global_calls.get(fqn), shape)
+
+    def _note_global_call(self, call):
+        """A `prune.global_unstructured` call (global_calls.py): noted on our tensors."""
+        paths = {id(module): path for path, module in self.model.named_modules()}
+        pool = [tensors.join(paths[id(m)], n) for m, n in call["parameters"] if id(m) in paths]
+        if not pool:
+            return
+        noted = {"method": call["method"], "amount": call["amount"], "pool": pool,
+                 "pool_params": call["params"], "remaining_before": call["remaining_before"]}
+        for fqn in pool:
+            self._global_calls.setdefault(fqn, []).append(noted)
 
     def _ao_config(self, group):
         index = self.sparsifier.groups.index(group)
@@ -313,7 +317,7 @@ class SparsityWriter:
         base_sl = float(scheduler.base_sl[index])
         name = type(scheduler).__name__
         if name == "CubicSL":
-            config = {key: _plain(getattr(scheduler, key)[index])
+            config = {key: tensors.plain(getattr(scheduler, key)[index])
                       for key in ("init_sl", "init_t", "delta_t", "total_t", "initially_zero")}
             config["base_sl"] = base_sl
             begin = config["init_t"]
@@ -335,7 +339,7 @@ class SparsityWriter:
             out["mask_sparsity"] = out["weight_sparsity"]
         out["weight_count"] = float(n)
         if entry["nm"]:
-            out["nm_compliance"] = nm_compliance(effective, *entry["nm"])
+            out["nm_compliance"] = tensors.nm_compliance(effective, *entry["nm"])
         group = self._group(entry["name"])
         if group is not None and mask is not None:
             out["scheduled_level"] = float(group["sparsity_level"])
@@ -400,83 +404,3 @@ class SparsityWriter:
             out[metadata.CLOCK_TAGS["schedule_step"]] = float(self.scheduler.last_epoch)
             out[metadata.CLOCK_TAGS["mask_schedule_step"]] = float(self._mask_schedule_step)
         return out
-
-
-# -- helpers ---------------------------------------------------------------------------------
-
-
-def nm_compliance(weight, n, m):
-    """Fraction of groups of `m` consecutive weights (rows of `weight.reshape(shape[0], -1)`,
-    the last group zero-padded) that hold at most `n` non-zeros."""
-    rows = weight.reshape(weight.shape[0], -1) if weight.dim() > 1 else weight.reshape(1, -1)
-    pad = (-rows.shape[1]) % m
-    if pad:
-        rows = torch.nn.functional.pad(rows, (0, pad))
-    per_group = torch.count_nonzero(rows.reshape(rows.shape[0], -1, m), dim=-1)
-    return int(torch.count_nonzero(per_group <= n)) / max(int(per_group.numel()), 1)
-
-
-def _layer_modules(model):
-    """[(path, module)] of the model's layers: modules without children other than torch.ao's
-    `parametrizations`, in `named_modules()` order, the root only when it is a layer itself.
-
-    Activation modules without weights (`nn.ReLU`) are left out: Keras folds them into the
-    layer before, so positions count like a Keras model's and the same architecture lines up
-    across frameworks (the ConvNet's `fc1` is layer 7 in both)."""
-    out = []
-    for path, module in model.named_modules():
-        if path.endswith("parametrizations") or ".parametrizations." in path:
-            continue
-        if type(module).__module__ == "torch.nn.modules.activation" and not any(
-                True for _ in module.parameters(recurse=False)):
-            continue
-        if all(name == "parametrizations" for name, _ in module.named_children()):
-            out.append((path, module))
-    return out
-
-
-def _pruned_tensors(module):
-    """[(name, mask, dense tensor, pruning method or None)] of one module."""
-    out = []
-    for hook in module._forward_pre_hooks.values():
-        if isinstance(hook, prune.BasePruningMethod):
-            name = hook._tensor_name
-            mask = getattr(module, name + "_mask", None)
-            orig = getattr(module, name + "_orig", None)
-            if mask is not None and orig is not None:
-                out.append((name, mask, orig, hook))
-    for name, plist in getattr(module, "parametrizations", {}).items():
-        for p in plist:
-            if isinstance(p, FakeSparsity):
-                out.append((name, p.mask, plist.original, None))
-    return out
-
-
-def _summary_writer_dir(summary_writer, file_writer):
-    """The run directory of a torch (or tensorboardX) SummaryWriter."""
-    for source in (file_writer, summary_writer):
-        get = getattr(source, "get_logdir", None)
-        if callable(get):
-            return get()
-    return getattr(summary_writer, "log_dir", None) or getattr(summary_writer, "logdir")
-
-
-def _join(path, name):
-    return "%s.%s" % (path, name) if path else name
-
-
-def _get_tensor(model, fqn):
-    path, _, name = fqn.rpartition(".")
-    try:
-        module = model.get_submodule(path) if path else model
-    except AttributeError:
-        return None
-    tensor = getattr(module, name, None)
-    return tensor if isinstance(tensor, torch.Tensor) else None
-
-
-def _plain(value):
-    """A JSON-safe scalar from a scheduler's config value."""
-    value = value.item() if hasattr(value, "item") else value
-    json.dumps(value)
-    return value

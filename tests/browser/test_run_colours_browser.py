@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from conftest import NO_TENSORFLOW, TensorBoardProcess, require_torch
+from conftest import NO_TENSORFLOW, TensorBoardProcess
 from test_dashboard_browser import TIMEOUT_MS, Console, assert_clean, backend_json, card, open_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.tensorboard, pytest.mark.torch]

@@ -228,6 +228,17 @@ export function blockProfiles(entries, column, mode = "measured") {
   });
 }
 
+/** What the profiles' hover says at a block: the hovered run first, then every other run
+ *  at that block (lines that coincide hide each other; the hover names them all). */
+export function profileText(lines, hovered, x, what, format) {
+  const at = lines
+    .map((l) => ({ line: l, point: l.points.find((p) => p.x === x) }))
+    .filter((e) => e.point)
+    .sort((a, b) => (a.line.id === hovered ? -1 : b.line.id === hovered ? 1 : b.point.y - a.point.y));
+  const runs = at.map(({ line, point }) => `${line.label} ${format(point.y)}${point.step !== null && point.step !== undefined ? ` (step ${point.step})` : ""}`);
+  return [`block ${x}`, what, ...runs].join(" \u00b7 ");
+}
+
 /** The facts line under the grid: what it shows, and which tensors are not in blocks. */
 export function gridFacts(run, grid, step) {
   const n = grid.cells.filter(Boolean).length;

@@ -177,6 +177,8 @@ export function runLabels(names) {
  */
 export function expectedLegendText(runs) {
   const names = [...new Set(runs.map((r) => r.framework).filter((f) => typeof f === "string" && f))].sort(byText);
+  // Runs read from checkpoints: their expected value is what the checkpoints' recipe declared.
+  if (names.length && names.every((n) => n.startsWith("Checkpoints"))) return "expected: the sparsity the checkpoints' recipe (recipe.yaml, config.json) declared";
   const who = names.length === 0 ? "the run's framework" : names.length <= 3 ? names.join(", ") : "each run's framework";
   return `expected: what the schedule makes ${who} apply (it changes only when the framework prunes: a pruning step, a prune call, a scheduler step)`;
 }

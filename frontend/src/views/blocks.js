@@ -4,7 +4,7 @@
 // values in the cells when they fit, and the same grid as a table for screen readers; under
 // it, per-block profiles of every selected run (x = block, one line per run) to compare
 // pruning methods block by block. The values come from the `table` route at the step.
-import { BLOCK_MODES, blockCellText, blockColor, blockGrid, blockProfiles, cellLabel, gridFacts, hasBlocks, moduleTypes, scaleStops } from "../view_models/blocks.js";
+import { BLOCK_MODES, blockCellText, blockColor, blockGrid, blockProfiles, cellLabel, gridFacts, hasBlocks, moduleTypes, profileText, scaleStops } from "../view_models/blocks.js";
 import { formatPercent, formatPoints } from "../view_models/format.js";
 import { cellAt } from "../view_models/heatmap.js";
 import { paddedExtent } from "../view_models/xy_chart.js";
@@ -343,6 +343,7 @@ export class BlocksView {
     const xs = lines.flatMap((l) => l.points.map((p) => p.x));
     const ys = lines.flatMap((l) => l.points.map((p) => p.y));
     const percent = (v) => (mode === "deviation" ? formatPoints(v) : formatPercent(v));
+    const fine = (v) => (mode === "deviation" ? formatPoints(v, 2) : formatPercent(v, 2));
     this.chart.update({
       lines,
       xDomain: [Math.min(...xs) - 0.5, Math.max(...xs) + 0.5],
@@ -351,7 +352,7 @@ export class BlocksView {
       yFormat: percent,
       xLabel: "block",
       yLabel: BLOCK_MODES[mode],
-      describe: (line, p) => `${line.label} \u00b7 block ${p.x} \u00b7 ${what} \u00b7 ${percent(p.y)} at step ${p.step} (${p.count} tensor${p.count === 1 ? "" : "s"})`,
+      describe: (line, p) => profileText(lines, line.id, p.x, what, fine),
     });
     replaceChildren(
       this.legend,

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import get, made_once, make_client, require_torch
+from conftest import get, make_client
 from tb_sparsity_plugin.analysis import schedules
 
 KERAS_NAMES = {"Linear": "Dense", "Conv2d": "Conv2D"}

@@ -115,14 +115,55 @@ def test_the_model_pruning_schedule_is_on_record(logdir, truth, run):
         assert pruned_by["epoch_end_steps"] == truth[run]["epoch_steps"] == [8, 16, 24, 32]
 
 
-def test_layerwise_expected_equals_the_masks(documents, truth):
-    states = truth["layerwise_callable"]["states"]
-    for layer in documents["layerwise_callable"]["layers"]:
-        expected = dict(layer["expected"])
+def held(points, step):
+    """The value of a [[step, value]] step function at `step`."""
+    value = None
+    for at, v in points:
+        if at <= step:
+            value = v
+    return value
+
+
+@pytest.mark.parametrize("run", ["layerwise_callable", "structured_log_dir"])
+def test_layerwise_expected_equals_the_masks_at_every_logged_step(documents, truth, run):
+    states = truth[run]["states"]
+    for layer in documents[run]["layers"]:
+        assert layer["expected"], layer["name"]
         for step, _ in layer["measured"]:
-            if step in expected:
-                assert abs(expected[step] - states[str(step)][layer_tensor(layer)]) < 1e-9
-        assert layer["expected_final_sparsity"] == pytest.approx(states["32"][layer_tensor(layer)], abs=1e-9)
+            assert abs(held(layer["expected"], step) - states[str(step)][layer_tensor(layer)]) < 1e-9, step
+    assert not [d for d in documents[run]["diagnostics"] if d["severity"] != "info"]
+
+
+@pytest.mark.parametrize("run", ["global_float", "global_callable"])
+def test_global_pruning_expected_is_the_whole_models_pooled_masks(documents, truth, run):
+    document = documents[run]
+    assert all(layer["expected"] is None for layer in document["layers"])  # no tensor's own curve
+    pooled = truth[run]["pooled"]
+    expected = document["model"]["expected"]
+    for step, _ in document["model"]["measured"]:
+        zeros, total = pooled[str(step)]
+        assert abs(held(expected, step) - zeros / total) < 1e-9, step
+
+
+SCHEDULE_TEXTS = {
+    "global_float": "global L1Unstructured 30% × 4 calls over 6 tensors",
+    "global_callable": "global L1Unstructured 20%, 30%, 50% (3 calls) over 3 tensors",
+    "layerwise_callable": "L1Unstructured 50%, 30%, 20% (3 calls, compounding)",
+    "structured_log_dir": "LnStructured 25% of channels (dim 0) × 4 calls (compounding)",
+}
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_schedule_texts_read_as_a_person_writes_them(documents, run):
+    assert {layer["schedule_text"] for layer in documents[run]["layers"]} == {SCHEDULE_TEXTS[run]}
+
+
+def test_global_pruning_says_when_tensors_end_far_apart(documents, truth):
+    (spread,) = [d for d in documents["global_float"]["diagnostics"] if d["code"] == "global_pool_spread"]
+    finals = truth["global_float"]["states"]["32"]
+    assert finals["net.4.bias"] == 1.0  # Lightning's default pools the biases: this one is gone
+    assert spread["severity"] == "warning" and "net.4/bias (100.0%) is all but cut off" in spread["message"]
+    assert "use_global_unstructured=False" in spread["message"]
 
 
 def test_writes_into_the_loggers_run_or_its_log_dir(logdir):

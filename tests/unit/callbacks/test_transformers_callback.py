@@ -2,15 +2,18 @@
 (tests/generated/transformers_runs.py): what the tab shows equals the masks or the zeros."""
 
 import glob
+import json
 import os
 import re
 import socket
+import subprocess
+import sys
 
 import pytest
 from safetensors.numpy import load_file
 
 from callback_readback import F32, layer_tensor, load_truth, read_back, run_documents
-from conftest import made_once
+from conftest import ROOT, made_once
 from tb_sparsity_plugin.transformers import CHECKPOINT_STEP_TAG
 
 pytestmark = pytest.mark.torch
@@ -118,3 +121,25 @@ def test_checkpoint_steps_line_up_with_the_checkpoints(logdir, truth, name):
                 assert abs(float((tensor == 0).mean()) - logged[step]) < F32, (weight["name"], step)
                 checked += 1
     assert checked == {"zeros_env_dir": 4, "masks": 4, "no_tensorboard": 2}[name]  # + BERT's zero padding row
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_tb_sparsity_inspect_of_the_checkpoints_lines_up_with_the_logged_curve(logdir, truth, name):
+    """`tb-sparsity inspect output_dir` reads checkpoint-<step>/ at the step the callback
+    logged as `tb_sparsity/checkpoint_step`, and measures what was logged there."""
+    proc = subprocess.run([sys.executable, "-m", "tb_sparsity_plugin", "inspect", truth[name]["output_dir"],
+                           "--format", "json"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    inspected = json.loads(proc.stdout)["checkpoints"]
+    doc, _, series = read_back(logdir, run_name(logdir, truth, name))
+    assert [c["step"] for c in inspected] == [s for s, _ in series[CHECKPOINT_STEP_TAG]] == [6, 12]
+    weights = {w["name"]: w for w in doc["weights"]}
+    for checkpoint in inspected:
+        step = checkpoint["step"]
+        assert {layer["name"] for layer in checkpoint["layers"]} == set(weights)
+        for layer in checkpoint["layers"]:
+            tags = weights[layer["name"]]["tags"]
+            logged = dict(series[tags["mask_sparsity"]])[step]
+            assert abs(layer["sparsity"] - logged) < F32, (step, layer["name"])
+            assert abs(layer["n_m_compliance"] - dict(series[tags["nm_compliance"]])[step]) < F32

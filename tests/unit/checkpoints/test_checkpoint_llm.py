@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, made_once
+from conftest import ROOT
 
 pytestmark = pytest.mark.torch
 
@@ -21,9 +21,8 @@ COMMAND = [sys.executable, "-m", "tb_sparsity_plugin", "inspect"]
 
 
 @pytest.fixture(scope="session")
-def llm(tmp_path_factory):
-    return made_once(tmp_path_factory, "llm_checkpoints", "TB_SPARSITY_LLM_CHECKPOINTS",
-                     "llm_checkpoints.py")
+def llm(llm_checkpoints):  # conftest: made once for every test file
+    return llm_checkpoints
 
 
 @pytest.fixture(scope="session")

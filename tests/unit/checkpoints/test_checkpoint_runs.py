@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, get, made_once, make_client
+from conftest import ROOT, get, make_client
 from tb_sparsity_plugin.checkpoints import steps
 from tb_sparsity_plugin.checkpoints import to_logdir
 
@@ -103,17 +103,13 @@ def test_block_and_module_of_transformer_names():
 
 
 @pytest.fixture(scope="session")
-def trainer(tmp_path_factory):
-    out = made_once(tmp_path_factory, "trainer_checkpoints", "TB_SPARSITY_TRAINER_CHECKPOINTS",
-                    "trainer_checkpoints.py")
-    with open(os.path.join(out, "truth.json")) as f:
-        return json.load(f)
+def trainer(trainer_checkpoints):  # conftest: made once for every test file
+    return trainer_checkpoints
 
 
 @pytest.fixture(scope="session")
-def llm(tmp_path_factory):
-    return made_once(tmp_path_factory, "llm_checkpoints", "TB_SPARSITY_LLM_CHECKPOINTS",
-                     "llm_checkpoints.py")
+def llm(llm_checkpoints):
+    return llm_checkpoints
 
 
 def inspect_into(path, logdir, run):

@@ -78,7 +78,8 @@ def test_keras3_callback_on_a_full_disk(tmp_path):
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         assert result["epochs"] == 4  # the training completed
         first = min(result["failed"])  # the disk filled up during epoch 1 or 2, was freed at epoch 3
-        assert result["failed"] == list(range(first, 17)) and 0 < first < 16, result
+        # (an epoch's end tries again the step whose batch-end log failed)
+        assert sorted(set(result["failed"])) == list(range(first, 17)) and 0 < first < 16, result
         assert result["written"] == list(range(0, first)) + list(range(17, 33)), result
         assert len(result["warnings"]) == 1 and "No space left on device" in result["warnings"][0]
         configs, series = read_back(disk, "run")

@@ -254,3 +254,15 @@ def test_sigkill_while_logging_loses_at_most_the_record_being_written(tmp_path):
     exported = json.loads(cli.stdout)
     assert {l["measured"][-1][0] for l in exported["layers"]} == {last}
     assert len(exported["layers"][0]["measured"]) == last
+
+
+def test_warnings_turned_into_errors_do_not_stop_the_training(tmp_path, caplog):
+    import warnings
+
+    training = Training()
+    writer = SparsityWriter(str(tmp_path / "run"), training.model)
+    writer.close(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as `python -W error` or pytest's -W error would
+        assert writer.log(2) == {}  # no exception: the warning goes to logging instead
+    assert any("Training goes on" in r.getMessage() for r in caplog.records)
