@@ -81,6 +81,9 @@ setuptools.setup(
             "safetensors",
             # float8/bfloat16 values to check the bit-level zero counts against
             "ml-dtypes",
+            # Keras 3's third backend, for tb_sparsity_plugin.keras (CPU wheels, ~90 MB)
+            "jax==0.10.2",
+            "jaxlib==0.10.2",
             "pytest",
             # the suite runs on every core (scripts/test.sh); filelock: trained runs made once
             "pytest-xdist",
