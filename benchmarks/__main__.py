@@ -619,6 +619,7 @@ def other_results():
         out.append({"name": "Keras callback training overhead", "ratio": None, "target": None,
                     "source": "`python benchmarks/callback_overhead.py` (no output yet)"})
     out.extend(importlib.import_module("benchmarks.inspect_speed").summary_rows())
+    out.extend(importlib.import_module("benchmarks.callback_overheads").summary_rows())
     return out
 
 

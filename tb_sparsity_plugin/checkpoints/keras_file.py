@@ -5,7 +5,7 @@ Keras 3 and tf-keras, tfmot's pruning wrappers included.
   place inside the archive (Keras stores it uncompressed), through a file object over its
   byte range; nothing is unpacked to disk. Layers are groups `layers/<path>/vars/<i>`; Keras 3
   writes the layer's name as the `vars` group's `name` attribute, tf-keras does not (its
-  paths are numbered in the config's order, e.g. `prune_low_magnitude_2`).
+  paths are numbered in the config's order: the wrapper's name and `_2`).
 - `.h5` (`model.save("x.h5")`): `model_weights` lists `layer_names`, each layer group its
   `weight_names` (`dense/kernel:0`), and the file's `model_config` attribute holds the config.
 
@@ -21,6 +21,7 @@ import json
 import re
 import zipfile
 
+from tb_sparsity_plugin.tfmot.tags import WRAPPER_PREFIX
 from tb_sparsity_plugin.checkpoints import byte_source
 from tb_sparsity_plugin.checkpoints import torch_file
 from tb_sparsity_plugin.checkpoints.errors import CheckpointError
@@ -212,10 +213,10 @@ def _v3_weights(layers, classes):
 
 
 def _numbered_name(path, wrappers):
-    """tf-keras names a `.keras` layer by its class and a number (`prune_low_magnitude_2`);
-    the config's n-th wrapper is `prune_low_magnitude_<n>` (the first unnumbered)."""
+    """tf-keras names a `.keras` layer by its class and a number (tfmot's wrapper prefix and
+    `_2`); the config's n-th wrapper is `<prefix><n>` (the first unnumbered)."""
     last = path[-1] if path else "model"
-    match = re.fullmatch(r"prune_low_magnitude(?:_(\d+))?", last)
+    match = re.fullmatch(re.escape(WRAPPER_PREFIX[:-1]) + r"(?:_(\d+))?", last)
     if match and len(path) == 1:
         index = int(match.group(1) or 0)
         if index < len(wrappers):

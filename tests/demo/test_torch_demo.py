@@ -69,7 +69,9 @@ def test_global_run_is_875_over_the_model_not_per_layer(logdir):
     model = sum(values[n] * params[n] for n in values) / sum(params.values())
     assert model == pytest.approx(0.875, abs=1e-3)
     assert max(values.values()) - min(values.values()) > 0.1
-    assert all(w["schedule"] is None for w in doc["weights"])
+    # three pooled calls of 0.5 on record: the whole model's expected curve, no layer's
+    assert all(w["schedule"]["kind"] == "global_compound" and w["schedule"]["amounts"] == [0.5] * 3
+               for w in doc["weights"])
 
 
 def test_trap_run_ends_far_below_target_with_a_slow_clock(logdir):

@@ -4,7 +4,8 @@ independent NumPy count of the kernels and masks at every logged step."""
 
 import pytest
 
-from callback_readback import F32, layer_tensor, load_truth, read_back, run_documents
+from written_runs import F32, layer_tensor, load_truth, run_documents
+from written_runs import read_back_with_configs as read_back
 from conftest import made_once
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.torch]

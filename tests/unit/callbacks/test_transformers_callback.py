@@ -12,7 +12,8 @@ import sys
 import pytest
 from safetensors.numpy import load_file
 
-from callback_readback import F32, layer_tensor, load_truth, read_back, run_documents
+from written_runs import F32, layer_tensor, load_truth, run_documents
+from written_runs import read_back_with_configs as read_back
 from conftest import ROOT, made_once
 from tb_sparsity_plugin.transformers import CHECKPOINT_STEP_TAG
 
