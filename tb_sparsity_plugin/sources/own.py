@@ -36,17 +36,23 @@ def is_sparsity_tag(tag):
 
 def framework_of(document):
     """The framework a decoded config summary (metadata.decode_document) was written by, as
-    its user names it: "tfmot", "torch.nn.utils.prune", "torch.ao.pruning", or the writer's
-    framework ("Keras", "PyTorch")."""
+    its user names it: "tfmot", "torch.nn.utils.prune", "torch.ao.pruning", "Keras 3",
+    "Lightning (torch.nn.utils.prune)", "Checkpoints (PyTorch)", or the document's own
+    framework ("PyTorch")."""
     writer = document.get("writer") or ""
     methods = {str(w.get("method") or "") for w in document["weights"]}
     found = [name for prefix, name in METHOD_FRAMEWORKS
              if any(m == prefix or m.startswith(prefix + ".") for m in methods)]
     framework = " and ".join(found) or FRAMEWORK_NAMES.get(document["framework"],
                                                            document["framework"])
-    for home in ("lightning", "transformers", "checkpoints"):
-        if writer.startswith("tb_sparsity_plugin.%s" % home):
-            framework = "%s (%s)" % (home.capitalize(), framework)
+    if writer.startswith("tb_sparsity_plugin.keras"):
+        return "Keras 3"
+    if writer.startswith("tb_sparsity_plugin.checkpoints"):
+        return "Checkpoints (%s)" % framework
+    pruned_by = {str((w.get("pruned_by") or {}).get("class_name") or "")
+                 for w in document["weights"] if isinstance(w.get("pruned_by"), dict)}
+    if any(name.startswith("lightning") for name in pruned_by):
+        return "Lightning (%s)" % framework
     return framework
 
 

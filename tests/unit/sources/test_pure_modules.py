@@ -280,3 +280,20 @@ def test_the_analysis_imports_nothing_that_reads():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("document, name", [
+    ({"writer": None, "framework": "keras", "weights": [{"method": "tfmot"}]}, "tfmot"),
+    ({"writer": "tb_sparsity_plugin.torch.SparsityWriter", "framework": "pytorch",
+      "weights": [{"method": "torch.ao.pruning.WeightNormSparsifier"}]}, "torch.ao.pruning"),
+    ({"writer": "tb_sparsity_plugin.torch.SparsityWriter", "framework": "pytorch",
+      "weights": [{"method": "torch.nn.utils.prune.L1Unstructured",
+                   "pruned_by": {"class_name": "lightning.pytorch.callbacks.ModelPruning"}}]},
+     "Lightning (torch.nn.utils.prune)"),
+    ({"writer": "tb_sparsity_plugin.keras.SparsityCallback", "framework": "keras",
+      "weights": [{"method": "exact_zeros"}]}, "Keras 3"),
+    ({"writer": "tb_sparsity_plugin.checkpoints", "framework": "pytorch",
+      "weights": [{"method": "checkpoint"}]}, "Checkpoints (PyTorch)"),
+])
+def test_the_runs_framework_as_its_user_names_it(document, name):
+    assert own.framework_of(document) == name
