@@ -116,7 +116,8 @@ def schedule_text(schedule):
 
 def _neutral_schedule_text(schedule):
     """A version-2 schedule (docs/summary_format.md) in one line, named by its source:
-    "<class> 0% → 75%, scheduler steps 0–6"; "L1Unstructured 20% × 6 calls (compounding)"."""
+    "<class> 0% → 75%, scheduler steps 0–6"; repeated prune calls as torch/schedules.py's
+    `prune_text` says them ("<method> 20% × 6 calls (compounding)")."""
     source = schedule.get("source") if isinstance(schedule.get("source"), dict) else {}
     kind = schedule.get("kind")
     name = str(source.get("class_name") or kind)
@@ -138,21 +139,16 @@ def _neutral_schedule_text(schedule):
 
 def schedule_short_text(schedule):
     """A schedule in a few words, for legends where `schedule_text` does not fit: what prunes
-    and to what, without the steps ("L1Unstructured 20% × 6 calls", "CubicSL 0% → 75%",
-    "PolynomialDecay 0% → 87.5%"); "no schedule" without one. `schedule_text` has the rest."""
+    and to what, without the steps ("<method> 20% × 6 calls", "<class> 0% → 75%"); "no
+    schedule" without one. `schedule_text` has the rest."""
     if not isinstance(schedule, dict):
         return "no schedule"
-    if "kind" not in schedule:  # tfmot's {"class_name", "config"}
+    if "kind" not in schedule:  # a Keras model config's {"class_name", "config"}
         name = str(schedule.get("class_name") or "unknown schedule")
         config = dict(DEFAULTS.get(name, {}))
         if isinstance(schedule.get("config"), dict):
             config.update(schedule["config"])
-        if name == "PolynomialDecay":
-            return "%s %s → %s" % (name, short_pct(config.get("initial_sparsity")),
-                                  short_pct(config.get("final_sparsity")))
-        if name == "ConstantSparsity":
-            return "%s %s" % (name, short_pct(config.get("target_sparsity")))
-        return name
+        return tfmot_schedules.short_text(name, config)
     source = schedule.get("source") if isinstance(schedule.get("source"), dict) else {}
     config = source.get("config") if isinstance(source.get("config"), dict) else {}
     kind = schedule.get("kind")

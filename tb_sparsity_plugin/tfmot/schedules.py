@@ -313,3 +313,14 @@ def text(name, config):
         if config.get("frequency") is not None:
             window += " every %s" % config["frequency"]
     return ", ".join(part for part in (" ".join(p for p in (name, what) if p), window) if part)
+
+
+def short_text(name, config):
+    """A tfmot schedule config in a few words, without its steps: "PolynomialDecay 0% → 87.5%"
+    (`config` with the defaults filled in)."""
+    if name == "PolynomialDecay":
+        return "%s %s → %s" % (name, short_pct(config.get("initial_sparsity")),
+                              short_pct(config.get("final_sparsity")))
+    if name == "ConstantSparsity":
+        return "%s %s" % (name, short_pct(config.get("target_sparsity")))
+    return name
