@@ -441,7 +441,7 @@ def test_run_without_schedule_says_how_to_get_the_expected_curve(tb, page):
     # Measured only: the readout says so (its expected cells, and on hover why).
     cells = frame.eval_on_selector_all(".layer-card .readout td.expected",
                                        "tds => tds.map(t => [t.textContent, t.title])")
-    assert cells and all(text == "none" and "no schedule on record" in title
+    assert cells and all(text == "none" and "no schedule recorded" in title
                          for text, title in cells), cells
     # An invalid regex is reported, not fatal.
     frame.fill(".sidebar input.filter >> nth=0", "plain(")
