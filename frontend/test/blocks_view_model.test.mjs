@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { blockCellText, blockColor, blockGrid, blockLayout, blockProfiles, cellLabel, declaredText, gridFacts, hasBlocks, moduleTypes, pathInBlock, profileText, scaleStops } from "../src/view_models/blocks.js";
+import { blockCellText, blockColor, blockGrid, blockLayout, blockProfiles, cellLabel, coveredLines, declaredText, gridFacts, hasBlocks, moduleTypes, pathInBlock, profileDomain, profileText, scaleStops } from "../src/view_models/blocks.js";
 
 const SPARSEGPT = { sparsity: 0.5, structure: [2, 4], ignored: false, source: "recipe.yaml", modifier: "SparseGPTModifier" };
 
@@ -148,4 +148,21 @@ test("the legend says what the expected value of checkpoint runs is", async () =
   const { expectedLegendText } = await import("../src/view_models/runs.js");
   assert.match(expectedLegendText([{ framework: "Checkpoints (PyTorch)" }]), /checkpoints' recipe .* declared/);
   assert.match(expectedLegendText([{ framework: "Checkpoints (PyTorch)" }, { framework: "tfmot" }]), /makes Checkpoints \(PyTorch\), tfmot apply/);
+});
+
+test("the profiles' range is at least a few points wide and stays within 0 to 100%", () => {
+  const close = (a, b) => a.every((v, i) => Math.abs(v - b[i]) < 1e-12);
+  assert.ok(close(profileDomain([0.5, 0.51], "measured"), [0.48, 0.53]));
+  assert.ok(close(profileDomain([1, 0.9993], "nm"), [0.95, 1.0015]));
+  assert.ok(close(profileDomain([0, 0], "measured"), [-0.003, 0.1]));
+  assert.ok(close(profileDomain([0, -0.0002], "deviation"), [-0.0051, 0.0049]));
+  const [lo, hi] = profileDomain([0.69, 1], "nm");
+  assert.ok(hi > 1 && hi < 1.02 && lo < 0.69);
+});
+
+test("a profile under another at every block is named in the legend", () => {
+  const line = (id, ys) => ({ id, label: id, points: ys.map((y, x) => ({ x, y })) });
+  const covered = coveredLines([line("a", [1, 1]), line("b", [1, 0.9993]), line("c", [0.7, 0.7])], 0.003);
+  assert.deepEqual([...covered], [["a", "b"]]);
+  assert.equal(coveredLines([line("a", [1, 1]), line("b", [1, 0.99])], 0.003).size, 0);
 });

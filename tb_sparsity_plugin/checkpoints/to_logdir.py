@@ -12,15 +12,17 @@ heatmap, the table, `tb-sparsity report` and its gates work on them unchanged:
   `scheduled_level` and `applied_level` series are the level the checkpoint's recipe
   declares at that step, with rounding `{"rule": "level", "tolerance": t}` (the level
   itself is the expected sparsity; `t` the fraction of weights rounding to whole rows or
-  columns may leave, diagnose.rounding). It is the one kind whose expected value is "what was declared at each
-  logged step", also when a later checkpoint's recipe declares another level; a weight
-  nothing declares (or the recipe ignores) has no schedule: measured only.
+  columns may leave, diagnose.rounding). It is the one kind whose expected value is "what
+  was declared at each logged step", also when a later checkpoint's recipe declares another
+  level; a weight nothing declares (or the recipe ignores) has no schedule: measured only.
 
 The document says where it came from: `writer` "tb_sparsity_plugin.checkpoints", per weight
 `method` "checkpoint", plus fields the format's readers pass over: `block` and
 `module_type` of transformer names (`model.layers.3.self_attn.q_proj.weight` -> block 3,
 module `q_proj`), `declared` (level, N:M, ignored, source), and at the top `checkpoints`
-([{"step", "path"}], every checkpoint the run holds). A weight that is dense when first
+([{"step", "path"}], every checkpoint the run holds). The tab lines such weights up across
+runs by name (sources/own.py); `position` is their natural name order, for sorting only
+(`model_order`). A weight that is dense when first
 met and has no declared level (not targeted, or ignored) is left out: a dense layer is no
 pruning result, and the analysis would call its series of zeros "never pruned".
 

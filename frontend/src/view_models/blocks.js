@@ -6,6 +6,7 @@
 // `node --test`.
 import { formatPercent, formatPoints } from "./format.js";
 import { deviationScale, heatmapColor } from "./heatmap.js";
+import { paddedExtent } from "./xy_chart.js";
 
 export const BLOCK_MODES = {
   measured: "measured sparsity",
@@ -226,6 +227,39 @@ export function blockProfiles(entries, column, mode = "measured") {
     });
     return { id: e.run, label: e.label || e.run, color: e.color, points };
   });
+}
+
+/** The profiles' y range: the values' padded extent, at least 5 points of sparsity (1 point
+ *  of deviation) wide so that runs a hair apart do not look far apart, within [0, 1]. */
+export function profileDomain(ys, mode) {
+  let [lo, hi] = paddedExtent(ys);
+  const span = mode === "deviation" ? 0.01 : 0.05;
+  if (hi - lo < span) {
+    const mid = (lo + hi) / 2;
+    [lo, hi] = [mid - span / 2, mid + span / 2];
+  }
+  if (mode !== "deviation") {
+    if (hi > 1) [lo, hi] = [Math.max(0, lo - (hi - 1)), 1];
+    if (lo < 0) [lo, hi] = [0, Math.min(1, hi - lo)];
+    // room for the dots of 0% and 100%, without a tick beyond them
+    const room = (hi - lo) * 0.03;
+    [lo, hi] = [lo <= 0 ? -room : lo, hi >= 1 ? 1 + room : hi];
+  }
+  return [lo, hi];
+}
+
+/** {run: the label of the line drawn over it} for each profile a later line covers at every
+ *  block (within `tolerance`): the legend says where it went. */
+export function coveredLines(lines, tolerance) {
+  const out = new Map();
+  lines.forEach((line, i) => {
+    const over = lines.slice(i + 1).reverse().find((other) => line.points.every((p) => {
+      const q = other.points.find((o) => o.x === p.x);
+      return q && Math.abs(q.y - p.y) <= tolerance;
+    }));
+    if (over && line.points.length) out.set(line.id, over.label);
+  });
+  return out;
 }
 
 /** What the profiles' hover says at a block: the hovered run first, then every other run

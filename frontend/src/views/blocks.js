@@ -4,10 +4,9 @@
 // values in the cells when they fit, and the same grid as a table for screen readers; under
 // it, per-block profiles of every selected run (x = block, one line per run) to compare
 // pruning methods block by block. The values come from the `table` route at the step.
-import { BLOCK_MODES, blockCellText, blockColor, blockGrid, blockProfiles, cellLabel, gridFacts, hasBlocks, moduleTypes, profileText, scaleStops } from "../view_models/blocks.js";
+import { BLOCK_MODES, blockCellText, blockColor, blockGrid, blockProfiles, cellLabel, coveredLines, gridFacts, hasBlocks, moduleTypes, profileDomain, profileText, scaleStops } from "../view_models/blocks.js";
 import { formatPercent, formatPoints } from "../view_models/format.js";
 import { cellAt } from "../view_models/heatmap.js";
-import { paddedExtent } from "../view_models/xy_chart.js";
 import { el, replaceChildren, swatch } from "./dom.js";
 import { runPicker } from "./sections.js";
 import { XYChart } from "./xy_chart.js";
@@ -30,7 +29,7 @@ export class BlocksView {
     this.column = ALL_TYPES;
     this.runPickerBox = el("div", { class: "control" });
     this.stepInput = el("input", {
-      class: "step-input",
+      class: "blocks-step", // not the table's .step-input: each view has its own
       attrs: { type: "number", min: "0", step: "1", "aria-label": "step", placeholder: "last" },
       on: { change: () => onStep(this.stepInput.value.trim() === "" ? null : Math.max(0, Math.floor(Number(this.stepInput.value)))) },
     });
@@ -46,13 +45,13 @@ export class BlocksView {
       el("div", { class: "control toggles" }, this.modeButtons),
     );
     this.message = el("div", { class: "view-message" });
-    this.facts = el("p", { class: "muted small heatmap-facts blocks-facts" });
-    this.canvas = el("canvas", { class: "heatmap-canvas blocks-canvas" });
-    this.overlay = el("canvas", { class: "heatmap-overlay" });
-    this.tooltip = el("div", { class: "chart-tooltip heatmap-tooltip", attrs: { role: "status" } });
+    this.facts = el("p", { class: "muted small blocks-facts" });
+    this.canvas = el("canvas", { class: "blocks-canvas" });
+    this.overlay = el("canvas", { class: "blocks-overlay" });
+    this.tooltip = el("div", { class: "chart-tooltip blocks-tooltip", attrs: { role: "status" } });
     this.tooltip.hidden = true;
-    this.stack = el("div", { class: "heatmap-stack" }, this.canvas, this.overlay, this.tooltip);
-    this.scale = el("div", { class: "heatmap-scale small" });
+    this.stack = el("div", { class: "blocks-stack" }, this.canvas, this.overlay, this.tooltip);
+    this.scale = el("div", { class: "blocks-scale small" });
     this.table = el("table", { class: "visually-hidden blocks-table" });
     this.moduleSelect = el("select", { class: "module-picker", attrs: { "aria-label": "module type" }, on: { change: (e) => this.setColumn(e.target.value) } });
     this.profileHead = el(
@@ -63,7 +62,7 @@ export class BlocksView {
     );
     this.profileIntro = el("p", { class: "muted small" });
     this.chartBox = el("div", { class: "chart-box blocks-profile" });
-    this.legend = el("div", { class: "quality-legend blocks-legend" });
+    this.legend = el("div", { class: "blocks-legend" });
     this.gridBox = el("div", { class: "blocks-grid" }, this.facts, this.stack, this.scale, this.table);
     this.profileBox = el("div", { class: "blocks-profiles" }, this.profileHead, this.profileIntro, this.chartBox, this.legend);
     replaceChildren(body, this.message, this.gridBox, this.profileBox);
@@ -342,12 +341,14 @@ export class BlocksView {
     }
     const xs = lines.flatMap((l) => l.points.map((p) => p.x));
     const ys = lines.flatMap((l) => l.points.map((p) => p.y));
+    const yDomain = profileDomain(ys, mode);
+    const covered = coveredLines(lines, (yDomain[1] - yDomain[0]) * 0.01); // about 3 pixels
     const percent = (v) => (mode === "deviation" ? formatPoints(v) : formatPercent(v));
     const fine = (v) => (mode === "deviation" ? formatPoints(v, 2) : formatPercent(v, 2));
     this.chart.update({
       lines,
       xDomain: [Math.min(...xs) - 0.5, Math.max(...xs) + 0.5],
-      yDomain: paddedExtent(ys),
+      yDomain,
       xFormat: (v) => (Number.isInteger(v) ? String(v) : ""),
       yFormat: percent,
       xLabel: "block",
@@ -356,7 +357,9 @@ export class BlocksView {
     });
     replaceChildren(
       this.legend,
-      lines.map((l) => el("span", { class: "legend-item", dataset: { run: l.id } }, swatch(l.color), l.label)),
+      lines.map((l) =>
+        el("span", { class: "legend-item", dataset: { run: l.id } }, swatch(l.color), l.label, covered.has(l.id) ? el("span", { class: "muted", text: ` (under ${covered.get(l.id)})` }) : null),
+      ),
     );
   }
 
