@@ -67,11 +67,11 @@ print(json.dumps({"seconds": time.perf_counter() - t, "bytes": total}))
 INSPECT = r"""
 import io, json, sys, time, contextlib
 started = time.perf_counter()
-from tb_sparsity_plugin.cli import inspect as command
+from tb_sparsity_plugin.cli import main as cli
 imported = time.perf_counter()
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
-    code = command.main([sys.argv[1], "--format", "json"])
+    code = cli.main(["inspect", sys.argv[1], "--format", "json"])
 done = time.perf_counter()
 assert code == 0, code
 doc = json.loads(out.getvalue())["checkpoints"][0]

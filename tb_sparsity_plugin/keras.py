@@ -91,10 +91,7 @@ class SparsityCallback(keras.callbacks.Callback):
             self._faults.failed("measure the model", error, step)
             return {}
         config = metadata.encode_document("keras", WRITER_NAME, entries)
-        points = {}
-        for entry, measured in zip(entries, values):
-            for key, value in measured.items():
-                points[entry["tags"][key]] = value
+        points = summary.tagged_points(entries, values)
         try:
             if config != self._config:
                 self._writer.add_summary(summary.config_pb(config), global_step=step)

@@ -30,6 +30,13 @@ from tb_sparsity_plugin.reading import recovery
 _SCALAR_METADATA = scalar_metadata.create_summary_metadata(display_name=None, description=None)
 
 
+def tagged_points(entries, values):
+    """{tag: value} of a writer's measured values: `values[i]` ({series name: value}) of the
+    tensor whose config entry (docs/summary_format.md) is `entries[i]`."""
+    return {entry["tags"][name]: value
+            for entry, measured in zip(entries, values) for name, value in measured.items()}
+
+
 def config_pb(payload, version=metadata.FORMAT_VERSION):
     """The config summary: `payload` (a JSON str) as a rank-0 string tensor under CONFIG_TAG."""
     summary = summary_pb2.Summary()

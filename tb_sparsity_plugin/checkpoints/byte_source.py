@@ -18,22 +18,23 @@ from tb_sparsity_plugin.checkpoints.errors import CheckpointError
 REMOTE_BLOCK = 1 << 20  # a remote RangeFile fetches at least this much per request
 
 
+def _ask(path, question):
+    """os.path's `question` ("exists", "isdir") of a local path, else TensorBoard's file
+    system's; False when a bucket cannot answer."""
+    if not logdir_files.is_remote(path):
+        return getattr(os.path, question)(path)
+    try:
+        return bool(getattr(logdir_files.gfile(), question)(path))
+    except Exception:
+        return False
+
+
 def exists(path):
-    if logdir_files.is_remote(path):
-        try:
-            return bool(logdir_files.gfile().exists(path))
-        except Exception:
-            return False
-    return os.path.exists(path)
+    return _ask(path, "exists")
 
 
 def isdir(path):
-    if logdir_files.is_remote(path):
-        try:
-            return bool(logdir_files.gfile().isdir(path))
-        except Exception:
-            return False
-    return os.path.isdir(path)
+    return _ask(path, "isdir")
 
 
 def listdir(path):

@@ -41,7 +41,6 @@ import socket
 import struct
 import time
 
-import numpy as np
 from tensorboard.compat.proto import event_pb2
 from tensorboard.util import tensor_util
 

@@ -1,10 +1,10 @@
 """`tb-sparsity inspect PATH...`: per-layer sparsity and N:M compliance of checkpoint files,
 next to what their recipe declared, with the same diagnostics and gates as `report`.
 
-`add_arguments(parser)` and `run(args)` are the subcommand; `main(argv)` runs it alone
-(`python -m tb_sparsity_plugin inspect PATH`). Exit status: 0 ok, 1 a gate
-(--fail-on) failed, 2 bad input (missing path, unreadable, corrupt or refused file), said in
-one line on stderr.
+`add_arguments(parser)` and `run(args)` are the subcommand (cli/main.py registers it; the
+checkpoints' analysis is checkpoints/inspection.py). Exit status: 0 ok, 1 a gate (--fail-on)
+failed, 2 bad input (missing path, unreadable, corrupt or refused file), said in one line on
+stderr.
 """
 
 import argparse
@@ -15,6 +15,7 @@ from tb_sparsity_plugin import words
 from tb_sparsity_plugin.checkpoints import inspection
 from tb_sparsity_plugin.checkpoints import to_logdir
 from tb_sparsity_plugin.checkpoints.errors import CheckpointError
+from tb_sparsity_plugin.cli import arguments
 from tb_sparsity_plugin.cli import inspect_formats as render
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE = 0, 1, 2
@@ -47,13 +48,6 @@ def parse_nm(text):
     return n, m
 
 
-def _regex(text):
-    try:
-        return re.compile(text)
-    except re.error as e:
-        raise argparse.ArgumentTypeError("bad regular expression %r: %s" % (text, e))
-
-
 def add_arguments(parser):
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="checkpoint files or folders (local, s3://, gs://): safetensors "
@@ -62,7 +56,7 @@ def add_arguments(parser):
     parser.add_argument("--nm", type=parse_nm, default=(2, 4), metavar="N:M",
                         help="the pattern whose compliance is counted: at most N non-zeros "
                              "in every M consecutive inputs (default 2:4)")
-    parser.add_argument("--include", type=_regex, metavar="REGEX",
+    parser.add_argument("--include", type=arguments.regex, metavar="REGEX",
                         help="also measure tensors whose name matches REGEX (re.search), "
                              "besides the Linear/Conv/Dense/Embedding weights")
     parser.add_argument("--format", choices=sorted(render.FORMATTERS), default="table")
@@ -89,15 +83,10 @@ def gate_failures(docs, fail_on):
 
 
 def _write(args, text):
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-        except OSError as e:
-            raise CheckpointError("cannot write %s: %s" % (args.output, e.strerror or e))
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    try:
+        arguments.write_output(args.output, text)
+    except OSError as e:
+        raise CheckpointError("cannot write %s: %s" % (args.output, e.strerror or e))
 
 
 def _write_logdir(args, docs):
@@ -132,25 +121,3 @@ def _error(message, status=EXIT_USAGE):
     sys.stderr.write("tb-sparsity: error: %s\n" % " ".join(message.split()))
     sys.stderr.flush()
     return status
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="tb-sparsity inspect",
-        description="Per-layer sparsity, N:M compliance along the input dimension and "
-                    "whole zero rows of checkpoint files, next to what their recipe declared.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    return add_arguments(parser)
-
-
-def main(argv=None):
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help (0) or a usage error (2)
-        return e.code if isinstance(e.code, int) else EXIT_USAGE
-    return run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

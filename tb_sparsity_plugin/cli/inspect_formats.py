@@ -5,6 +5,7 @@ import json
 
 from tb_sparsity_plugin import words
 from tb_sparsity_plugin.checkpoints import inspection
+from tb_sparsity_plugin.cli import report
 
 
 def _nm(layer):
@@ -48,58 +49,29 @@ def heading(doc):
     return "%s  (%s)" % (doc["path"], ", ".join(parts))
 
 
-def _diagnostic_line(d):
-    return "%-7s %s%s: %s" % (d["severity"], d["code"],
-                              " (%s)" % d["layer"] if d.get("layer") else "", d["message"])
+NUMERIC = [False, False, False] + [True] * 5  # layer, shape, dtype; then figures
+
+
+def _table_lines(doc):
+    header, rows = _rows(doc)
+    return ([heading(doc)] + report.aligned_table(header, rows, NUMERIC)
+            + report.diagnostics_block(doc["diagnostics"], "none") + [""])
+
+
+def _markdown_lines(doc):
+    header, rows = _rows(doc)
+    diagnostics = [report.diagnostic_item(d) for d in doc["diagnostics"]]
+    return (report.markdown_section(doc["path"], heading(doc)[len(doc["path"]):].strip(),
+                                    header, rows, NUMERIC)
+            + diagnostics + ([""] if diagnostics else []))
 
 
 def format_table(docs):
-    out = []
-    for doc in docs:
-        header, rows = _rows(doc)
-        widths = [max(len(c) for c in col) for col in zip(header, *rows)]
-        numeric = [False, False, False] + [True] * 5
-
-        def line(cells):
-            return "  " + "  ".join(c.rjust(w) if num else c.ljust(w)
-                                    for c, w, num in zip(cells, widths, numeric)).rstrip()
-
-        out.append(heading(doc))
-        out.append(line(header))
-        out.append("  " + "  ".join("-" * w for w in widths))
-        out.extend(line(r) for r in rows)
-        if doc["diagnostics"]:
-            out.append("  diagnostics:")
-            out.extend("    " + _diagnostic_line(d) for d in doc["diagnostics"])
-        else:
-            out.append("  diagnostics: none")
-        out.append("")
-    return "\n".join(out)
-
-
-def _md(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return report.joined(docs, _table_lines)
 
 
 def format_markdown(docs):
-    out = []
-    for doc in docs:
-        header, rows = _rows(doc)
-        out.append("### %s" % _md(doc["path"]))
-        out.append("")
-        out.append(_md(heading(doc)[len(doc["path"]):].strip()))
-        out.append("")
-        out.append("| " + " | ".join(header) + " |")
-        out.append("|" + "|".join("---" if i < 3 else "---:" for i in range(len(header))) + "|")
-        out.extend("| " + " | ".join(_md(c) for c in r) + " |" for r in rows)
-        out.append("")
-        for d in doc["diagnostics"]:
-            out.append("- **%s** `%s`%s: %s" % (d["severity"], d["code"],
-                                               " (`%s`)" % d["layer"] if d.get("layer") else "",
-                                               _md(d["message"])))
-        if doc["diagnostics"]:
-            out.append("")
-    return "\n".join(out)
+    return report.joined(docs, _markdown_lines)
 
 
 def format_json(docs):

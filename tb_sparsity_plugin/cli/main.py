@@ -19,6 +19,7 @@ import tqdm
 
 from tb_sparsity_plugin.checkpoints.errors import CheckpointError
 from tb_sparsity_plugin.cli import checkpoint_report
+from tb_sparsity_plugin.cli import arguments
 from tb_sparsity_plugin.cli import inspect as inspect_command
 from tb_sparsity_plugin.cli import ingestion
 from tb_sparsity_plugin.cli.loader_output import loader_output
@@ -272,7 +273,7 @@ def build_parser():
                     "whole-model figure and how it is weighted; every diagnostic.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_reading_options(report)
-    report.add_argument("--run", metavar="REGEX", type=_regex,
+    report.add_argument("--run", metavar="REGEX", type=arguments.regex,
                         help="only runs whose name matches REGEX (re.search)")
     report.add_argument("--step", metavar="N", type=_step,
                         help="the state held at step N instead of the last record")
@@ -308,13 +309,6 @@ def build_parser():
     return parser
 
 
-def _regex(text):
-    try:
-        return re.compile(text)
-    except re.error as e:
-        raise argparse.ArgumentTypeError("bad regular expression %r: %s" % (text, e))
-
-
 def _step(text):
     try:
         value = int(text)
@@ -326,15 +320,10 @@ def _step(text):
 
 
 def _write(args, text):
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-        except OSError as e:
-            raise CliError("cannot write %s: %s" % (args.output, e))
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    try:
+        arguments.write_output(args.output, text)
+    except OSError as e:
+        raise CliError("cannot write %s: %s" % (args.output, e))
 
 
 def run_report(args, source):

@@ -126,63 +126,94 @@ def _run_heading(summary):
     return "%s  (%s)" % (summary["run"], ", ".join(parts))
 
 
+# -- the tables both reports share (this one and `inspect`'s: inspect_formats.py) ---------
+
+
+def aligned_table(header, rows, numeric):
+    """Lines of a plain-text table, indented: the header, a rule, the rows; columns whose
+    `numeric` is true are right-aligned."""
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+
+    def line(cells):
+        return "  " + "  ".join((str(c).rjust(w) if num else str(c).ljust(w))
+                                for c, w, num in zip(cells, widths, numeric)).rstrip()
+
+    return [line(header), "  " + "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
+
+
+def markdown_table(header, rows, numeric):
+    """Lines of a Markdown table; `numeric` columns right-aligned."""
+    return (["| " + " | ".join(md_cell(c) for c in header) + " |",
+             "|" + "|".join("---:" if num else "---" for num in numeric) + "|"]
+            + ["| " + " | ".join(md_cell(c) for c in r) + " |" for r in rows])
+
+
+def markdown_section(title, subtitle, header, rows, numeric):
+    """Lines of a Markdown section: `### title`, the subtitle, the table, a blank line."""
+    return (["### %s" % md_cell(title), "", md_cell(subtitle), ""]
+            + markdown_table(header, rows, numeric) + [""])
+
+
+def diagnostic_line(d):
+    """A diagnostic in one line of text: "warning code (layer): message"."""
+    return "%-7s %s%s: %s" % (d["severity"], d["code"],
+                              " (%s)" % d["layer"] if d.get("layer") else "", d["message"])
+
+
+def joined(items, lines_of):
+    """The lines `lines_of(item)` makes of every item, as one text."""
+    return "\n".join(line for item in items for line in lines_of(item))
+
+
+def diagnostics_block(diagnostics, none_text):
+    """The plain-text table's diagnostics: one line each, or `none_text` when there are none."""
+    if not diagnostics:
+        return ["  diagnostics: %s" % none_text]
+    return ["  diagnostics:"] + ["    " + diagnostic_line(d) for d in diagnostics]
+
+
+def diagnostic_item(d):
+    """A diagnostic as a Markdown list item."""
+    return "- **%s** `%s`%s: %s" % (d["severity"], d["code"],
+                                   " (`%s`)" % d["layer"] if d.get("layer") else "",
+                                   md_cell(d["message"]))
+
+
+def md_cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _numeric_columns(summary, header):
+    numeric = [i >= 2 for i in range(len(header))]
+    numeric[3] = "state" in summary  # the schedule column is text
+    return numeric
+
+
 def format_table(summaries):
     out = []
     for summary in summaries:
         header, rows = layer_rows(summary)
-        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-        numeric = [i >= 2 for i in range(len(header))]
-        numeric[3] = "state" in summary  # the schedule column is text
-
-        def line(cells):
-            return "  " + "  ".join(
-                (str(c).rjust(w) if num else str(c).ljust(w))
-                for c, w, num in zip(cells, widths, numeric)).rstrip()
-
         out.append(_run_heading(summary))
-        out.append(line(header))
-        out.append("  " + "  ".join("-" * w for w in widths))
-        out.extend(line(r) for r in rows)
+        out.extend(aligned_table(header, rows, _numeric_columns(summary, header)))
         headline, missing = comparison(summary)
-        if summary["diagnostics"]:
-            out.append("  diagnostics:")
-            for d in summary["diagnostics"]:
-                out.append("    %-7s %s%s: %s" % (d["severity"], d["code"],
-                                                   " (%s)" % d["layer"] if d["layer"] else "",
-                                                   d["message"]))
-        else:
-            out.append("  diagnostics: %s" % headline)
+        out.extend(diagnostics_block(summary["diagnostics"], headline))
         out.extend("    not compared: %s" % line for line in missing)
         out.append("")
     return "\n".join(out)
-
-
-def _md_cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def format_markdown(summaries):
     out = []
     for summary in summaries:
         header, rows = layer_rows(summary)
-        out.append("### %s" % _md_cell(summary["run"]))
-        out.append("")
-        out.append(_md_cell(_run_heading(summary)[len(summary["run"]):].strip()))
-        out.append("")
-        out.append("| " + " | ".join(header) + " |")
-        out.append("|" + "|".join("---" if i < 2 or ("state" not in summary and i == 3)
-                                  else "---:" for i in range(len(header))) + "|")
-        for r in rows:
-            out.append("| " + " | ".join(_md_cell(c) for c in r) + " |")
-        out.append("")
+        out.extend(markdown_section(summary["run"],
+                                    _run_heading(summary)[len(summary["run"]):].strip(),
+                                    header, rows, _numeric_columns(summary, header)))
         headline, missing = comparison(summary)
-        for d in summary["diagnostics"]:
-            out.append("- **%s** `%s`%s: %s" % (
-                d["severity"], d["code"], " (`%s`)" % d["layer"] if d["layer"] else "",
-                _md_cell(d["message"])))
+        out.extend(diagnostic_item(d) for d in summary["diagnostics"])
         if not summary["diagnostics"]:
-            out.append("- diagnostics: %s" % _md_cell(headline))
-        out.extend("- not compared: %s" % _md_cell(line) for line in missing)
+            out.append("- diagnostics: %s" % md_cell(headline))
+        out.extend("- not compared: %s" % md_cell(line) for line in missing)
         out.append("")
     return "\n".join(out)
 

@@ -29,7 +29,6 @@ from torch.nn.utils import parametrize, prune
 
 from tb_sparsity_plugin import metadata, summary
 from tb_sparsity_plugin.torch import global_calls, prune_calls, tensors
-from tb_sparsity_plugin.torch.tensors import nm_compliance  # noqa: F401  (its home before)
 
 WRITER_NAME = "tb_sparsity_plugin.torch.SparsityWriter"
 # The method of a tracked tensor that has no mask: its exact zeros are its measured sparsity.
@@ -129,10 +128,7 @@ class SparsityWriter:
             self._faults.failed("measure the model", error, step)
             return {}
         config = metadata.encode_document("pytorch", WRITER_NAME, entries)
-        points = {}
-        for entry, tensor_values in zip(entries, values):
-            for key, value in tensor_values.items():
-                points[entry["tags"][key]] = value
+        points = summary.tagged_points(entries, values)
         points.update(self._clock())
         points.update(extra or {})
         if (step, config, points) == self._last_record:

@@ -7,7 +7,7 @@
 import { BLOCK_MODES, blockCellText, blockColor, blockGrid, blockProfiles, cellLabel, coveredLines, gridFacts, hasBlocks, moduleTypes, profileDomain, profileText, scaleStops } from "../view_models/blocks.js";
 import { formatPercent, formatPoints } from "../view_models/format.js";
 import { cellAt } from "../view_models/heatmap.js";
-import { el, replaceChildren, swatch } from "./dom.js";
+import { canvasStack, clearedContext, el, ellipsize, replaceChildren, showTooltip, sizeCanvases, swatch } from "./dom.js";
 import { runPicker } from "./sections.js";
 import { XYChart } from "./xy_chart.js";
 import { themeColor } from "../theme.js";
@@ -46,11 +46,7 @@ export class BlocksView {
     );
     this.message = el("div", { class: "view-message" });
     this.facts = el("p", { class: "muted small blocks-facts" });
-    this.canvas = el("canvas", { class: "blocks-canvas" });
-    this.overlay = el("canvas", { class: "blocks-overlay" });
-    this.tooltip = el("div", { class: "chart-tooltip blocks-tooltip", attrs: { role: "status" } });
-    this.tooltip.hidden = true;
-    this.stack = el("div", { class: "blocks-stack" }, this.canvas, this.overlay, this.tooltip);
+    Object.assign(this, canvasStack("blocks"));
     this.scale = el("div", { class: "blocks-scale small" });
     this.table = el("table", { class: "visually-hidden blocks-table" });
     this.moduleSelect = el("select", { class: "module-picker", attrs: { "aria-label": "module type" }, on: { change: (e) => this.setColumn(e.target.value) } });
@@ -170,16 +166,7 @@ export class BlocksView {
     const g = this.grid;
     const lay = this.layout();
     this.lay = lay;
-    const ratio = globalThis.devicePixelRatio || 1;
-    for (const c of [this.canvas, this.overlay]) {
-      c.width = Math.round(lay.width * ratio);
-      c.height = Math.round(lay.height * ratio);
-      c.style.width = `${lay.width}px`;
-      c.style.height = `${lay.height}px`;
-    }
-    const ctx = this.canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, lay.width, lay.height);
+    const ctx = sizeCanvases([this.canvas, this.overlay], lay.width, lay.height);
     const a = lay.area;
     const cols = g.columns.length;
     const text = lay.colWidth >= MIN_TEXT_CELL.width && lay.rowHeight >= MIN_TEXT_CELL.height;
@@ -292,21 +279,14 @@ export class BlocksView {
       return;
     }
     const g = this.grid;
-    this.tooltip.textContent = blockCellText(g.cells[cell.row * g.columns.length + cell.col], this.step);
-    this.tooltip.hidden = false;
     const a = this.lay.area;
-    const x = a.left + (cell.col + 1) * this.lay.colWidth;
-    const y = a.top + cell.row * this.lay.rowHeight;
-    this.tooltip.style.left = `${Math.max(0, Math.min(x + 10, this.lay.width - 340))}px`;
-    this.tooltip.style.top = `${Math.max(0, y - 34)}px`;
+    showTooltip(this.tooltip, blockCellText(g.cells[cell.row * g.columns.length + cell.col], this.step),
+      a.left + (cell.col + 1) * this.lay.colWidth, a.top + cell.row * this.lay.rowHeight, this.lay.width - 340);
   }
 
   drawOverlay() {
     if (!this.lay) return;
-    const ratio = globalThis.devicePixelRatio || 1;
-    const ctx = this.overlay.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, this.lay.width, this.lay.height);
+    const ctx = clearedContext(this.overlay, this.lay.width, this.lay.height);
     if (!this.hover) return;
     const a = this.lay.area;
     ctx.strokeStyle = themeColor("--accent");
@@ -367,16 +347,4 @@ export class BlocksView {
     if (this.grid) this.draw();
     if (!this.chartBox.hidden) this.chart.resize();
   }
-}
-
-function ellipsize(ctx, text, width) {
-  if (ctx.measureText(text).width <= width) return text;
-  let lo = 0;
-  let hi = text.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (ctx.measureText(`${text.slice(0, mid)}\u2026`).width <= width) lo = mid;
-    else hi = mid - 1;
-  }
-  return `${text.slice(0, lo)}\u2026`;
 }

@@ -5,7 +5,7 @@
 import { formatPercent } from "../view_models/format.js";
 import { cellAt, deviationScale, HEATMAP_MODES, heatmapCellText, heatmapColor, heatmapMatrix, heatmapPixels } from "../view_models/heatmap.js";
 import { niceTicks } from "../view_models/xy_chart.js";
-import { el, replaceChildren } from "./dom.js";
+import { canvasStack, clearedContext, el, ellipsize, replaceChildren, showTooltip, sizeCanvases } from "./dom.js";
 import { themeColor } from "../theme.js";
 
 const LABEL_WIDTH = 190;
@@ -26,11 +26,7 @@ export class HeatmapView {
     );
     replaceChildren(controls, this.runPickerBox, el("div", { class: "control toggles" }, this.modeButtons));
     this.message = el("div", { class: "view-message" });
-    this.canvas = el("canvas", { class: "heatmap-canvas" });
-    this.overlay = el("canvas", { class: "heatmap-overlay" });
-    this.tooltip = el("div", { class: "chart-tooltip heatmap-tooltip", attrs: { role: "status" } });
-    this.tooltip.hidden = true;
-    this.stack = el("div", { class: "heatmap-stack" }, this.canvas, this.overlay, this.tooltip);
+    Object.assign(this, canvasStack("heatmap"));
     this.scale = el("div", { class: "heatmap-scale small" });
     this.facts = el("p", { class: "muted small heatmap-facts" });
     replaceChildren(body, this.message, this.facts, this.stack, this.scale);
@@ -116,16 +112,7 @@ export class HeatmapView {
     const cols = m.steps.length;
     const lay = this.layout();
     this.lay = lay;
-    const ratio = globalThis.devicePixelRatio || 1;
-    for (const c of [this.canvas, this.overlay]) {
-      c.width = Math.round(lay.width * ratio);
-      c.height = Math.round(lay.height * ratio);
-      c.style.width = `${lay.width}px`;
-      c.style.height = `${lay.height}px`;
-    }
-    const ctx = this.canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, lay.width, lay.height);
+    const ctx = sizeCanvases([this.canvas, this.overlay], lay.width, lay.height);
     // The cells: one pixel per cell, scaled up without smoothing.
     const cells = document.createElement("canvas");
     cells.width = cols;
@@ -215,21 +202,14 @@ export class HeatmapView {
       this.tooltip.hidden = true;
       return;
     }
-    this.tooltip.textContent = heatmapCellText(this.matrix, this.layers, cell.row, cell.col);
-    this.tooltip.hidden = false;
     const a = this.lay.area;
-    const x = a.left + ((cell.col + 1) * a.width) / this.matrix.steps.length;
-    const y = a.top + cell.row * this.lay.rowHeight;
-    this.tooltip.style.left = `${Math.min(x + 10, this.lay.width - 330)}px`;
-    this.tooltip.style.top = `${Math.max(0, y - 34)}px`;
+    showTooltip(this.tooltip, heatmapCellText(this.matrix, this.layers, cell.row, cell.col),
+      a.left + ((cell.col + 1) * a.width) / this.matrix.steps.length, a.top + cell.row * this.lay.rowHeight, this.lay.width - 330);
   }
 
   drawOverlay() {
     if (!this.lay) return;
-    const ratio = globalThis.devicePixelRatio || 1;
-    const ctx = this.overlay.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, this.lay.width, this.lay.height);
+    const ctx = clearedContext(this.overlay, this.lay.width, this.lay.height);
     if (!this.hover) return;
     const a = this.lay.area;
     const colWidth = a.width / this.matrix.steps.length;
@@ -244,16 +224,4 @@ export class HeatmapView {
   resize() {
     if (this.matrix) this.draw();
   }
-}
-
-function ellipsize(ctx, text, width) {
-  if (ctx.measureText(text).width <= width) return text;
-  let lo = 0;
-  let hi = text.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (ctx.measureText(`${text.slice(0, mid)}\u2026`).width <= width) lo = mid;
-    else hi = mid - 1;
-  }
-  return `${text.slice(0, lo)}\u2026`;
 }

@@ -4,7 +4,7 @@
 // the schedule (after the last record); a ring and a dashed rule mark each run's first drop.
 // Hover shows the nearest point; a click on a point picks its step.
 import { nearestPoint, niceTicks } from "../view_models/xy_chart.js";
-import { el } from "./dom.js";
+import { el, sizeCanvases } from "./dom.js";
 import { themeColor } from "../theme.js";
 
 const MARGIN = { left: 58, right: 16, top: 14, bottom: 40 };
@@ -64,14 +64,7 @@ export class XYChart {
   draw() {
     if (!this.props) return;
     const { width, height } = this.size();
-    const ratio = globalThis.devicePixelRatio || 1;
-    this.canvas.width = Math.round(width * ratio);
-    this.canvas.height = Math.round(height * ratio);
-    this.canvas.style.width = `${width}px`;
-    this.canvas.style.height = `${height}px`;
-    const ctx = this.canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, width, height);
+    const ctx = sizeCanvases([this.canvas], width, height);
     const a = this.area();
     const { xDomain, yDomain, xFormat, yFormat, lines } = this.props;
 

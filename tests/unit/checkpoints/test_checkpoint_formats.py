@@ -18,7 +18,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from conftest import made_once
-from tb_sparsity_plugin.cli import inspect as command
+from tb_sparsity_plugin.cli import main as cli
 from tb_sparsity_plugin.checkpoints import formats
 from tb_sparsity_plugin.checkpoints import tensor_stats
 
@@ -38,7 +38,7 @@ def truth(files):
 
 
 def inspect_json(capsys, *argv):
-    code = command.main(["--format", "json", *argv])
+    code = cli.main(["inspect", "--format", "json", *argv])
     out, err = capsys.readouterr()
     assert code == 0, err
     return json.loads(out)["checkpoints"], err
@@ -144,11 +144,11 @@ def test_torch_ao_original_without_its_mask_is_a_warning(files, capsys):
     assert [l["name"] for l in doc["layers"]] == ["0.weight", "2.weight"]
     codes = {(d["code"], d["severity"], d["layer"]) for d in doc["diagnostics"]}
     assert ("mask_not_saved", "warning", "0.weight") in codes
-    assert command.main([path, "--fail-on", "warning"]) == 1
+    assert cli.main(["inspect", path, "--fail-on", "warning"]) == 1
     out, err = capsys.readouterr()
     assert re.search(r"^FAIL .*torch_ao_prepared.pt: warning mask_not_saved \(0.weight\)",
                      err, re.M)
-    assert command.main([os.path.join(files, "torch_ao_squashed.pt"),
+    assert cli.main(["inspect", os.path.join(files, "torch_ao_squashed.pt"),
                          "--fail-on", "info"]) == 0
 
 
@@ -168,10 +168,10 @@ def test_folders_and_formats(files, tmp_path, capsys):
     with formats.open_checkpoint(str(folder)) as checkpoint:
         assert [w.name for w in checkpoint.weights] == ["0.weight", "2.weight", "conv24.weight"]
     for fmt in ("table", "markdown"):
-        assert command.main([os.path.join(files, "keras3.keras"), "--format", fmt]) == 0
+        assert cli.main(["inspect", os.path.join(files, "keras3.keras"), "--format", fmt]) == 0
         out, _ = capsys.readouterr()
         assert "dense/kernel" in out and "50.00%" in out
-    assert command.main([os.path.join(files, "keras3.h5"), "--include", "bias$",
+    assert cli.main(["inspect", os.path.join(files, "keras3.h5"), "--include", "bias$",
                          "--format", "json"]) == 0
     names = [l["name"] for l in json.loads(capsys.readouterr()[0])["checkpoints"][0]["layers"]]
     assert "dense/bias" in names and "dense/kernel" in names

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from tb_sparsity_plugin.cli import inspect as command
+from tb_sparsity_plugin.cli import main as cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
 
 def refused(capsys, *argv):
     """Run inspect; assert exit 2 and one clean line on stderr; return that line."""
-    code = command.main(list(argv))
+    code = cli.main(["inspect", *argv])
     out, err = capsys.readouterr()
     assert code == 2, (out, err)
     lines = err.splitlines()
@@ -164,7 +164,7 @@ def test_data_only_classes_become_placeholders(capsys, tmp_path):
         z.writestr("archive/data.pkl", data.getvalue())
         z.writestr("archive/byteorder", "little")
         z.writestr("archive/data/0", weights.tobytes())
-    assert command.main([str(path), "--format", "json"]) == 0
+    assert cli.main(["inspect", str(path), "--format", "json"]) == 0
     [layer] = json.loads(capsys.readouterr()[0])["checkpoints"][0]["layers"]
     assert layer["sparsity"] == 4 / 8 and layer["n_m_compliance"] == 0.5
     assert layer["first_n_m_break"] == {"row": 0, "input": 0, "nonzeros": 3}
@@ -276,5 +276,5 @@ def test_folders_without_one_checkpoint(capsys, tmp_path):
 def test_usage_errors_exit_2(capsys, tmp_path):
     path = str(good_safetensors(tmp_path / "m.safetensors"))
     for argv in ([path, "--nm", "4:2"], [path, "--nm", "x"], [path, "--include", "("], []):
-        assert command.main(argv) == 2
+        assert cli.main(["inspect", *argv]) == 2
         assert "Traceback" not in capsys.readouterr()[1]

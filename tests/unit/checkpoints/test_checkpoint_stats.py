@@ -11,7 +11,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from tb_sparsity_plugin.checkpoints import byte_source
-from tb_sparsity_plugin.cli import inspect as command
+from tb_sparsity_plugin.cli import main as cli
 from tb_sparsity_plugin.checkpoints import dtypes
 from tb_sparsity_plugin.checkpoints import safetensors_file
 from tb_sparsity_plugin.checkpoints import tensor_stats
@@ -138,7 +138,7 @@ def test_unsupported_types_are_reported_not_guessed(tmp_path, capsys):
     path = str(tmp_path / "q.safetensors")
     save_file({"q.weight": np.arange(16, dtype=np.int8).reshape(4, 4),
                "f.weight": np.eye(4, dtype=np.float16)}, path)
-    assert command.main([path, "--format", "json"]) == 0
+    assert cli.main(["inspect", path, "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr()[0])["checkpoints"][0]
     layers = {l["name"]: l for l in doc["layers"]}
     assert layers["q.weight"]["sparsity"] is None and "int8" in layers["q.weight"]["unsupported"]
