@@ -38,10 +38,14 @@ FIXTURE_MARKERS = {"browser": "browser", "tensorboard_process": "tensorboard",
 
 # The files that take longest (a 500-run TensorBoard, trainings, buckets, big browser
 # pages) go first, so that pytest-xdist's workers (scripts/test.sh) do not end on one of them.
-SLOW_FIRST = ("test_memory_bound.py", "test_remote_logdirs.py", "test_scale_browser.py",
-              "test_demo.py", "test_material_diagnostics.py", "test_views_browser.py",
-              "test_torch_demo.py", "test_tfmot_examples.py", "test_dashboard_browser.py",
-              "test_native_browser.py", "test_pytorch_browser.py", "test_hostile_logdirs.py")
+SLOW_FIRST = ("test_memory_bound.py", "test_keras3_callback.py", "test_lightning_callback.py",
+              "test_checkpoint_formats.py", "test_callback_overheads_benchmark.py",
+              "test_remote_logdirs.py", "test_scale_browser.py", "test_demo.py",
+              "test_material_diagnostics.py", "test_views_browser.py", "test_torch_demo.py",
+              "test_lightning_demo.py", "test_transformers_callback.py", "test_callback_faults.py",
+              "test_writer_faults.py", "test_checkpoint_runs_browser.py", "test_checkpoint_llm.py",
+              "test_tfmot_examples.py", "test_dashboard_browser.py", "test_native_browser.py",
+              "test_pytorch_browser.py", "test_run_colours_browser.py", "test_hostile_logdirs.py")
 
 
 def _slow_rank(item):

@@ -181,7 +181,7 @@ class _Fragment:
 
 
 def _model_order(layer):
-    """The dashboard's default order of layer cards (frontend/src/model.js sortLayerRows):
+    """The dashboard's default order of layer cards (frontend/src/view_models/layers.js sortLayerRows):
     by position, then name, then key; layers without a position last."""
     position, name, key = layer.get("position"), layer.get("name"), layer["key"]
     name = name if isinstance(name, str) and name else key
