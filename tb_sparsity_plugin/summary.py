@@ -13,6 +13,7 @@ import errno
 import itertools
 import logging
 import os
+import re
 import socket
 import struct
 import time
@@ -63,7 +64,17 @@ def scalars_pb(points):
     return summary
 
 
-_FILE_NUMBERS = itertools.count()  # two writers of one process never share a file name
+_FILE_NUMBERS = itertools.count()
+_FILE_TIME = re.compile(r"^events\.out\.tfevents\.(\d+)\.")
+
+
+def _file_times(log_dir):
+    """The times in the names of the event files in `log_dir` (none when it cannot be listed)."""
+    try:
+        names = os.listdir(log_dir)
+    except OSError:
+        return []
+    return [int(m.group(1)) for m in map(_FILE_TIME.match, names) if m]  # two writers of one process never share a file name
 
 
 class EventWriter:
@@ -86,16 +97,22 @@ class EventWriter:
     incomplete, at the end of the file. `flush` and `close` never raise.
     """
 
-    def __init__(self, log_dir, suffix=".tb_sparsity"):
+    def __init__(self, log_dir, suffix=".tb_sparsity", after_existing=False):
         self.log_dir = os.fspath(log_dir)
         self._suffix = suffix
+        # A file that takes over from another writer's in the same run must sort after it:
+        # TensorBoard's loaders read a run's event files in name order and never go back.
+        self._after_existing = after_existing
         self.path = self._new_path()
         self._started = False  # the file exists and begins with its file_version record
         self._closed = False
 
     def _new_path(self):
+        stamp = int(time.time())
+        if self._after_existing:
+            stamp = max([stamp] + [t + 1 for t in _file_times(self.log_dir)])
         name = "events.out.tfevents.%010d.%s.%d.%d%s" % (
-            int(time.time()), socket.gethostname(), os.getpid(), next(_FILE_NUMBERS), self._suffix)
+            stamp, socket.gethostname(), os.getpid(), next(_FILE_NUMBERS), self._suffix)
         return os.path.join(self.log_dir, name)
 
     @staticmethod

@@ -157,7 +157,8 @@ class SparsityWriter:
                 return False
             self._faults.failed("write into the SummaryWriter's event file (records go on in "
                                 "an event file of their own in %s)" % self._log_dir, error, step)
-            self._file_writer, self._own_writer = summary.EventWriter(self._log_dir), True
+            self._file_writer = summary.EventWriter(self._log_dir, after_existing=True)
+            self._own_writer = True
             return self._write(step, config, points)
         self._faults.succeeded(step)
         return True
