@@ -133,6 +133,8 @@ def _neutral_schedule_text(schedule):
     if kind in ("compound", "global_compound") and isinstance(schedule.get("amounts"), list):
         return torch_schedules.prune_text(schedule)
     if kind == "logged_levels":
+        if stepping.get("rule") == "checkpoints":  # declared per checkpoint: the name says where
+            return "%s, declared" % name
         return "%s (levels as logged)" % name
     return name
 
