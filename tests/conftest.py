@@ -165,6 +165,14 @@ def recipe_logdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def checkpoint_files(tmp_path_factory):
+    """Checkpoint files written by torch, safetensors, Lightning, Keras 3 and tf-keras/tfmot,
+    with the truth counted independently (tests/generated/checkpoint_files.py)."""
+    return made_once(tmp_path_factory, "checkpoint_files", "TB_SPARSITY_CHECKPOINT_FILES",
+                     "checkpoint_files.py")
+
+
+@pytest.fixture(scope="session")
 def truth(tfmot_logdir):
     with open(os.path.join(tfmot_logdir, "truth.json")) as f:
         return json.load(f)

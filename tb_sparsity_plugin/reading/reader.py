@@ -150,7 +150,7 @@ class Reader:
 
     def _fingerprint(self, run, listing):
         run = _listed_run(run, listing)
-        if not registry.claiming(listing.scalars.get(run, {}), listing.own.get(run, {})):
+        if not registry.claimed(listing.scalars.get(run, {}), listing.own.get(run, {})):
             return None
         # Kept per run by every cache: a digest, not the tuple (~100 KB for 300 layers).
         return hashlib.blake2b(repr((
@@ -159,7 +159,7 @@ class Reader:
 
     def has_sparsity_data(self, ctx, experiment_id):
         scalars, own, _ = self._listings.get(ctx, experiment_id)
-        return any(registry.claiming(scalars.get(run, {}), own.get(run, {}))
+        return any(registry.claimed(scalars.get(run, {}), own.get(run, {}))
                    for run in set(scalars) | set(own))
 
     def scalar_tags(self, ctx, experiment_id):

@@ -17,6 +17,12 @@ def register(source, first=False):
         SOURCES.insert(0 if first else len(SOURCES), source)
 
 
+def claimed(scalar_tags, own_tags):
+    """Whether any source claims a run with these tags (stops at the first: every request
+    asks it of every run)."""
+    return any(s.claims(scalar_tags, own_tags) for s in SOURCES)
+
+
 def claiming(scalar_tags, own_tags):
     """The sources that claim a run with these tags, in order."""
     return [s for s in SOURCES if s.claims(scalar_tags, own_tags)]

@@ -51,6 +51,15 @@ def layer_tensor(layer):
     return "%s.%s" % (module, layer["weight"]) if module else layer["weight"]
 
 
+def held(points, step):
+    """The value of a [[step, value]] step function at `step` (None before its first)."""
+    value = None
+    for at, v in points:
+        if at <= step:
+            value = v
+    return value
+
+
 def load_truth(logdir):
     with open(os.path.join(logdir, "truth.json")) as f:
         return json.load(f)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from written_runs import F32, layer_tensor, load_truth, run_documents
+from written_runs import F32, held, layer_tensor, load_truth, run_documents
 from written_runs import read_back_with_configs as read_back
 from conftest import made_once
 
@@ -114,15 +114,6 @@ def test_the_model_pruning_schedule_is_on_record(logdir, truth, run):
         for key, value in SCHEDULES[run].items():
             assert config[key] == (pytest.approx(value) if key == "amounts" else value), key
         assert pruned_by["epoch_end_steps"] == truth[run]["epoch_steps"] == [8, 16, 24, 32]
-
-
-def held(points, step):
-    """The value of a [[step, value]] step function at `step`."""
-    value = None
-    for at, v in points:
-        if at <= step:
-            value = v
-    return value
 
 
 @pytest.mark.parametrize("run", ["layerwise_callable", "structured_log_dir"])

@@ -12,18 +12,11 @@ import pytest
 
 from bucket_emulators import S3Emulator
 from conftest import ROOT
-from conftest import made_once
 
 pytestmark = [pytest.mark.emulator, pytest.mark.torch, pytest.mark.tensorflow]
 
 FILES = ["ao_bf16.safetensors", "torch_prune.pt", "keras3.keras", "tfmot.h5",
          "lightning/epoch=0-step=4.ckpt"]
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    return made_once(tmp_path_factory, "checkpoint_files", "TB_SPARSITY_CHECKPOINT_FILES",
-                     "checkpoint_files.py")
 
 
 @pytest.fixture(scope="module")
@@ -41,22 +34,22 @@ def inspect(paths, env=None):
     return proc
 
 
-def test_bucket_reads_equal_local_reads(files, s3, tmp_path):
+def test_bucket_reads_equal_local_reads(checkpoint_files, s3, tmp_path):
     s3.create_bucket("ckpts")
     for name in FILES:
-        with open(os.path.join(files, name), "rb") as f:
+        with open(os.path.join(checkpoint_files, name), "rb") as f:
             s3.put("ckpts", name, f.read())
     # a sharded model folder: the index and its shards, as Hugging Face lays them out
     sharded = tmp_path / "sharded"
     sharded.mkdir()
-    shutil.copy(os.path.join(files, "ao_fp16.safetensors"), sharded / "model-1.safetensors")
-    shutil.copy(os.path.join(files, "ao_f8.safetensors"), sharded / "model-2.safetensors")
+    shutil.copy(os.path.join(checkpoint_files, "ao_fp16.safetensors"), sharded / "model-1.safetensors")
+    shutil.copy(os.path.join(checkpoint_files, "ao_f8.safetensors"), sharded / "model-2.safetensors")
     (sharded / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {
         "0.weight": "model-1.safetensors", "2.weight": "model-1.safetensors",
         "conv24.weight": "model-2.safetensors"}}))
     for name in os.listdir(sharded):
         s3.put("ckpts", "sharded/" + name, (sharded / name).read_bytes())
-    local = inspect([os.path.join(files, n) for n in FILES] + [str(sharded)])
+    local = inspect([os.path.join(checkpoint_files, n) for n in FILES] + [str(sharded)])
     remote = inspect(["s3://ckpts/%s" % n for n in FILES] + ["s3://ckpts/sharded"], s3.env)
     assert local.returncode == 0, local.stderr
     assert remote.returncode == 0, remote.stderr

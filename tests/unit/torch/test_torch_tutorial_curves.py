@@ -3,12 +3,11 @@ torch_tutorial_runs.py): the tab's expected curves equal the masks at every logg
 layer for repeated and structured calls, for the whole model under global pruning; and the
 schedules read as a person writes them."""
 
-import json
-import os
 
 import pytest
 
-from conftest import get, made_once, make_client
+from conftest import made_once
+from written_runs import held, load_truth, run_documents
 
 pytestmark = pytest.mark.torch
 F32 = 1e-6
@@ -22,22 +21,12 @@ def logdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def truth(logdir):
-    with open(os.path.join(logdir, "truth.json")) as f:
-        return json.load(f)
+    return load_truth(logdir)
 
 
 @pytest.fixture(scope="module")
 def documents(logdir):
-    client = make_client(logdir)
-    return {r["run"]: get(client, "run?run=" + r["run"]) for r in get(client, "runs")["runs"]}
-
-
-def held(points, step):
-    value = None
-    for at, v in points:
-        if at <= step:
-            value = v
-    return value
+    return run_documents(logdir)
 
 
 def tensor(layer):
